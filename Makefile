@@ -1,0 +1,104 @@
+SHELL := /bin/bash
+
+# ngx_cluster_module
+#
+#   make            the module, against the system nginx (Debian's nginx-dev)
+#   make test       set-up, module, unit tests, integration tests
+#   make test SANITIZE=1
+#                   the same with the module and tests built under
+#                   AddressSanitizer and UndefinedBehaviorSanitizer
+#   make demo       three simulated nodes behind nginx, with the status page
+#   make bench      throughput and latency against plain round robin
+#
+# NGINX_SRC=/path/to/nginx-1.x.y builds against another nginx source tree;
+# NGINX_CONFIGURE="..." adds to its configure flags.
+
+NGINX_SRC ?= /usr/share/nginx/src
+NGINX_CONFIGURE ?=
+NGINX_BIN ?= /usr/sbin/nginx
+SANITIZE ?= 0
+
+CC ?= cc
+
+ifeq ($(SANITIZE),1)
+BUILD := build/sanitize
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+else
+BUILD := build/release
+SAN_FLAGS :=
+endif
+
+MODULE := $(BUILD)/ngx_http_cluster_module.so
+SIM := $(BUILD)/cluster-sim
+UNIT := $(BUILD)/unit
+
+CORE_SRCS := $(wildcard src/*.c)
+CORE_HDRS := $(wildcard src/*.h)
+GLUE_SRCS := $(wildcard ngx_cluster_module/*.c ngx_cluster_module/*.h)
+
+CFLAGS_OWN := -std=c11 -O1 -g -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
+
+# unit tests always run under the sanitizers
+UNIT_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+
+.PHONY: all module setup sim unit test prove demo bench clean
+
+all: module
+
+setup:
+	@sh tests/setup.sh
+
+module: $(MODULE)
+
+$(BUILD)/nginx/Makefile: config
+	@mkdir -p $(BUILD)
+	rm -rf $(BUILD)/nginx
+	cp -r $(NGINX_SRC) $(BUILD)/nginx
+	cd $(BUILD)/nginx && flags=() \
+	    && if [ -f conf_flags ]; then . ./conf_flags; flags=("$${NGX_CONF_FLAGS[@]}"); \
+	       else flags=(--with-compat); fi \
+	    && ./configure "$${flags[@]}" $(NGINX_CONFIGURE) \
+	        $(if $(SAN_FLAGS),--with-cc-opt="$(SAN_FLAGS)" --with-ld-opt="$(SAN_FLAGS)") \
+	        --add-dynamic-module=$(CURDIR) > configure.log 2>&1 \
+	    || { tail -20 configure.log; exit 1; }
+
+$(MODULE): $(BUILD)/nginx/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
+	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
+	cp $(BUILD)/nginx/objs/ngx_http_cluster_module.so $@
+
+sim: $(SIM)
+
+$(SIM): tests/sim/cluster_sim.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_OWN) -O2 $(SAN_FLAGS) -o $@ $<
+
+$(UNIT): tests/unit/*.c tests/unit/*.h $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_OWN) $(UNIT_SAN) -Isrc -o $@ tests/unit/*.c $(CORE_SRCS)
+
+unit: $(UNIT)
+	$(UNIT)
+
+prove: $(MODULE) $(SIM)
+	CLUSTER_MODULE=$(CURDIR)/$(MODULE) CLUSTER_SIM=$(CURDIR)/$(SIM) \
+	CLUSTER_SANITIZE=$(SANITIZE) NGINX_BIN=$(NGINX_BIN) \
+	prove -I t/lib t/
+
+test: setup
+	$(MAKE) unit
+	$(MAKE) prove
+
+demo: setup
+	$(MAKE) module sim
+	CLUSTER_MODULE=$(CURDIR)/$(MODULE) CLUSTER_SIM=$(CURDIR)/$(SIM) \
+	NGINX_BIN=$(NGINX_BIN) bash tests/demo.sh
+
+bench: setup
+	$(MAKE) module sim
+	CLUSTER_MODULE=$(CURDIR)/$(MODULE) NGINX_BIN=$(NGINX_BIN) \
+	bash tests/bench.sh
+
+clean:
+	rm -rf build

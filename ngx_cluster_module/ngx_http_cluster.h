@@ -1,0 +1,127 @@
+
+/*
+ * Copyright (C) ngx_cluster_module authors
+ */
+
+
+#ifndef _NGX_HTTP_CLUSTER_H_INCLUDED_
+#define _NGX_HTTP_CLUSTER_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "cluster_node.h"
+#include "cluster_status.h"
+#include "cluster_version.h"
+
+
+/* how often, at most, the whole cluster is re-evaluated for time-driven
+ * changes such as a node going stale */
+#define NGX_HTTP_CLUSTER_EVALUATE_EVERY  1000
+
+
+/* a node record in the shared zone, found by its identity */
+typedef struct {
+    ngx_rbtree_node_t                 rbnode;     /* key: crc32 of identity */
+    cluster_node_t                    facts;
+    u_short                           len;
+    u_char                            identity[1]; /* "upstream address" */
+} ngx_http_cluster_shm_node_t;
+
+
+/* one cluster's own shared state */
+typedef struct {
+    ngx_queue_t                       queue;
+    ngx_uint_t                        panic;
+    int64_t                           next_evaluation;
+    u_short                           len;
+    u_char                            name[1];
+} ngx_http_cluster_shm_cluster_t;
+
+
+typedef struct {
+    ngx_rbtree_t                      rbtree;
+    ngx_rbtree_node_t                 sentinel;
+    ngx_queue_t                       clusters;
+} ngx_http_cluster_shctx_t;
+
+
+/* one distinct address of the upstream, as configured */
+typedef struct {
+    ngx_str_t                        *id;         /* the peer's address */
+    ngx_str_t                        *name;       /* the "server" line */
+    ngx_uint_t                        weight;
+    unsigned                          backup:1;
+} ngx_http_cluster_member_t;
+
+
+typedef struct {
+    ngx_shm_zone_t                   *shm_zone;
+    ngx_http_upstream_srv_conf_t     *upstream;
+    cluster_settings_t                settings;
+
+    ngx_msec_t                        interval;
+    ngx_msec_t                        stale;
+    ngx_uint_t                        eject;      /* NGX_CONF_UNSET_UINT */
+
+    /* filled at configuration, nodes pointed to when the zone is ready */
+    ngx_http_cluster_member_t        *members;
+    cluster_node_t                  **nodes;      /* per member; NULL: the
+                                                     zone had no room */
+    ngx_uint_t                        nmembers;
+    ngx_uint_t                       *peer_member[2]; /* primary, backup */
+    cluster_node_t                  **peer_node[2];
+
+    ngx_slab_pool_t                  *shpool;
+    ngx_http_cluster_shm_cluster_t   *shared;
+
+    u_char                           *file;       /* of the first cluster_* */
+    ngx_uint_t                        line;
+} ngx_http_cluster_srv_conf_t;
+
+
+typedef struct {
+    ngx_array_t                       clusters; /* ngx_http_cluster_srv_conf_t * */
+} ngx_http_cluster_main_conf_t;
+
+
+/* the balancer's per-request data; round robin's data comes first */
+typedef struct {
+    ngx_http_upstream_rr_peer_data_t  rrp;
+    ngx_http_cluster_srv_conf_t      *conf;
+    ngx_http_request_t               *request;
+    cluster_node_t                   *node;       /* of the current try */
+    ngx_str_t                        *name;       /* of the current try */
+    cluster_state_e                   state;      /* when it was chosen */
+} ngx_http_cluster_peer_data_t;
+
+
+ngx_int_t ngx_http_cluster_init_upstream(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us);
+ngx_int_t ngx_http_cluster_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+void ngx_http_cluster_evaluate(ngx_http_cluster_srv_conf_t *cscf,
+    int64_t now, ngx_log_t *log);
+void ngx_http_cluster_evaluate_all(ngx_http_cluster_srv_conf_t *cscf,
+    int64_t now, ngx_log_t *log);
+void ngx_http_cluster_evaluate_node(ngx_http_cluster_srv_conf_t *cscf,
+    cluster_node_t *node, int64_t now, ngx_log_t *log);
+ngx_int_t ngx_http_cluster_status_handler(ngx_http_request_t *r);
+
+
+static ngx_inline int64_t
+ngx_http_cluster_now(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (int64_t) tp->sec * 1000 + (int64_t) tp->msec;
+}
+
+
+extern ngx_module_t  ngx_http_cluster_module;
+
+
+#endif /* _NGX_HTTP_CLUSTER_H_INCLUDED_ */

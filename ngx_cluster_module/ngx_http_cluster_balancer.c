@@ -1,0 +1,481 @@
+
+/*
+ * Copyright (C) ngx_cluster_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_cluster.h"
+
+
+/* which nodes a selection pass may choose */
+typedef enum {
+    NGX_HTTP_CLUSTER_PICK_ROTATION = 0,   /* in rotation, or any in panic */
+    NGX_HTTP_CLUSTER_PICK_ANY             /* any not drained or removed */
+} ngx_http_cluster_pick_e;
+
+
+static ngx_int_t ngx_http_cluster_add_members(ngx_conf_t *cf,
+    ngx_http_cluster_srv_conf_t *cscf, ngx_http_upstream_rr_peers_t *peers,
+    ngx_uint_t k);
+static ngx_int_t ngx_http_cluster_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_cluster_get_peer(ngx_peer_connection_t *pc,
+    void *data);
+static ngx_http_upstream_rr_peer_t *ngx_http_cluster_select(
+    ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
+    ngx_http_cluster_pick_e pick, int64_t now);
+static void ngx_http_cluster_free_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state);
+
+
+ngx_int_t
+ngx_http_cluster_init_upstream(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_uint_t                     n;
+    cluster_settings_t            *s;
+    ngx_http_cluster_srv_conf_t   *cscf;
+    ngx_http_upstream_rr_peers_t  *peers;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, cf->log, 0, "init cluster upstream");
+
+    if (ngx_http_upstream_init_round_robin(cf, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    us->peer.init = ngx_http_cluster_init_peer;
+
+    cscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_cluster_module);
+
+    s = &cscf->settings;
+    cluster_settings_default(s);
+
+    if (cscf->interval != NGX_CONF_UNSET_MSEC) {
+        s->interval = cscf->interval;
+    }
+
+    if (cscf->stale != NGX_CONF_UNSET_MSEC) {
+        s->stale = cscf->stale;
+    }
+
+    if (cscf->eject != NGX_CONF_UNSET_UINT) {
+        s->eject = (uint32_t) cscf->eject;
+    }
+
+    if (s->stale <= s->interval) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"cluster_heartbeat\" of upstream \"%V\" needs "
+                      "\"stale\" (%M) longer than \"interval\" (%M) "
+                      "in %s:%ui",
+                      &us->host, (ngx_msec_t) s->stale,
+                      (ngx_msec_t) s->interval, cscf->file, cscf->line);
+        return NGX_ERROR;
+    }
+
+    peers = us->peer.data;
+
+    n = peers->number + (peers->next ? peers->next->number : 0);
+
+    cscf->members = ngx_palloc(cf->pool, n * sizeof(ngx_http_cluster_member_t));
+    if (cscf->members == NULL) {
+        return NGX_ERROR;
+    }
+
+    cscf->nodes = ngx_pcalloc(cf->pool, n * sizeof(cluster_node_t *));
+    if (cscf->nodes == NULL) {
+        return NGX_ERROR;
+    }
+
+    cscf->nmembers = 0;
+
+    if (ngx_http_cluster_add_members(cf, cscf, peers, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (peers->next
+        && ngx_http_cluster_add_members(cf, cscf, peers->next, 1) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Each distinct address is one member, however many "server" lines name
+ * it; peer_member maps a peer's index to its member.
+ */
+static ngx_int_t
+ngx_http_cluster_add_members(ngx_conf_t *cf,
+    ngx_http_cluster_srv_conf_t *cscf, ngx_http_upstream_rr_peers_t *peers,
+    ngx_uint_t k)
+{
+    ngx_uint_t                    i, j;
+    ngx_http_cluster_member_t    *m;
+    ngx_http_upstream_rr_peer_t  *peer;
+
+    cscf->peer_member[k] = ngx_palloc(cf->pool,
+                                      peers->number * sizeof(ngx_uint_t));
+    if (cscf->peer_member[k] == NULL) {
+        return NGX_ERROR;
+    }
+
+    cscf->peer_node[k] = ngx_pcalloc(cf->pool,
+                                     peers->number * sizeof(cluster_node_t *));
+    if (cscf->peer_node[k] == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (peer = peers->peer, i = 0; peer; peer = peer->next, i++) {
+
+        for (j = 0; j < cscf->nmembers; j++) {
+            m = &cscf->members[j];
+
+            if (m->id->len == peer->name.len
+                && ngx_memcmp(m->id->data, peer->name.data, peer->name.len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (j == cscf->nmembers) {
+            m = &cscf->members[cscf->nmembers++];
+
+            m->id = &peer->name;
+            m->name = peer->server.len ? &peer->server : &peer->name;
+            m->weight = peer->weight;
+            m->backup = k;
+        }
+
+        cscf->peer_member[k][i] = j;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cluster_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_http_cluster_peer_data_t  *cp;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "init cluster peer");
+
+    cp = ngx_palloc(r->pool, sizeof(ngx_http_cluster_peer_data_t));
+    if (cp == NULL) {
+        return NGX_ERROR;
+    }
+
+    r->upstream->peer.data = &cp->rrp;
+
+    if (ngx_http_upstream_init_round_robin_peer(r, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    r->upstream->peer.get = ngx_http_cluster_get_peer;
+    r->upstream->peer.free = ngx_http_cluster_free_peer;
+
+    cp->conf = ngx_http_conf_upstream_srv_conf(us, ngx_http_cluster_module);
+    cp->request = r;
+    cp->node = NULL;
+    cp->name = NULL;
+    cp->state = CLUSTER_STATE_CHECKING;
+
+    ngx_http_set_ctx(r, cp, ngx_http_cluster_module);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_cluster_peer_data_t  *cp = data;
+
+    int64_t                            now;
+    ngx_uint_t                         i, k, n;
+    ngx_http_cluster_srv_conf_t       *cscf;
+    ngx_http_upstream_rr_peer_t       *peer;
+    ngx_http_upstream_rr_peers_t      *peers;
+    ngx_http_upstream_rr_peer_data_t  *rrp;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "get cluster peer, try: %ui", pc->tries);
+
+    rrp = &cp->rrp;
+    cscf = cp->conf;
+
+    now = ngx_http_cluster_now();
+
+    ngx_http_cluster_evaluate(cscf, now, pc->log);
+
+    pc->cached = 0;
+    pc->connection = NULL;
+
+    peers = rrp->peers;
+    k = (peers == cscf->upstream->peer.data) ? 0 : 1;
+
+    ngx_http_upstream_rr_peers_wlock(peers);
+
+    peer = ngx_http_cluster_select(cp, k, NGX_HTTP_CLUSTER_PICK_ROTATION, now);
+
+    if (peer == NULL && k == 0 && peers->next) {
+
+        /* as round robin does: the backup servers once no primary is left */
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                       "get cluster peer, backup servers");
+
+        ngx_http_upstream_rr_peers_unlock(peers);
+
+        rrp->peers = peers->next;
+        peers = rrp->peers;
+        k = 1;
+
+        n = (peers->number + (8 * sizeof(uintptr_t) - 1))
+                / (8 * sizeof(uintptr_t));
+
+        for (i = 0; i < n; i++) {
+            rrp->tried[i] = 0;
+        }
+
+        ngx_http_upstream_rr_peers_wlock(peers);
+
+        peer = ngx_http_cluster_select(cp, k, NGX_HTTP_CLUSTER_PICK_ROTATION,
+                                       now);
+    }
+
+    if (peer == NULL) {
+        /*
+         * The panic guard for one request: nothing the module deems in
+         * rotation is usable now, so its judgement yields to nginx's own.
+         */
+        peer = ngx_http_cluster_select(cp, k, NGX_HTTP_CLUSTER_PICK_ANY, now);
+    }
+
+    if (peer == NULL) {
+        ngx_http_upstream_rr_peers_unlock(peers);
+
+        pc->name = peers->name;
+
+        return NGX_BUSY;
+    }
+
+    pc->sockaddr = peer->sockaddr;
+    pc->socklen = peer->socklen;
+    pc->name = &peer->name;
+
+    peer->conns++;
+
+    ngx_http_upstream_rr_peers_unlock(peers);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "get cluster peer, node: %V state: %s", &peer->name,
+                   cp->node ? cluster_state_name(cp->state) : "untracked");
+
+    return NGX_OK;
+}
+
+
+/*
+ * Round robin's smooth weighted choice, over the nodes that "pick" allows;
+ * an ejected node whose trial is due is chosen before any other.
+ */
+static ngx_http_upstream_rr_peer_t *
+ngx_http_cluster_select(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
+    ngx_http_cluster_pick_e pick, int64_t now)
+{
+    time_t                             t;
+    uintptr_t                          m;
+    ngx_int_t                          total;
+    ngx_uint_t                         i, n, p, panic, trial_i;
+    cluster_node_t                    *node, *trial;
+    ngx_http_cluster_srv_conf_t       *cscf;
+    ngx_http_upstream_rr_peer_t       *peer, *best, *trial_peer;
+    ngx_http_upstream_rr_peer_data_t  *rrp;
+
+    rrp = &cp->rrp;
+    cscf = cp->conf;
+
+    t = ngx_time();
+
+    panic = cscf->shared->panic;
+
+    best = NULL;
+    trial = NULL;
+    trial_peer = NULL;
+    total = 0;
+    p = 0;
+    trial_i = 0;
+
+#if (NGX_SUPPRESS_WARN)
+    n = 0;
+    m = 0;
+#endif
+
+    for (peer = rrp->peers->peer, i = 0; peer; peer = peer->next, i++) {
+
+        n = i / (8 * sizeof(uintptr_t));
+        m = (uintptr_t) 1 << i % (8 * sizeof(uintptr_t));
+
+        if (rrp->tried[n] & m) {
+            continue;
+        }
+
+        if (peer->down) {
+            continue;
+        }
+
+        if (peer->max_fails
+            && peer->fails >= peer->max_fails
+            && t - peer->checked <= peer->fail_timeout)
+        {
+            continue;
+        }
+
+        if (peer->max_conns && peer->conns >= peer->max_conns) {
+            continue;
+        }
+
+        node = cscf->peer_node[k][i];
+
+        if (node && !node->in_rotation) {
+
+            if (node->admin != CLUSTER_ADMIN_NONE) {
+                continue;
+            }
+
+            if (pick == NGX_HTTP_CLUSTER_PICK_ROTATION && !panic) {
+
+                if (trial == NULL
+                    && cluster_node_trial_due(node, &cscf->settings, now))
+                {
+                    trial = node;
+                    trial_peer = peer;
+                    trial_i = i;
+                }
+
+                continue;
+            }
+        }
+
+        peer->current_weight += peer->effective_weight;
+        total += peer->effective_weight;
+
+        if (peer->effective_weight < peer->weight) {
+            peer->effective_weight++;
+        }
+
+        if (best == NULL || peer->current_weight > best->current_weight) {
+            best = peer;
+            p = i;
+        }
+    }
+
+    if (trial) {
+        /* one worker of all claims the trial; the others route as usual */
+        ngx_shmtx_lock(&cscf->shpool->mutex);
+
+        if (cluster_node_trial_due(trial, &cscf->settings, now)) {
+            trial->trial_at = now;
+
+        } else {
+            trial = NULL;
+        }
+
+        ngx_shmtx_unlock(&cscf->shpool->mutex);
+
+        if (trial) {
+            ngx_log_error(NGX_LOG_INFO, cp->request->connection->log, 0,
+                          "cluster \"%V\" sends a trial request to node "
+                          "\"%V\", %s",
+                          &cscf->upstream->host, &trial_peer->name,
+                          cluster_state_name(trial->state));
+            best = trial_peer;
+            p = trial_i;
+            total = 0;
+        }
+    }
+
+    if (best == NULL) {
+        return NULL;
+    }
+
+    rrp->current = best;
+
+    n = p / (8 * sizeof(uintptr_t));
+    m = (uintptr_t) 1 << p % (8 * sizeof(uintptr_t));
+
+    rrp->tried[n] |= m;
+
+    best->current_weight -= total;
+
+    if (t - best->checked > best->fail_timeout) {
+        best->checked = t;
+    }
+
+    cp->node = cscf->peer_node[k][p];
+    cp->name = cscf->members[cscf->peer_member[k][p]].name;
+    cp->state = cp->node ? (cluster_state_e) cp->node->state
+                         : CLUSTER_STATE_UP;
+
+    return best;
+}
+
+
+static void
+ngx_http_cluster_free_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state)
+{
+    ngx_http_cluster_peer_data_t  *cp = data;
+
+    int64_t                       now;
+    ngx_uint_t                    ok, status;
+    ngx_msec_t                    elapsed;
+    cluster_node_t               *node;
+    ngx_http_upstream_t          *u;
+    ngx_http_cluster_srv_conf_t  *cscf;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "free cluster peer %ui %ui", pc->tries, state);
+
+    node = cp->node;
+    u = cp->request->upstream;
+
+    if (node && u && u->state) {
+
+        /*
+         * A failure is what nginx counts as one (proxy_next_upstream);
+         * anything else with a response header is a heartbeat.  A try
+         * that ended with no answer and no failure (the client went away)
+         * says nothing of the node.
+         */
+
+        status = u->state->status;
+        ok = !(state & NGX_PEER_FAILED);
+
+        if (!ok || status) {
+            cscf = cp->conf;
+            now = ngx_http_cluster_now();
+            elapsed = ngx_current_msec - u->start_time;
+
+            ngx_shmtx_lock(&cscf->shpool->mutex);
+
+            cluster_node_response(node, &cscf->settings, ok, status, elapsed,
+                                  now);
+            ngx_http_cluster_evaluate_node(cscf, node, now, pc->log);
+
+            ngx_shmtx_unlock(&cscf->shpool->mutex);
+        }
+    }
+
+    ngx_http_upstream_free_round_robin_peer(pc, &cp->rrp, state);
+}

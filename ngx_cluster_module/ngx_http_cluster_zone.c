@@ -1,0 +1,456 @@
+
+/*
+ * Copyright (C) ngx_cluster_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_cluster.h"
+
+
+static ngx_int_t ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
+    ngx_slab_pool_t *shpool, ngx_http_cluster_shctx_t *sh,
+    ngx_http_cluster_srv_conf_t *cscf, int64_t now);
+static ngx_http_cluster_shm_cluster_t *ngx_http_cluster_zone_cluster(
+    ngx_slab_pool_t *shpool, ngx_http_cluster_shctx_t *sh, ngx_str_t *name);
+static cluster_node_t *ngx_http_cluster_zone_node(ngx_slab_pool_t *shpool,
+    ngx_http_cluster_shctx_t *sh, ngx_str_t *identity, int64_t now);
+static void ngx_http_cluster_rbtree_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static void ngx_http_cluster_log_change(ngx_http_cluster_srv_conf_t *cscf,
+    ngx_http_cluster_member_t *member, cluster_change_t *change,
+    ngx_log_t *log);
+static void ngx_http_cluster_update_panic(ngx_http_cluster_srv_conf_t *cscf,
+    ngx_log_t *log);
+
+
+ngx_int_t
+ngx_http_cluster_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    size_t                          len;
+    int64_t                         now;
+    ngx_uint_t                      i;
+    ngx_slab_pool_t                *shpool;
+    ngx_http_cluster_shctx_t       *sh;
+    ngx_http_cluster_srv_conf_t   **cscfp;
+    ngx_http_cluster_main_conf_t   *cmcf;
+
+    cmcf = shm_zone->data;
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (data || shm_zone->shm.exists) {
+        /* a reload, or a zone that outlives its cycle: adopt its records */
+        sh = shpool->data;
+
+    } else {
+        sh = ngx_slab_alloc(shpool, sizeof(ngx_http_cluster_shctx_t));
+        if (sh == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_rbtree_init(&sh->rbtree, &sh->sentinel,
+                        ngx_http_cluster_rbtree_insert_value);
+        ngx_queue_init(&sh->clusters);
+
+        shpool->data = sh;
+
+        len = sizeof(" in cluster zone \"\"") + shm_zone->shm.name.len;
+
+        shpool->log_ctx = ngx_slab_alloc(shpool, len);
+        if (shpool->log_ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(shpool->log_ctx, " in cluster zone \"%V\"%Z",
+                    &shm_zone->shm.name);
+    }
+
+    /* the module says itself, once, that the zone is full */
+    shpool->log_nomem = 0;
+
+    now = ngx_http_cluster_now();
+
+    cscfp = cmcf->clusters.elts;
+
+    for (i = 0; i < cmcf->clusters.nelts; i++) {
+
+        if (cscfp[i]->shm_zone != shm_zone) {
+            continue;
+        }
+
+        if (ngx_http_cluster_zone_attach(shm_zone, shpool, sh, cscfp[i], now)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
+    ngx_slab_pool_t *shpool, ngx_http_cluster_shctx_t *sh,
+    ngx_http_cluster_srv_conf_t *cscf, int64_t now)
+{
+    u_char                        *p;
+    ngx_str_t                      identity, *host;
+    ngx_uint_t                     i, k, n, untracked;
+    ngx_http_upstream_rr_peers_t  *peers;
+
+    host = &cscf->upstream->host;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    cscf->shpool = shpool;
+    cscf->shared = ngx_http_cluster_zone_cluster(shpool, sh, host);
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (cscf->shared == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "cluster zone \"%V\" is too small for upstream \"%V\"",
+                      &shm_zone->shm.name, host);
+        return NGX_ERROR;
+    }
+
+    untracked = 0;
+
+    for (i = 0; i < cscf->nmembers; i++) {
+
+        /* a node is known by its upstream and address, never by index */
+        identity.len = host->len + 1 + cscf->members[i].id->len;
+        identity.data = ngx_alloc(identity.len, shm_zone->shm.log);
+        if (identity.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(identity.data, host->data, host->len);
+        *p++ = ' ';
+        ngx_memcpy(p, cscf->members[i].id->data, cscf->members[i].id->len);
+
+        ngx_shmtx_lock(&shpool->mutex);
+        cscf->nodes[i] = ngx_http_cluster_zone_node(shpool, sh, &identity, now);
+        ngx_shmtx_unlock(&shpool->mutex);
+
+        ngx_free(identity.data);
+
+        if (cscf->nodes[i] == NULL) {
+            untracked++;
+        }
+    }
+
+    if (untracked) {
+        ngx_log_error(NGX_LOG_ALERT, shm_zone->shm.log, 0,
+                      "cluster zone \"%V\" is full: %ui of %ui nodes of "
+                      "upstream \"%V\" are not tracked and are balanced by "
+                      "plain round robin; make the zone larger",
+                      &shm_zone->shm.name, untracked, cscf->nmembers, host);
+    }
+
+    peers = cscf->upstream->peer.data;
+
+    for (k = 0; k < 2 && peers; k++, peers = peers->next) {
+        for (n = 0; n < peers->number; n++) {
+            cscf->peer_node[k][n] = cscf->nodes[cscf->peer_member[k][n]];
+        }
+    }
+
+    /* settings may have changed: evaluate everything on the next request */
+    cscf->shared->next_evaluation = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_http_cluster_shm_cluster_t *
+ngx_http_cluster_zone_cluster(ngx_slab_pool_t *shpool,
+    ngx_http_cluster_shctx_t *sh, ngx_str_t *name)
+{
+    ngx_queue_t                     *q;
+    ngx_http_cluster_shm_cluster_t  *c;
+
+    for (q = ngx_queue_head(&sh->clusters);
+         q != ngx_queue_sentinel(&sh->clusters);
+         q = ngx_queue_next(q))
+    {
+        c = ngx_queue_data(q, ngx_http_cluster_shm_cluster_t, queue);
+
+        if (c->len == name->len
+            && ngx_memcmp(c->name, name->data, name->len) == 0)
+        {
+            return c;
+        }
+    }
+
+    c = ngx_slab_alloc_locked(shpool,
+                              offsetof(ngx_http_cluster_shm_cluster_t, name)
+                              + name->len);
+    if (c == NULL) {
+        return NULL;
+    }
+
+    c->panic = 0;
+    c->next_evaluation = 0;
+    c->len = (u_short) name->len;
+    ngx_memcpy(c->name, name->data, name->len);
+
+    ngx_queue_insert_tail(&sh->clusters, &c->queue);
+
+    return c;
+}
+
+
+static cluster_node_t *
+ngx_http_cluster_zone_node(ngx_slab_pool_t *shpool,
+    ngx_http_cluster_shctx_t *sh, ngx_str_t *identity, int64_t now)
+{
+    uint32_t                      hash;
+    ngx_int_t                     rc;
+    ngx_rbtree_node_t            *node, *sentinel;
+    ngx_http_cluster_shm_node_t  *sn;
+
+    hash = ngx_crc32_short(identity->data, identity->len);
+
+    node = sh->rbtree.root;
+    sentinel = sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (hash > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        sn = (ngx_http_cluster_shm_node_t *) node;
+
+        rc = ngx_memn2cmp(identity->data, sn->identity, identity->len,
+                          (size_t) sn->len);
+
+        if (rc == 0) {
+            return &sn->facts;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    sn = ngx_slab_alloc_locked(shpool,
+                               offsetof(ngx_http_cluster_shm_node_t, identity)
+                               + identity->len);
+    if (sn == NULL) {
+        return NULL;
+    }
+
+    sn->rbnode.key = hash;
+    sn->len = (u_short) identity->len;
+    ngx_memcpy(sn->identity, identity->data, identity->len);
+
+    cluster_node_init(&sn->facts, now);
+
+    ngx_rbtree_insert(&sh->rbtree, &sn->rbnode);
+
+    return &sn->facts;
+}
+
+
+static void
+ngx_http_cluster_rbtree_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t            **p;
+    ngx_http_cluster_shm_node_t   *sn, *snt;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else {
+            sn = (ngx_http_cluster_shm_node_t *) node;
+            snt = (ngx_http_cluster_shm_node_t *) temp;
+
+            p = (ngx_memn2cmp(sn->identity, snt->identity, sn->len, snt->len)
+                 < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+/*
+ * Evaluates every node of the cluster when it is due; the caller does not
+ * hold the zone's lock.
+ */
+void
+ngx_http_cluster_evaluate(ngx_http_cluster_srv_conf_t *cscf, int64_t now,
+    ngx_log_t *log)
+{
+    if (now < cscf->shared->next_evaluation) {
+        return;
+    }
+
+    ngx_shmtx_lock(&cscf->shpool->mutex);
+
+    if (now < cscf->shared->next_evaluation) {
+        /* another worker was quicker */
+        ngx_shmtx_unlock(&cscf->shpool->mutex);
+        return;
+    }
+
+    ngx_http_cluster_evaluate_all(cscf, now, log);
+
+    ngx_shmtx_unlock(&cscf->shpool->mutex);
+}
+
+
+/* the caller holds the zone's lock */
+void
+ngx_http_cluster_evaluate_all(ngx_http_cluster_srv_conf_t *cscf, int64_t now,
+    ngx_log_t *log)
+{
+    ngx_uint_t         i;
+    cluster_change_t   change;
+    cluster_node_t    *node;
+
+    cscf->shared->next_evaluation = now + NGX_HTTP_CLUSTER_EVALUATE_EVERY;
+
+    for (i = 0; i < cscf->nmembers; i++) {
+        node = cscf->nodes[i];
+
+        if (node && cluster_node_evaluate(node, &cscf->settings, now, &change))
+        {
+            ngx_http_cluster_log_change(cscf, &cscf->members[i], &change, log);
+        }
+    }
+
+    ngx_http_cluster_update_panic(cscf, log);
+}
+
+
+/*
+ * Evaluates one node after a new fact about it; the caller holds the
+ * zone's lock.
+ */
+void
+ngx_http_cluster_evaluate_node(ngx_http_cluster_srv_conf_t *cscf,
+    cluster_node_t *node, int64_t now, ngx_log_t *log)
+{
+    ngx_uint_t        i;
+    cluster_change_t  change;
+
+    if (!cluster_node_evaluate(node, &cscf->settings, now, &change)) {
+        return;
+    }
+
+    for (i = 0; i < cscf->nmembers; i++) {
+        if (cscf->nodes[i] == node) {
+            ngx_http_cluster_log_change(cscf, &cscf->members[i], &change,
+                                        log);
+            break;
+        }
+    }
+
+    if (change.old_in_rotation != change.new_in_rotation) {
+        ngx_http_cluster_update_panic(cscf, log);
+    }
+}
+
+
+static void
+ngx_http_cluster_log_change(ngx_http_cluster_srv_conf_t *cscf,
+    ngx_http_cluster_member_t *member, cluster_change_t *change,
+    ngx_log_t *log)
+{
+    u_char      *p, reasons[128];
+    uint32_t     bit;
+    ngx_uint_t   level;
+    const char  *name;
+
+    p = reasons;
+
+    for (bit = 1; bit != 0 && bit <= change->findings; bit <<= 1) {
+        name = cluster_finding_name(change->findings & bit);
+
+        if (name) {
+            p = ngx_slprintf(p, reasons + sizeof(reasons), "%s%s",
+                             p == reasons ? "" : " ", name);
+        }
+    }
+
+    if (p == reasons) {
+        p = ngx_cpymem(p, "none", 4);
+    }
+
+    level = (change->new_state == CLUSTER_STATE_UP
+             || change->new_state == CLUSTER_STATE_CHECKING)
+            ? NGX_LOG_NOTICE : NGX_LOG_WARN;
+
+    if (change->old_in_rotation && !change->new_in_rotation) {
+        level = NGX_LOG_WARN;
+
+    } else if (!change->old_in_rotation && change->new_in_rotation) {
+        level = NGX_LOG_NOTICE;
+    }
+
+    ngx_log_error(level, log, 0,
+                  "cluster \"%V\" node \"%V\" (%V) is %s, %s rotation, "
+                  "was %s; findings: %*s",
+                  &cscf->upstream->host, member->name, member->id,
+                  cluster_state_name(change->new_state),
+                  change->new_in_rotation ? "in" : "out of",
+                  cluster_state_name(change->old_state),
+                  p - reasons, reasons);
+}
+
+
+/* the caller holds the zone's lock */
+static void
+ngx_http_cluster_update_panic(ngx_http_cluster_srv_conf_t *cscf,
+    ngx_log_t *log)
+{
+    ngx_uint_t  panic;
+
+    panic = cluster_panic(cscf->nodes, cscf->nmembers);
+
+    if (panic == cscf->shared->panic) {
+        return;
+    }
+
+    cscf->shared->panic = panic;
+
+    if (panic) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "cluster \"%V\" is in panic: no node is in rotation, "
+                      "routing to every node not removed or drained",
+                      &cscf->upstream->host);
+
+    } else {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "cluster \"%V\" left panic: a node is back in rotation",
+                      &cscf->upstream->host);
+    }
+}

@@ -1,0 +1,149 @@
+/*
+ * ngx_cluster_module: what the load balancer knows of one node, and the
+ * pure rules that turn those facts into a state and a rotation verdict.
+ *
+ * A node record is plain old data with no pointers, so that it can live in
+ * shared memory and be copied out for rendering.  Every function takes the
+ * time as an argument (milliseconds since the epoch), which lets the unit
+ * tests drive each transition without a clock.
+ */
+
+#ifndef CLUSTER_NODE_H
+#define CLUSTER_NODE_H
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+typedef enum {
+    CLUSTER_STATE_UP = 0,
+    CLUSTER_STATE_CHECKING,
+    CLUSTER_STATE_STALE,
+    CLUSTER_STATE_DOWN,
+    CLUSTER_STATE_DRAINED,
+    CLUSTER_STATE_REMOVED
+} cluster_state_e;
+
+
+/* findings: what is wrong with a node; a bit each */
+#define CLUSTER_FINDING_STALE          0x0001
+#define CLUSTER_FINDING_DOWN           0x0002
+#define CLUSTER_FINDING_KEY_MISMATCH   0x0004
+#define CLUSTER_FINDING_VERSION_SKEW   0x0008
+#define CLUSTER_FINDING_SERVICE_DOWN   0x0010
+#define CLUSTER_FINDING_DRAINED        0x0020
+#define CLUSTER_FINDING_REMOVED        0x0040
+
+/* the findings an operator may name in "cluster_eject" */
+#define CLUSTER_FINDING_EJECTABLE                                             \
+    (CLUSTER_FINDING_STALE | CLUSTER_FINDING_DOWN                             \
+     | CLUSTER_FINDING_KEY_MISMATCH | CLUSTER_FINDING_VERSION_SKEW            \
+     | CLUSTER_FINDING_SERVICE_DOWN)
+
+/* administrative states always take a node out, whatever "cluster_eject" */
+#define CLUSTER_FINDING_ADMIN                                                 \
+    (CLUSTER_FINDING_DRAINED | CLUSTER_FINDING_REMOVED)
+
+/* findings a passive trial request can clear */
+#define CLUSTER_FINDING_TRIABLE                                               \
+    (CLUSTER_FINDING_STALE | CLUSTER_FINDING_DOWN)
+
+
+typedef enum {
+    CLUSTER_ADMIN_NONE = 0,
+    CLUSTER_ADMIN_DRAIN,
+    CLUSTER_ADMIN_REMOVE
+} cluster_admin_e;
+
+
+typedef struct {
+    int64_t      interval;        /* ms between heartbeats expected */
+    int64_t      stale;           /* ms without a heartbeat: stale */
+    uint32_t     rise;            /* successes in a row that end "down" */
+    uint32_t     fall;            /* failures in a row that make "down" */
+    uint32_t     eject;           /* findings that take a node out */
+    unsigned     trials:1;        /* let one request per interval try an
+                                     ejected node (no active checks) */
+} cluster_settings_t;
+
+
+typedef struct {
+    int64_t      created;         /* when the record was made */
+    int64_t      last_heartbeat;  /* last answer from the node; 0: never */
+    int64_t      last_failure;    /* 0: never */
+    int64_t      state_since;     /* when "state" last changed */
+    int64_t      trial_at;        /* when the last trial request went */
+
+    uint64_t     requests;        /* tries sent to the node */
+    uint64_t     failures;        /* of which failed */
+
+    uint32_t     consecutive_failures;
+    uint32_t     consecutive_successes;
+    uint32_t     last_status;     /* HTTP status of the last answer; 0 */
+    uint32_t     last_response_ms;
+
+    uint32_t     findings;        /* as last evaluated */
+    uint8_t      state;           /* cluster_state_e, as last evaluated */
+    uint8_t      in_rotation;     /* as last evaluated, before panic */
+    uint8_t      down;            /* the rise/fall latch */
+    uint8_t      admin;           /* cluster_admin_e */
+} cluster_node_t;
+
+
+/* what changed in one evaluation, for the caller to log */
+typedef struct {
+    cluster_state_e  old_state;
+    cluster_state_e  new_state;
+    unsigned         old_in_rotation:1;
+    unsigned         new_in_rotation:1;
+    uint32_t         findings;
+} cluster_change_t;
+
+
+void cluster_settings_default(cluster_settings_t *s);
+
+void cluster_node_init(cluster_node_t *node, int64_t now);
+
+/* an answer from the node (a proxied response or a successful check) */
+void cluster_node_success(cluster_node_t *node, const cluster_settings_t *s,
+    int64_t now);
+/* no usable answer: connect error, timeout, an error status */
+void cluster_node_failure(cluster_node_t *node, const cluster_settings_t *s,
+    int64_t now);
+/* a proxied try, whatever its outcome: counters and the outcome above */
+void cluster_node_response(cluster_node_t *node, const cluster_settings_t *s,
+    int ok, unsigned status, unsigned response_ms, int64_t now);
+
+uint32_t cluster_node_findings(const cluster_node_t *node,
+    const cluster_settings_t *s, int64_t now);
+cluster_state_e cluster_node_state(const cluster_node_t *node,
+    uint32_t findings);
+
+/*
+ * Recomputes findings, state and rotation; returns 1 and fills "change"
+ * when the state or the rotation verdict changed, 0 otherwise.
+ */
+int cluster_node_evaluate(cluster_node_t *node, const cluster_settings_t *s,
+    int64_t now, cluster_change_t *change);
+
+/* whether an ejected node is due one trial request now */
+int cluster_node_trial_due(const cluster_node_t *node,
+    const cluster_settings_t *s, int64_t now);
+
+/*
+ * The panic guard: 1 when no node is in rotation although some node is
+ * not removed or drained by an operator.
+ */
+int cluster_panic(cluster_node_t *const *nodes, size_t n);
+
+int64_t cluster_node_heartbeat_age(const cluster_node_t *node, int64_t now);
+
+const char *cluster_state_name(cluster_state_e state);
+/* the name of one finding bit, NULL for an unknown bit */
+const char *cluster_finding_name(uint32_t finding);
+/* the finding bit for a name, 0 when the name is unknown */
+uint32_t cluster_finding_parse(const char *name, size_t len);
+
+
+#endif /* CLUSTER_NODE_H */

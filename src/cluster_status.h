@@ -1,0 +1,48 @@
+/*
+ * ngx_cluster_module: the status document, rendered from a snapshot of the
+ * clusters that the caller took (under its lock) and owns.
+ */
+
+#ifndef CLUSTER_STATUS_H
+#define CLUSTER_STATUS_H
+
+
+#include "cluster_node.h"
+
+
+typedef struct {
+    const char          *id;          /* the node's address: "10.0.0.11:8624" */
+    size_t               id_len;
+    const char          *name;        /* the "server" line's name */
+    size_t               name_len;
+    unsigned             weight;
+    unsigned             backup:1;
+    unsigned             tracked:1;   /* 0: the zone had no room for it */
+    cluster_node_t       facts;       /* a copy; zeroed when not tracked */
+} cluster_status_node_t;
+
+
+typedef struct {
+    const char             *name;     /* the upstream's name */
+    size_t                  name_len;
+    cluster_settings_t      settings;
+    int                     panic;
+    cluster_status_node_t  *nodes;
+    size_t                  n;
+} cluster_status_cluster_t;
+
+
+/*
+ * Writes the JSON document into buf; returns the number of bytes the whole
+ * document takes, which is more than size when it did not fit.
+ */
+size_t cluster_status_json(char *buf, size_t size,
+    const cluster_status_cluster_t *clusters, size_t n, int64_t now,
+    const char *version);
+
+/* whether a node takes traffic, the panic guard included */
+int cluster_status_node_in_rotation(const cluster_status_cluster_t *cluster,
+    const cluster_status_node_t *node);
+
+
+#endif /* CLUSTER_STATUS_H */

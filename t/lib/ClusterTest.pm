@@ -1,0 +1,475 @@
+package ClusterTest;
+
+# A small harness for the integration tests, in the spirit of nginx's own
+# test suite: a temporary folder, free loopback ports, the module loaded into
+# the system nginx, simulated nodes started and stopped by the test, raw
+# HTTP, reloads, and at the end a check that the error log holds no alert,
+# emergency or sanitizer report.
+
+use strict;
+use warnings;
+
+use Exporter qw(import);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX qw(:sys_wait_h);
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+our @EXPORT_OK = qw(http_get http_request);
+
+my @instances;
+
+sub new {
+    my ($class, %opts) = @_;
+
+    for my $var (qw(CLUSTER_MODULE CLUSTER_SIM NGINX_BIN)) {
+        plan(skip_all => "$var is not set: run the tests with 'make test'")
+            unless $ENV{$var};
+    }
+
+    my $dir = tempdir('cluster-t-XXXXXX', TMPDIR => 1,
+                      CLEANUP => !$ENV{TEST_KEEP});
+
+    # nginx's workers run as nobody: they must be able to read the folder
+    chmod 0755, $dir;
+    mkdir "$dir/san";
+    chmod 0777, "$dir/san";
+
+    my $self = bless {
+        dir => $dir,
+        ports => {},
+        used => {},
+        sims => {},
+        nginx => undef,
+        allow => [],
+        workers => $opts{workers} // 2,
+    }, $class;
+
+    push @instances, $self;
+
+    return $self;
+}
+
+sub dir { $_[0]{dir} }
+
+# a free TCP port on loopback, the same one for the same name
+sub port {
+    my ($self, $name) = @_;
+
+    return $self->{ports}{$name} if $self->{ports}{$name};
+
+    for (1 .. 100) {
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                      LocalPort => 0, Proto => 'tcp',
+                                      Listen => 1, ReuseAddr => 1)
+            or next;
+        my $port = $s->sockport;
+        close $s;
+        next if $self->{used}{$port}++;
+        return $self->{ports}{$name} = $port;
+    }
+
+    die "no free port";
+}
+
+# lines of the error log that are expected, and so are not failures
+sub allow_log {
+    my ($self, $re) = @_;
+    push @{$self->{allow}}, $re;
+}
+
+# Writes nginx.conf around the test's http block; %%PORT_name%% becomes a
+# port, %%DIR%% the test's folder.
+sub write_config {
+    my ($self, $http, %opts) = @_;
+
+    my $dir = $self->{dir};
+    my $level = $opts{log_level} // 'notice';
+
+    $self->{workers} = $opts{workers} if $opts{workers};
+
+    $http =~ s/%%PORT_(\w+)%%/$self->port($1)/ge;
+    $http =~ s/%%DIR%%/$dir/g;
+
+    my $conf = join "\n",
+        "load_module $ENV{CLUSTER_MODULE};",
+        "",
+        "pid $dir/nginx.pid;",
+        "error_log $dir/error.log $level;",
+        "worker_processes $self->{workers};",
+        "daemon off;",
+        "",
+        "events {",
+        "    worker_connections 1024;",
+        "}",
+        "",
+        "http {",
+        "    access_log $dir/access.log;",
+        "    client_body_temp_path $dir/client_body;",
+        "    proxy_temp_path $dir/proxy;",
+        "    fastcgi_temp_path $dir/fastcgi;",
+        "    uwsgi_temp_path $dir/uwsgi;",
+        "    scgi_temp_path $dir/scgi;",
+        "",
+        $http,
+        "}",
+        "";
+
+    open my $fh, '>', "$dir/nginx.conf" or die "nginx.conf: $!";
+    print $fh $conf;
+    close $fh;
+
+    return "$dir/nginx.conf";
+}
+
+sub _env {
+    my ($self, $who) = @_;
+
+    return () unless $ENV{CLUSTER_SANITIZE};
+
+    my %env = (
+        ASAN_OPTIONS => "log_path=$self->{dir}/san/asan-$who"
+                        . ":detect_leaks=0:abort_on_error=1",
+        UBSAN_OPTIONS => "log_path=$self->{dir}/san/ubsan-$who"
+                         . ":print_stacktrace=1",
+    );
+
+    if ($who eq 'nginx') {
+        # the system nginx is not instrumented: its module is
+        chomp(my $asan = `cc -print-file-name=libasan.so`);
+        $env{LD_PRELOAD} = $asan;
+    }
+
+    return %env;
+}
+
+# nginx -t on the current config: (exit code, what nginx said)
+sub test_config {
+    my ($self) = @_;
+
+    my %env = $self->_env('nginx');
+    local @ENV{keys %env} = values %env;
+
+    my $dir = $self->{dir};
+    my $out = `$ENV{NGINX_BIN} -t -q -p $dir/ -c $dir/nginx.conf -e $dir/t.log 2>&1`;
+    my $rc = $? >> 8;
+
+    if (open my $fh, '<', "$dir/t.log") {
+        local $/;
+        $out .= <$fh>;
+        close $fh;
+        unlink "$dir/t.log";
+    }
+
+    return ($rc, $out);
+}
+
+sub run {
+    my ($self, %opts) = @_;
+
+    my $dir = $self->{dir};
+    my %env = $self->_env('nginx');
+
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        @ENV{keys %env} = values %env;
+        open STDOUT, '>>', "$dir/stderr.log";
+        open STDERR, '>>', "$dir/stderr.log";
+        exec $ENV{NGINX_BIN}, '-p', "$dir/", '-c', "$dir/nginx.conf",
+             '-e', "$dir/error.log";
+        die "exec: $!";
+    }
+
+    $self->{nginx} = $pid;
+
+    my $port = $opts{port} // $self->port('http');
+
+    $self->wait_port($port)
+        or die "nginx did not start:\n" . $self->read_file('error.log');
+
+    return $self;
+}
+
+sub wait_port {
+    my ($self, $port, $timeout) = @_;
+
+    my $until = time + ($timeout // 10);
+
+    while (time < $until) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Proto => 'tcp');
+        return 1 if $s;
+        sleep 0.05;
+    }
+
+    return 0;
+}
+
+sub read_file {
+    my ($self, $name) = @_;
+
+    open my $fh, '<', "$self->{dir}/$name" or return '';
+    local $/;
+    return <$fh>;
+}
+
+sub count_log {
+    my ($self, $re, $file) = @_;
+    return scalar grep { /$re/ } split /\n/,
+        $self->read_file($file // 'error.log');
+}
+
+# waits until the log matches $re at least $n times
+sub wait_log {
+    my ($self, $re, $n, $timeout) = @_;
+
+    return $self->wait_for(sub { $self->count_log($re) >= ($n // 1) },
+                           $timeout);
+}
+
+sub reload {
+    my ($self) = @_;
+
+    my $before = $self->count_log(qr/start worker process/);
+
+    kill 'HUP', $self->{nginx};
+
+    # the new workers are up when the log says so, the old ones soon gone
+    $self->wait_log(qr/start worker process/, $before + $self->{workers})
+        or die "nginx did not reload:\n" . $self->read_file('error.log');
+    sleep 0.3;
+
+    return $self;
+}
+
+sub stop {
+    my ($self) = @_;
+
+    my $pid = delete $self->{nginx} or return;
+
+    kill 'QUIT', $pid;
+
+    my $until = time + 10;
+    while (time < $until) {
+        return if waitpid($pid, WNOHANG) == $pid;
+        sleep 0.05;
+    }
+
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+}
+
+# Starts a simulated node; options as cluster-sim's, without the dashes.
+sub sim {
+    my ($self, $name, %opts) = @_;
+
+    my $port = $opts{port} // $self->port($name);
+    my @args = ('--name', $name, '--port', $port);
+
+    for my $k (qw(version health service listen)) {
+        push @args, "--$k", $opts{$k} if defined $opts{$k};
+    }
+
+    my %env = $self->_env('sim');
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        @ENV{keys %env} = values %env;
+        open STDOUT, '>>', "$self->{dir}/sim-$name.log";
+        open STDERR, '>>', "$self->{dir}/sim-$name.log";
+        exec $ENV{CLUSTER_SIM}, @args;
+        die "exec: $!";
+    }
+
+    $self->{sims}{$name} = $pid;
+
+    $self->wait_port($port) or die "simulator $name did not start";
+
+    return $port;
+}
+
+sub stop_sim {
+    my ($self, $name) = @_;
+
+    my $pid = delete $self->{sims}{$name} or return;
+
+    kill 'TERM', $pid;
+    waitpid($pid, 0);
+}
+
+sub sim_control {
+    my ($self, $name, $query) = @_;
+
+    my $r = http_get($self->port($name), "/_sim/control?$query");
+    die "sim control failed" unless $r->{status} && $r->{status} == 200;
+    return decode_json($r->{body});
+}
+
+sub sim_stats {
+    my ($self, $name) = @_;
+    return decode_json(http_get($self->port($name), '/_sim/stats')->{body});
+}
+
+sub get {
+    my ($self, $path, %headers) = @_;
+    return http_get($self->port('http'), $path, %headers);
+}
+
+# which node served each of $n requests: { name => count }
+sub spread {
+    my ($self, $n, $path) = @_;
+
+    my %seen;
+    for (1 .. $n) {
+        my $r = $self->get($path // '/');
+        my $who = $r->{status} == 200 ? $r->{headers}{'x-node'} // '?'
+                                       : "status $r->{status}";
+        $seen{$who}++;
+    }
+
+    return \%seen;
+}
+
+# the status document, decoded
+sub status {
+    my ($self, $path) = @_;
+
+    my $r = $self->get($path // '/cluster');
+    die "status answered $r->{status}" unless $r->{status} == 200;
+
+    return decode_json($r->{body});
+}
+
+# one cluster of the status, by name; the first one without
+sub cluster {
+    my ($self, $name, $path) = @_;
+
+    my $doc = $self->status($path);
+    my ($c) = grep { !defined $name || $_->{name} eq $name }
+        @{$doc->{clusters}};
+
+    return $c;
+}
+
+# one node of a cluster's status, by address
+sub node {
+    my ($self, $cluster, $id) = @_;
+
+    my ($n) = grep { $_->{id} eq $id } @{$self->cluster($cluster)->{nodes}};
+    return $n;
+}
+
+# polls $code until it returns true, or $timeout seconds pass
+sub wait_for {
+    my ($self, $code, $timeout) = @_;
+
+    my $until = time + ($timeout // 10);
+
+    while (time < $until) {
+        return 1 if $code->();
+        sleep 0.1;
+    }
+
+    return 0;
+}
+
+sub http_get {
+    my ($port, $path, %headers) = @_;
+    return http_request($port, 'GET', $path, undef, %headers);
+}
+
+sub http_request {
+    my ($port, $method, $path, $body, %headers) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 10)
+        or return { status => 0, error => "$!", headers => {}, body => '' };
+
+    my $req = "$method $path HTTP/1.1\r\nHost: localhost\r\n"
+        . "Connection: close\r\n";
+    $req .= "$_: $headers{$_}\r\n" for sort keys %headers;
+    $req .= "Content-Length: " . length($body) . "\r\n" if defined $body;
+    $req .= "\r\n";
+    $req .= $body if defined $body;
+
+    print $s $req;
+
+    my $raw = '';
+    while (1) {
+        my $n = sysread($s, my $buf, 65536);
+        last unless $n;
+        $raw .= $buf;
+    }
+    close $s;
+
+    my ($head, $content) = split /\r\n\r\n/, $raw, 2;
+    return { status => 0, raw => $raw, headers => {}, body => '' }
+        unless defined $head && length $head;
+
+    my ($status_line, @lines) = split /\r\n/, $head;
+    my ($status) = $status_line =~ m{^HTTP/\d\.\d (\d+)};
+    my %h;
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
+        $h{lc $k} = $v;
+    }
+
+    $content //= '';
+
+    if (($h{'transfer-encoding'} // '') =~ /chunked/i) {
+        my $out = '';
+        while ($content =~ s/^([0-9a-fA-F]+)\r\n//) {
+            my $len = hex $1;
+            last if $len == 0;
+            $out .= substr($content, 0, $len, '');
+            $content =~ s/^\r\n//;
+        }
+        $content = $out;
+    }
+
+    return { status => $status // 0, headers => \%h, body => $content };
+}
+
+# The checks every test ends with: what went wrong in nginx shows in its
+# log, or as a sanitizer's report.
+sub check_logs {
+    my ($self) = @_;
+
+    my @bad = grep {
+        my $line = $_;
+        !grep { $line =~ $_ } @{$self->{allow}}
+    } grep { /\[(alert|emerg|crit)\]/ } split /\n/,
+        $self->read_file('error.log');
+
+    is(join("\n", @bad), '', 'no alert, crit or emerg in the error log');
+
+    my $san = '';
+    for my $f (glob "$self->{dir}/san/*") {
+        open my $fh, '<', $f or next;
+        local $/;
+        $san .= <$fh>;
+    }
+
+    my $stderr = $self->read_file('stderr.log');
+    $san .= "$1\n" while $stderr =~ /(runtime error:.*|AddressSanitizer.*)/g;
+
+    is($san, '', 'no sanitizer report');
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    $self->stop;
+    $self->stop_sim($_) for keys %{$self->{sims}};
+}
+
+END {
+    for my $t (@instances) {
+        $t->stop;
+        $t->stop_sim($_) for keys %{$t->{sims}};
+    }
+}
+
+1;

@@ -1,0 +1,759 @@
+/*
+ * cluster-sim: plays one Inedo web node (ProGet, BuildMaster) for the tests,
+ * the demo and the benchmarks.
+ *
+ *   cluster-sim --name web1 --port 8624 [--listen 127.0.0.1]
+ *               [--version 23.0.27] [--health json2025|text2026|buildmaster]
+ *               [--service ok|error]
+ *
+ * It answers /health (and /health/json) as the product does, any other path
+ * with a small page, and keeps connections alive.  While it runs, its
+ * behaviour is changed through /_sim/control?KEY=VALUE&..., which is never
+ * itself affected:
+ *
+ *   status=N     answer content and health with status N (0: normal)
+ *   hang=1       read requests, never answer
+ *   close=1      close the connection as soon as a request is read
+ *   delay=N      answer after N milliseconds
+ *   version=X    the release number reported by /health
+ *   service=ok|error
+ *   reset=1      back to normal
+ *
+ * /_sim/stats answers the counts of requests served, as JSON.
+ *
+ * One thread, epoll, non-blocking sockets: hundreds of concurrent
+ * connections cost nothing, so it is never the bottleneck of a test.
+ */
+
+#define _GNU_SOURCE
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+
+#define SIM_MAX_CONNS   4096
+#define SIM_IN_SIZE     16384
+#define SIM_OUT_SIZE    65536
+
+
+typedef enum {
+    SIM_HEALTH_JSON2025 = 0,
+    SIM_HEALTH_TEXT2026,
+    SIM_HEALTH_BUILDMASTER
+} sim_health_e;
+
+
+typedef struct {
+    int           fd;
+    int           closing;        /* close once the output is written */
+    int           hanging;
+    int64_t       due;            /* a delayed answer goes out then; 0 */
+    size_t        in_len;
+    size_t        out_len;
+    size_t        out_sent;
+    char          in[SIM_IN_SIZE];
+    char          out[SIM_OUT_SIZE];
+} sim_conn_t;
+
+
+typedef struct {
+    const char   *name;
+    const char   *listen;
+    int           port;
+    char          version[64];
+    sim_health_e  health;
+    int           service_ok;
+
+    int           status;
+    int           hang;
+    int           close;
+    int           delay;
+
+    uint64_t      requests;
+    uint64_t      health_requests;
+    uint64_t      content_requests;
+} sim_t;
+
+
+static sim_t          sim;
+static sim_conn_t    *conns[SIM_MAX_CONNS];
+static volatile int   sim_quit;
+
+
+static int64_t
+sim_now(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+static void
+sim_on_signal(int signo)
+{
+    (void) signo;
+    sim_quit = 1;
+}
+
+
+static void
+sim_close(int ep, sim_conn_t *c)
+{
+    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    conns[c->fd] = NULL;
+    free(c);
+}
+
+
+static void
+sim_respond(sim_conn_t *c, int status, const char *type, const char *body,
+    int keepalive)
+{
+    int          n;
+    size_t       len;
+    const char  *reason;
+
+    switch (status) {
+    case 200: reason = "OK"; break;
+    case 302: reason = "Found"; break;
+    case 400: reason = "Bad Request"; break;
+    case 404: reason = "Not Found"; break;
+    case 500: reason = "Internal Server Error"; break;
+    case 502: reason = "Bad Gateway"; break;
+    case 503: reason = "Service Unavailable"; break;
+    default: reason = "Status"; break;
+    }
+
+    len = strlen(body);
+
+    n = snprintf(c->out + c->out_len, SIM_OUT_SIZE - c->out_len,
+                 "HTTP/1.1 %d %s\r\n"
+                 "Content-Type: %s\r\n"
+                 "Content-Length: %zu\r\n"
+                 "X-Node: %s\r\n"
+                 "Connection: %s\r\n"
+                 "\r\n%s",
+                 status, reason, type, len, sim.name,
+                 keepalive ? "keep-alive" : "close", body);
+
+    if (n < 0 || (size_t) n >= SIM_OUT_SIZE - c->out_len) {
+        c->closing = 1;
+        return;
+    }
+
+    c->out_len += (size_t) n;
+
+    if (!keepalive) {
+        c->closing = 1;
+    }
+}
+
+
+/* the value of KEY in a query string, copied into val; 0 when absent */
+static int
+sim_query(const char *query, const char *key, char *val, size_t size)
+{
+    size_t       klen, vlen;
+    const char  *p, *end;
+
+    klen = strlen(key);
+
+    for (p = query; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+
+        if (strncmp(p, key, klen) != 0 || p[klen] != '=') {
+            continue;
+        }
+
+        p += klen + 1;
+        end = strchr(p, '&');
+        vlen = end ? (size_t) (end - p) : strlen(p);
+
+        if (vlen >= size) {
+            vlen = size - 1;
+        }
+
+        memcpy(val, p, vlen);
+        val[vlen] = '\0';
+
+        return 1;
+    }
+
+    return 0;
+}
+
+
+static void
+sim_health_json(char *buf, size_t size)
+{
+    const char  *svc;
+
+    svc = sim.service_ok ? "OK" : "Error";
+
+    if (sim.health == SIM_HEALTH_BUILDMASTER) {
+        snprintf(buf, size,
+                 "{\"applicationName\":\"BuildMaster\","
+                 "\"instanceName\":\"%s\","
+                 "\"databaseStatus\":\"OK\",\"databaseStatusDetail\":null,"
+                 "\"versionNumber\":\"%s\",\"releaseNumber\":\"%s\","
+                 "\"licenseStatus\":\"OK\",\"licenseStatusDetail\":null,"
+                 "\"serviceStatus\":\"%s\",\"serviceStatusDetail\":%s}",
+                 sim.name, sim.version, sim.version, svc,
+                 sim.service_ok ? "null" : "\"The service is not running.\"");
+        return;
+    }
+
+    snprintf(buf, size,
+             "{\"applicationName\":\"ProGet\","
+             "\"databaseStatus\":\"OK\",\"databaseStatusDetail\":null,"
+             "\"versionNumber\":\"%s\",\"releaseNumber\":\"%s\","
+             "\"licenseStatus\":\"OK\",\"licenseStatusDetail\":null,"
+             "\"serviceStatus\":\"%s\",\"serviceStatusDetail\":%s,"
+             "\"replicationStatus\":{\"serverStatus\":null,"
+             "\"clientStatus\":null}}",
+             sim.version, sim.version, svc,
+             sim.service_ok ? "null" : "\"The service is not running.\"");
+}
+
+
+static void
+sim_control(sim_conn_t *c, const char *query, int keepalive)
+{
+    char  val[64], body[512];
+
+    if (sim_query(query, "reset", val, sizeof(val))) {
+        sim.status = 0;
+        sim.hang = 0;
+        sim.close = 0;
+        sim.delay = 0;
+        sim.service_ok = 1;
+    }
+
+    if (sim_query(query, "status", val, sizeof(val))) {
+        sim.status = atoi(val);
+    }
+
+    if (sim_query(query, "hang", val, sizeof(val))) {
+        sim.hang = atoi(val);
+    }
+
+    if (sim_query(query, "close", val, sizeof(val))) {
+        sim.close = atoi(val);
+    }
+
+    if (sim_query(query, "delay", val, sizeof(val))) {
+        sim.delay = atoi(val);
+    }
+
+    if (sim_query(query, "version", val, sizeof(val))) {
+        snprintf(sim.version, sizeof(sim.version), "%s", val);
+    }
+
+    if (sim_query(query, "service", val, sizeof(val))) {
+        sim.service_ok = strcmp(val, "ok") == 0;
+    }
+
+    snprintf(body, sizeof(body),
+             "{\"name\":\"%s\",\"status\":%d,\"hang\":%d,\"close\":%d,"
+             "\"delay\":%d,\"version\":\"%s\",\"service\":\"%s\"}\n",
+             sim.name, sim.status, sim.hang, sim.close, sim.delay,
+             sim.version, sim.service_ok ? "ok" : "error");
+
+    sim_respond(c, 200, "application/json", body, keepalive);
+}
+
+
+static void
+sim_answer(sim_conn_t *c, const char *path, const char *query, int keepalive)
+{
+    int   healthy, status;
+    char  body[1024];
+
+    if (strcmp(path, "/health") == 0 || strcmp(path, "/health/json") == 0) {
+        sim.health_requests++;
+
+        healthy = sim.service_ok && sim.status == 0;
+        status = sim.status ? sim.status : (healthy ? 200 : 500);
+
+        if (sim.health == SIM_HEALTH_TEXT2026
+            && strcmp(path, "/health") == 0
+            && strstr(query, "format=json") == NULL)
+        {
+            sim_respond(c, status, "text/plain",
+                        healthy ? "OK" : "The service is not running.",
+                        keepalive);
+            return;
+        }
+
+        if (sim.health != SIM_HEALTH_TEXT2026
+            && strcmp(path, "/health/json") == 0)
+        {
+            /* ProGet up to 2025 and BuildMaster have no /health/json */
+            sim_respond(c, 404, "text/plain", "Not Found\n", keepalive);
+            return;
+        }
+
+        sim_health_json(body, sizeof(body));
+        sim_respond(c, status, "application/json", body, keepalive);
+        return;
+    }
+
+    sim.content_requests++;
+
+    if (sim.status) {
+        snprintf(body, sizeof(body), "error %d from node %s\n", sim.status,
+                 sim.name);
+        sim_respond(c, sim.status, "text/plain", body, keepalive);
+        return;
+    }
+
+    snprintf(body, sizeof(body), "node %s\n", sim.name);
+    sim_respond(c, 200, "text/plain", body, keepalive);
+}
+
+
+/* handles one complete request at the head of the input; 0: incomplete */
+static int
+sim_request(sim_conn_t *c)
+{
+    int           keepalive, http10;
+    char         *end, *line_end, *sp1, *sp2, *q, *h;
+    char          path[1024], query[1024];
+    size_t        hlen, blen, plen;
+    const char   *cl;
+
+    end = memmem(c->in, c->in_len, "\r\n\r\n", 4);
+
+    if (end == NULL) {
+        if (c->in_len == SIM_IN_SIZE) {
+            sim_respond(c, 400, "text/plain", "header too large\n", 0);
+            c->in_len = 0;
+        }
+
+        return 0;
+    }
+
+    hlen = (size_t) (end - c->in) + 4;
+    *end = '\0';
+
+    blen = 0;
+    cl = strcasestr(c->in, "\r\ncontent-length:");
+
+    if (cl) {
+        blen = (size_t) strtoul(cl + 17, NULL, 10);
+    }
+
+    if (hlen + blen > c->in_len) {
+        *end = '\r';
+
+        if (hlen + blen > SIM_IN_SIZE) {
+            sim_respond(c, 400, "text/plain", "body too large\n", 0);
+            c->in_len = 0;
+        }
+
+        return 0;
+    }
+
+    sim.requests++;
+
+    line_end = strstr(c->in, "\r\n");
+    if (line_end) {
+        *line_end = '\0';
+    }
+
+    sp1 = strchr(c->in, ' ');
+    sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+
+    if (sp1 == NULL || sp2 == NULL) {
+        sim_respond(c, 400, "text/plain", "bad request\n", 0);
+        c->in_len = 0;
+        return 0;
+    }
+
+    *sp2 = '\0';
+    http10 = strncmp(sp2 + 1, "HTTP/1.0", 8) == 0;
+
+    h = line_end ? line_end + 2 : end;
+
+    if (http10) {
+        keepalive = strcasestr(h, "connection: keep-alive") != NULL;
+
+    } else {
+        keepalive = strcasestr(h, "connection: close") == NULL;
+    }
+
+    q = strchr(sp1 + 1, '?');
+    plen = q ? (size_t) (q - (sp1 + 1)) : strlen(sp1 + 1);
+
+    if (plen >= sizeof(path)) {
+        plen = sizeof(path) - 1;
+    }
+
+    memcpy(path, sp1 + 1, plen);
+    path[plen] = '\0';
+    snprintf(query, sizeof(query), "%s", q ? q + 1 : "");
+
+    memmove(c->in, c->in + hlen + blen, c->in_len - hlen - blen);
+    c->in_len -= hlen + blen;
+
+    if (strcmp(path, "/_sim/control") == 0) {
+        sim_control(c, query, keepalive);
+        return 1;
+    }
+
+    if (strcmp(path, "/_sim/stats") == 0) {
+        char  body[256];
+
+        snprintf(body, sizeof(body),
+                 "{\"name\":\"%s\",\"requests\":%llu,\"health\":%llu,"
+                 "\"content\":%llu}\n",
+                 sim.name, (unsigned long long) sim.requests,
+                 (unsigned long long) sim.health_requests,
+                 (unsigned long long) sim.content_requests);
+        sim_respond(c, 200, "application/json", body, keepalive);
+        return 1;
+    }
+
+    if (sim.close) {
+        c->closing = 1;
+        c->out_len = 0;
+        return 1;
+    }
+
+    if (sim.hang) {
+        c->hanging = 1;
+        return 1;
+    }
+
+    sim_answer(c, path, query, keepalive);
+
+    if (sim.delay > 0) {
+        c->due = sim_now() + sim.delay;
+    }
+
+    return 1;
+}
+
+
+static int
+sim_write(int ep, sim_conn_t *c)
+{
+    ssize_t             n;
+    struct epoll_event  ev;
+
+    while (c->out_sent < c->out_len) {
+        n = write(c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
+
+        if (n < 0) {
+            if (errno == EAGAIN) {
+                ev.events = EPOLLIN | EPOLLOUT;
+                ev.data.fd = c->fd;
+                epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+                return 0;
+            }
+
+            sim_close(ep, c);
+            return -1;
+        }
+
+        c->out_sent += (size_t) n;
+    }
+
+    c->out_len = 0;
+    c->out_sent = 0;
+
+    if (c->closing) {
+        sim_close(ep, c);
+        return -1;
+    }
+
+    ev.events = EPOLLIN;
+    ev.data.fd = c->fd;
+    epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+
+    return 0;
+}
+
+
+static void
+sim_readable(int ep, sim_conn_t *c)
+{
+    ssize_t  n;
+
+    for ( ;; ) {
+        if (c->in_len == SIM_IN_SIZE) {
+            if (c->hanging) {
+                c->in_len = 0;   /* a hanging node swallows what it gets */
+                continue;
+            }
+            break;
+        }
+
+        n = read(c->fd, c->in + c->in_len, SIM_IN_SIZE - c->in_len);
+
+        if (n == 0) {
+            sim_close(ep, c);
+            return;
+        }
+
+        if (n < 0) {
+            if (errno == EAGAIN) {
+                break;
+            }
+
+            sim_close(ep, c);
+            return;
+        }
+
+        c->in_len += (size_t) n;
+    }
+
+    if (c->hanging) {
+        c->in_len = 0;
+        return;
+    }
+
+    /* answer every complete request, unless one must wait */
+    while (c->due == 0 && !c->closing && !c->hanging && sim_request(c)) {
+        /* void */
+    }
+
+    if (c->closing && c->out_len == 0) {
+        sim_close(ep, c);
+        return;
+    }
+
+    if (c->due == 0 && c->out_len) {
+        sim_write(ep, c);
+    }
+}
+
+
+static void
+sim_accept(int ep, int ls)
+{
+    int                 fd, one;
+    sim_conn_t         *c;
+    struct epoll_event  ev;
+
+    for ( ;; ) {
+        fd = accept4(ls, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            return;
+        }
+
+        if (fd >= SIM_MAX_CONNS) {
+            close(fd);
+            continue;
+        }
+
+        c = calloc(1, sizeof(sim_conn_t));
+        if (c == NULL) {
+            close(fd);
+            continue;
+        }
+
+        one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+        c->fd = fd;
+        conns[fd] = c;
+
+        ev.events = EPOLLIN;
+        ev.data.fd = fd;
+        epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    }
+}
+
+
+static void
+sim_usage(void)
+{
+    fprintf(stderr,
+            "usage: cluster-sim --name NAME --port PORT [--listen ADDR]\n"
+            "                   [--version RELEASE]\n"
+            "                   [--health json2025|text2026|buildmaster]\n"
+            "                   [--service ok|error]\n");
+    exit(2);
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                  i, ep, ls, one, n, timeout, fd;
+    int64_t              now, next;
+    sim_conn_t          *c;
+    struct sigaction     sa;
+    struct epoll_event   ev, events[256];
+    struct sockaddr_in   sin;
+
+    sim.name = "node";
+    sim.listen = "127.0.0.1";
+    sim.service_ok = 1;
+    snprintf(sim.version, sizeof(sim.version), "23.0.27");
+
+    for (i = 1; i < argc; i++) {
+        if (i + 1 >= argc) {
+            sim_usage();
+        }
+
+        if (strcmp(argv[i], "--name") == 0) {
+            sim.name = argv[++i];
+
+        } else if (strcmp(argv[i], "--port") == 0) {
+            sim.port = atoi(argv[++i]);
+
+        } else if (strcmp(argv[i], "--listen") == 0) {
+            sim.listen = argv[++i];
+
+        } else if (strcmp(argv[i], "--version") == 0) {
+            snprintf(sim.version, sizeof(sim.version), "%s", argv[++i]);
+
+        } else if (strcmp(argv[i], "--health") == 0) {
+            i++;
+            if (strcmp(argv[i], "json2025") == 0) {
+                sim.health = SIM_HEALTH_JSON2025;
+            } else if (strcmp(argv[i], "text2026") == 0) {
+                sim.health = SIM_HEALTH_TEXT2026;
+            } else if (strcmp(argv[i], "buildmaster") == 0) {
+                sim.health = SIM_HEALTH_BUILDMASTER;
+            } else {
+                sim_usage();
+            }
+
+        } else if (strcmp(argv[i], "--service") == 0) {
+            sim.service_ok = strcmp(argv[++i], "ok") == 0;
+
+        } else {
+            sim_usage();
+        }
+    }
+
+    if (sim.port <= 0 || sim.port > 65535) {
+        sim_usage();
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = sim_on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (ls < 0) {
+        perror("socket");
+        return 1;
+    }
+
+    one = 1;
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t) sim.port);
+
+    if (inet_pton(AF_INET, sim.listen, &sin.sin_addr) != 1) {
+        fprintf(stderr, "cluster-sim: invalid address \"%s\"\n", sim.listen);
+        return 2;
+    }
+
+    if (bind(ls, (struct sockaddr *) &sin, sizeof(sin)) < 0
+        || listen(ls, 1024) < 0)
+    {
+        fprintf(stderr, "cluster-sim: cannot listen on %s:%d: %s\n",
+                sim.listen, sim.port, strerror(errno));
+        return 1;
+    }
+
+    ep = epoll_create1(EPOLL_CLOEXEC);
+
+    ev.events = EPOLLIN;
+    ev.data.fd = ls;
+    epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
+
+    while (!sim_quit) {
+
+        /* the nearest delayed answer decides how long to wait */
+        now = sim_now();
+        next = 0;
+
+        for (fd = 0; fd < SIM_MAX_CONNS; fd++) {
+            c = conns[fd];
+
+            if (c == NULL || c->due == 0) {
+                continue;
+            }
+
+            if (c->due <= now) {
+                c->due = 0;
+
+                if (sim_write(ep, c) == 0) {
+                    sim_readable(ep, c);
+                }
+
+                continue;
+            }
+
+            if (next == 0 || c->due < next) {
+                next = c->due;
+            }
+        }
+
+        timeout = next ? (int) (next - now) : 1000;
+
+        n = epoll_wait(ep, events, 256, timeout);
+
+        for (i = 0; i < n; i++) {
+            fd = events[i].data.fd;
+
+            if (fd == ls) {
+                sim_accept(ep, ls);
+                continue;
+            }
+
+            c = conns[fd];
+            if (c == NULL) {
+                continue;
+            }
+
+            if ((events[i].events & EPOLLOUT) && c->due == 0) {
+                if (sim_write(ep, c) < 0) {
+                    continue;
+                }
+            }
+
+            if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+                sim_readable(ep, c);
+            }
+        }
+    }
+
+    for (fd = 0; fd < SIM_MAX_CONNS; fd++) {
+        if (conns[fd]) {
+            sim_close(ep, conns[fd]);
+        }
+    }
+
+    close(ep);
+    close(ls);
+
+    return 0;
+}
