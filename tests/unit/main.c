@@ -1,0 +1,23 @@
+/*
+ * Unit tests of the core library.
+ */
+
+#include "unit.h"
+
+
+unsigned  unit_passed;
+unsigned  unit_failed;
+
+
+int
+main(void)
+{
+    test_node();
+    test_buf();
+    test_json();
+    test_status();
+
+    printf("%u passed, %u failed\n", unit_passed, unit_failed);
+
+    return unit_failed ? 1 : 0;
+}
