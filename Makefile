@@ -84,7 +84,7 @@ unit: $(UNIT)
 prove: $(MODULE) $(SIM)
 	CLUSTER_MODULE=$(CURDIR)/$(MODULE) CLUSTER_SIM=$(CURDIR)/$(SIM) \
 	CLUSTER_SANITIZE=$(SANITIZE) NGINX_BIN=$(NGINX_BIN) \
-	prove -I t/lib t/
+	prove -I t/lib $(or $(T),t/)
 
 test: setup
 	$(MAKE) unit

@@ -30,6 +30,19 @@ static ngx_http_upstream_rr_peer_t *ngx_http_cluster_select(
     ngx_http_cluster_pick_e pick, int64_t now);
 static void ngx_http_cluster_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_uint_t state);
+static ngx_uint_t ngx_http_cluster_failed_status(ngx_http_upstream_t *u,
+    ngx_uint_t status);
+
+
+/* the answers proxy_next_upstream may call failures, by status */
+static ngx_conf_bitmask_t  ngx_http_cluster_next_upstream_status[] = {
+    { ngx_string("500"), NGX_HTTP_UPSTREAM_FT_HTTP_500 },
+    { ngx_string("502"), NGX_HTTP_UPSTREAM_FT_HTTP_502 },
+    { ngx_string("503"), NGX_HTTP_UPSTREAM_FT_HTTP_503 },
+    { ngx_string("504"), NGX_HTTP_UPSTREAM_FT_HTTP_504 },
+    { ngx_string("429"), NGX_HTTP_UPSTREAM_FT_HTTP_429 },
+    { ngx_null_string, 0 }
+};
 
 
 ngx_int_t
@@ -453,14 +466,15 @@ ngx_http_cluster_free_peer(ngx_peer_connection_t *pc, void *data,
     if (node && u && u->state) {
 
         /*
-         * A failure is what nginx counts as one (proxy_next_upstream);
-         * anything else with a response header is a heartbeat.  A try
-         * that ended with no answer and no failure (the client went away)
-         * says nothing of the node.
+         * A failure is what proxy_next_upstream calls one, on the last
+         * try too, where nginx passes the answer on; anything else with a
+         * response header is a heartbeat.  A try that ended with no answer
+         * and no failure (the client went away) says nothing of the node.
          */
 
         status = u->state->status;
-        ok = !(state & NGX_PEER_FAILED);
+        ok = !(state & NGX_PEER_FAILED)
+             && !ngx_http_cluster_failed_status(u, status);
 
         if (!ok || status) {
             cscf = cp->conf;
@@ -478,4 +492,19 @@ ngx_http_cluster_free_peer(ngx_peer_connection_t *pc, void *data,
     }
 
     ngx_http_upstream_free_round_robin_peer(pc, &cp->rrp, state);
+}
+
+
+static ngx_uint_t
+ngx_http_cluster_failed_status(ngx_http_upstream_t *u, ngx_uint_t status)
+{
+    ngx_conf_bitmask_t  *b;
+
+    for (b = ngx_http_cluster_next_upstream_status; b->name.len; b++) {
+        if ((ngx_uint_t) ngx_atoi(b->name.data, 3) == status) {
+            return u->conf->next_upstream & b->mask;
+        }
+    }
+
+    return 0;
 }
