@@ -79,16 +79,6 @@ ngx_http_cluster_init_upstream(ngx_conf_t *cf,
         s->eject = (uint32_t) cscf->eject;
     }
 
-    if (s->stale <= s->interval) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"cluster_heartbeat\" of upstream \"%V\" needs "
-                      "\"stale\" (%M) longer than \"interval\" (%M) "
-                      "in %s:%ui",
-                      &us->host, (ngx_msec_t) s->stale,
-                      (ngx_msec_t) s->interval, cscf->file, cscf->line);
-        return NGX_ERROR;
-    }
-
     peers = us->peer.data;
 
     n = peers->number + (peers->next ? peers->next->number : 0);

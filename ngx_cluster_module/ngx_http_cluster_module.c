@@ -331,7 +331,7 @@ ngx_http_cluster_heartbeat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_cluster_srv_conf_t  *cscf = conf;
 
     ngx_str_t   *value, s;
-    ngx_msec_t  *field, t;
+    ngx_msec_t  *field, t, interval, stale;
     ngx_uint_t   i;
 
     if (cscf->interval != NGX_CONF_UNSET_MSEC
@@ -379,6 +379,17 @@ ngx_http_cluster_heartbeat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         *field = t;
+    }
+
+    interval = (cscf->interval != NGX_CONF_UNSET_MSEC) ? cscf->interval
+                                                        : 30000;
+    stale = (cscf->stale != NGX_CONF_UNSET_MSEC) ? cscf->stale : 300000;
+
+    if (stale <= interval) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"stale\" (%M) must be longer than \"interval\" "
+                           "(%M)", stale, interval);
+        return NGX_CONF_ERROR;
     }
 
     ngx_http_cluster_mark(cf, cscf);

@@ -1,0 +1,127 @@
+#!/usr/bin/perl
+
+# Each bad value of a directive fails "nginx -t" with the file, the line and
+# what was expected.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Test::More;
+use ClusterTest;
+
+my $t = ClusterTest->new;
+
+# the line marked BAD is the one nginx must point at
+sub check {
+    my ($upstream, $error, $server) = @_;
+
+    $server //= '';
+
+    my $file = $t->write_config(<<"EOF");
+    upstream proget {
+        server 127.0.0.1:8001;
+$upstream
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        location / { proxy_pass http://proget; }
+$server
+    }
+EOF
+
+    my @lines = split /\n/, $t->read_file('nginx.conf');
+    my ($line) = grep { $lines[$_ - 1] =~ /# BAD/ } 1 .. @lines;
+
+    my ($rc, $out) = $t->test_config;
+
+    my $what = ($upstream =~ /(\S.*?)\s*# BAD/ ? $1 : '')
+               . ($server =~ /(\S.*?)\s*# BAD/ ? $1 : '');
+
+    isnt($rc, 0, "nginx -t fails: $what");
+    like($out, qr/$error/, "  says what is wrong") or diag $out;
+    like($out, qr/\Q$file\E:$line\b/, "  at the right file and line")
+        or diag $out;
+}
+
+check('cluster zone=c:1m; cluster foo;  # BAD',
+      qr/"cluster" directive is duplicate/);
+check('cluster foo;  # BAD',
+      qr/invalid parameter "foo", expected "zone=NAME:SIZE"/);
+check('cluster zone=c;  # BAD',
+      qr/invalid zone "zone=c", expected "zone=NAME:SIZE"/);
+check('cluster zone=:1m;  # BAD',
+      qr/invalid zone "zone=:1m"/);
+check('cluster zone=c:lots;  # BAD',
+      qr/invalid zone size "lots", expected a size such as 1m/);
+check('cluster zone=c:1k;  # BAD',
+      qr/zone "c" is too small, the minimum is \d+k/);
+check("cluster zone=c:1m;\ncluster_heartbeat interval=0s;  # BAD",
+      qr/invalid time in "interval=0s", expected a time of at least 100ms/);
+check("cluster zone=c:1m;\ncluster_heartbeat interval=soon;  # BAD",
+      qr/invalid time in "interval=soon"/);
+check("cluster zone=c:1m;\ncluster_heartbeat every=30s;  # BAD",
+      qr/invalid parameter "every=30s", expected "interval=TIME" or "stale=TIME"/);
+check("cluster zone=c:1m;\ncluster_heartbeat stale=1m stale=2m;  # BAD",
+      qr/duplicate parameter "stale=2m"/);
+check("cluster zone=c:1m;\ncluster_heartbeat interval=30s stale=10s;  # BAD",
+      qr/"stale" \(10000\) must be longer than "interval" \(30000\)/);
+check("cluster zone=c:1m;\ncluster_heartbeat stale=20s;  # BAD",
+      qr/"stale" \(20000\) must be longer than "interval" \(30000\)/);
+check("cluster zone=c:1m;\ncluster_eject stale sideways;  # BAD",
+      qr/invalid value "sideways", expected "stale", "down", "key_mismatch", "version_skew", "service_down" or a single "off"/);
+check("cluster zone=c:1m;\ncluster_eject off down;  # BAD",
+      qr/invalid value "off"/);
+check("cluster_heartbeat interval=1s;  # BAD",
+      qr/"cluster_\*" directives in upstream "proget" need "cluster zone=NAME:SIZE"/);
+check("cluster zone=c:1m;",
+      qr/"cluster_status" directive is not allowed here/,
+      "cluster_status;  # BAD\n");
+check("cluster zone=c:1m;",
+      qr/invalid number of arguments in "cluster_status"/,
+      "location /c { cluster_status on; }  # BAD\n");
+check("cluster zone=c:1m;",
+      qr/"cluster_status" directive is duplicate/,
+      "location /c { cluster_status; cluster_status; }  # BAD\n");
+
+# and a good one passes
+$t->write_config(<<'EOF');
+    upstream proget {
+        server 127.0.0.1:8001 weight=2 max_fails=0;
+        server 127.0.0.1:8002 backup;
+        server 127.0.0.1:8003 down;
+        cluster zone=c:1m;
+        cluster_heartbeat interval=30s stale=5m;
+        cluster_eject stale down key_mismatch version_skew service_down;
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        location / { proxy_pass http://proget; }
+        location /cluster { cluster_status; }
+    }
+EOF
+
+my ($rc, $out) = $t->test_config;
+is($rc, 0, 'a good configuration passes') or diag $out;
+
+# another balancer in the same upstream: a warning, as nginx's own give
+$t->write_config(<<'EOF');
+    upstream proget {
+        server 127.0.0.1:8001;
+        least_conn;
+        cluster zone=c:1m;
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        location / { proxy_pass http://proget; }
+    }
+EOF
+
+($rc, $out) = $t->test_config;
+is($rc, 0, 'a second balancer is not an error');
+like($out, qr/\[warn\] load balancing method redefined/, 'but a warning');
+
+done_testing;
