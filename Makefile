@@ -1,12 +1,13 @@
 SHELL := /bin/bash
+MAKEFLAGS += --no-print-directory
 
 # ngx_cluster_module
 #
 #   make            the module, against the system nginx (Debian's nginx-dev)
-#   make test       set-up, module, unit tests, integration tests
-#   make test SANITIZE=1
-#                   the same with the module and tests built under
-#                   AddressSanitizer and UndefinedBehaviorSanitizer
+#   make test       set-up, then the unit tests and the integration tests,
+#                   twice: with the module as released, and with it built
+#                   under AddressSanitizer and UndefinedBehaviorSanitizer
+#   make check      the tests once, for one build: SANITIZE=0 or 1
 #   make demo       three simulated nodes behind nginx, with the status page
 #   make bench      throughput and latency against plain round robin
 #
@@ -43,7 +44,7 @@ CFLAGS_OWN := -std=c11 -O1 -g -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
 UNIT_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
-.PHONY: all module setup sim unit test prove demo bench clean
+.PHONY: all module setup sim unit check test prove demo bench clean
 
 all: module
 
@@ -86,9 +87,13 @@ prove: $(MODULE) $(SIM)
 	CLUSTER_SANITIZE=$(SANITIZE) NGINX_BIN=$(NGINX_BIN) \
 	prove -I t/lib $(or $(T),t/)
 
-test: setup
+check:
 	$(MAKE) unit
 	$(MAKE) prove
+
+test: setup
+	$(MAKE) check SANITIZE=0
+	$(MAKE) check SANITIZE=1
 
 demo: setup
 	$(MAKE) module sim

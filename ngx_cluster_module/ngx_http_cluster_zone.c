@@ -387,8 +387,14 @@ ngx_http_cluster_log_change(ngx_http_cluster_srv_conf_t *cscf,
 {
     u_char      *p, reasons[128];
     uint32_t     bit;
-    ngx_uint_t   level;
+    ngx_str_t    empty = ngx_null_string;
+    ngx_uint_t   level, same;
     const char  *name;
+
+    /* a node named by its address is not named twice */
+    same = member->name->len == member->id->len
+           && ngx_memcmp(member->name->data, member->id->data,
+                         member->id->len) == 0;
 
     p = reasons;
 
@@ -417,9 +423,11 @@ ngx_http_cluster_log_change(ngx_http_cluster_srv_conf_t *cscf,
     }
 
     ngx_log_error(level, log, 0,
-                  "cluster \"%V\" node \"%V\" (%V) is %s, %s rotation, "
+                  "cluster \"%V\" node \"%V\"%s%V%s is %s, %s rotation, "
                   "was %s; findings: %*s",
-                  &cscf->upstream->host, member->name, member->id,
+                  &cscf->upstream->host, member->name,
+                  same ? "" : " (", same ? &empty : member->id,
+                  same ? "" : ")",
                   cluster_state_name(change->new_state),
                   change->new_in_rotation ? "in" : "out of",
                   cluster_state_name(change->old_state),
