@@ -17,8 +17,10 @@
 #include "cluster_version.h"
 
 
-/* how often, at most, the whole cluster is re-evaluated for time-driven
- * changes such as a node going stale */
+/*
+ * how often, at most, the whole cluster is evaluated again for the changes
+ * that come with time alone, such as a node going stale
+ */
 #define NGX_HTTP_CLUSTER_EVALUATE_EVERY  1000
 
 
@@ -35,6 +37,7 @@ typedef struct {
 typedef struct {
     ngx_queue_t                       queue;
     ngx_uint_t                        panic;
+    ngx_uint_t                        generation; /* of the live config */
     int64_t                           next_evaluation;
     u_short                           len;
     u_char                            name[1];
@@ -76,6 +79,7 @@ typedef struct {
 
     ngx_slab_pool_t                  *shpool;
     ngx_http_cluster_shm_cluster_t   *shared;
+    ngx_uint_t                        generation; /* this config's */
 
     u_char                           *file;       /* of the first cluster_* */
     ngx_uint_t                        line;
@@ -83,7 +87,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_array_t                       clusters; /* ngx_http_cluster_srv_conf_t * */
+    ngx_array_t                       clusters;   /* of srv conf pointers */
 } ngx_http_cluster_main_conf_t;
 
 
@@ -101,6 +105,7 @@ typedef struct {
 ngx_int_t ngx_http_cluster_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
 ngx_int_t ngx_http_cluster_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+void ngx_http_cluster_zone_go_live(ngx_http_cluster_srv_conf_t *cscf);
 void ngx_http_cluster_evaluate(ngx_http_cluster_srv_conf_t *cscf,
     int64_t now, ngx_log_t *log);
 void ngx_http_cluster_evaluate_all(ngx_http_cluster_srv_conf_t *cscf,

@@ -25,6 +25,9 @@ static ngx_int_t ngx_http_cluster_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_cluster_get_peer(ngx_peer_connection_t *pc,
     void *data);
+static ngx_http_upstream_rr_peers_t *ngx_http_cluster_switch(
+    ngx_http_cluster_peer_data_t *cp, ngx_http_upstream_rr_peers_t *from,
+    ngx_http_upstream_rr_peers_t *to);
 static ngx_http_upstream_rr_peer_t *ngx_http_cluster_select(
     ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
     ngx_http_cluster_pick_e pick, int64_t now);
@@ -35,13 +38,16 @@ static ngx_uint_t ngx_http_cluster_failed_status(ngx_http_upstream_t *u,
 
 
 /* the answers proxy_next_upstream may call failures, by status */
-static ngx_conf_bitmask_t  ngx_http_cluster_next_upstream_status[] = {
-    { ngx_string("500"), NGX_HTTP_UPSTREAM_FT_HTTP_500 },
-    { ngx_string("502"), NGX_HTTP_UPSTREAM_FT_HTTP_502 },
-    { ngx_string("503"), NGX_HTTP_UPSTREAM_FT_HTTP_503 },
-    { ngx_string("504"), NGX_HTTP_UPSTREAM_FT_HTTP_504 },
-    { ngx_string("429"), NGX_HTTP_UPSTREAM_FT_HTTP_429 },
-    { ngx_null_string, 0 }
+static struct {
+    ngx_uint_t  status;
+    ngx_uint_t  mask;
+} ngx_http_cluster_next_upstream_status[] = {
+    { NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_UPSTREAM_FT_HTTP_500 },
+    { NGX_HTTP_BAD_GATEWAY, NGX_HTTP_UPSTREAM_FT_HTTP_502 },
+    { NGX_HTTP_SERVICE_UNAVAILABLE, NGX_HTTP_UPSTREAM_FT_HTTP_503 },
+    { NGX_HTTP_GATEWAY_TIME_OUT, NGX_HTTP_UPSTREAM_FT_HTTP_504 },
+    { NGX_HTTP_TOO_MANY_REQUESTS, NGX_HTTP_UPSTREAM_FT_HTTP_429 },
+    { 0, 0 }
 };
 
 
@@ -204,7 +210,7 @@ ngx_http_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_http_cluster_peer_data_t  *cp = data;
 
     int64_t                            now;
-    ngx_uint_t                         i, k, n;
+    ngx_uint_t                         k;
     ngx_http_cluster_srv_conf_t       *cscf;
     ngx_http_upstream_rr_peer_t       *peer;
     ngx_http_upstream_rr_peers_t      *peers;
@@ -228,39 +234,36 @@ ngx_http_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
 
     ngx_http_upstream_rr_peers_wlock(peers);
 
+    /*
+     * The order: primaries in rotation, backups in rotation, then, as the
+     * panic guard for one request when none of those is usable now, any
+     * backup and any primary not taken out by an operator.
+     */
+
     peer = ngx_http_cluster_select(cp, k, NGX_HTTP_CLUSTER_PICK_ROTATION, now);
 
     if (peer == NULL && k == 0 && peers->next) {
-
-        /* as round robin does: the backup servers once no primary is left */
-
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                        "get cluster peer, backup servers");
 
-        ngx_http_upstream_rr_peers_unlock(peers);
-
-        rrp->peers = peers->next;
-        peers = rrp->peers;
+        peers = ngx_http_cluster_switch(cp, peers, peers->next);
         k = 1;
-
-        n = (peers->number + (8 * sizeof(uintptr_t) - 1))
-                / (8 * sizeof(uintptr_t));
-
-        for (i = 0; i < n; i++) {
-            rrp->tried[i] = 0;
-        }
-
-        ngx_http_upstream_rr_peers_wlock(peers);
 
         peer = ngx_http_cluster_select(cp, k, NGX_HTTP_CLUSTER_PICK_ROTATION,
                                        now);
     }
 
     if (peer == NULL) {
-        /*
-         * The panic guard for one request: nothing the module deems in
-         * rotation is usable now, so its judgement yields to nginx's own.
-         */
+        peer = ngx_http_cluster_select(cp, k, NGX_HTTP_CLUSTER_PICK_ANY, now);
+    }
+
+    if (peer == NULL && k == 1) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                       "get cluster peer, back to the primary servers");
+
+        peers = ngx_http_cluster_switch(cp, peers, cscf->upstream->peer.data);
+        k = 0;
+
         peer = ngx_http_cluster_select(cp, k, NGX_HTTP_CLUSTER_PICK_ANY, now);
     }
 
@@ -285,6 +288,29 @@ ngx_http_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
                    cp->node ? cluster_state_name(cp->state) : "untracked");
 
     return NGX_OK;
+}
+
+
+/* moves the request to another set of peers, with none of them tried */
+static ngx_http_upstream_rr_peers_t *
+ngx_http_cluster_switch(ngx_http_cluster_peer_data_t *cp,
+    ngx_http_upstream_rr_peers_t *from, ngx_http_upstream_rr_peers_t *to)
+{
+    ngx_uint_t  i, n;
+
+    ngx_http_upstream_rr_peers_unlock(from);
+
+    cp->rrp.peers = to;
+
+    n = (to->number + (8 * sizeof(uintptr_t) - 1)) / (8 * sizeof(uintptr_t));
+
+    for (i = 0; i < n; i++) {
+        cp->rrp.tried[i] = 0;
+    }
+
+    ngx_http_upstream_rr_peers_wlock(to);
+
+    return to;
 }
 
 
@@ -402,9 +428,11 @@ ngx_http_cluster_select(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
                           "\"%V\", %s",
                           &cscf->upstream->host, &trial_peer->name,
                           cluster_state_name(trial->state));
+            /* weighed as if it had taken part, so the others stay fair */
             best = trial_peer;
             p = trial_i;
-            total = 0;
+            best->current_weight += best->effective_weight;
+            total += best->effective_weight;
         }
     }
 
@@ -488,11 +516,12 @@ ngx_http_cluster_free_peer(ngx_peer_connection_t *pc, void *data,
 static ngx_uint_t
 ngx_http_cluster_failed_status(ngx_http_upstream_t *u, ngx_uint_t status)
 {
-    ngx_conf_bitmask_t  *b;
+    ngx_uint_t  i;
 
-    for (b = ngx_http_cluster_next_upstream_status; b->name.len; b++) {
-        if ((ngx_uint_t) ngx_atoi(b->name.data, 3) == status) {
-            return u->conf->next_upstream & b->mask;
+    for (i = 0; ngx_http_cluster_next_upstream_status[i].status; i++) {
+        if (ngx_http_cluster_next_upstream_status[i].status == status) {
+            return u->conf->next_upstream
+                   & ngx_http_cluster_next_upstream_status[i].mask;
         }
     }
 

@@ -15,6 +15,7 @@ static void *ngx_http_cluster_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_cluster_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_cluster_create_srv_conf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_cluster_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_cluster_init_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_cluster_heartbeat(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -88,7 +89,7 @@ ngx_module_t  ngx_http_cluster_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_cluster_init_process,         /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
@@ -154,6 +155,17 @@ ngx_http_cluster_init_main_conf(ngx_conf_t *cf, void *conf)
         cscf = ngx_http_conf_upstream_srv_conf(uscfp[i],
                                                ngx_http_cluster_module);
 
+        if (cscf->shm_zone
+            && uscfp[i]->peer.init_upstream != ngx_http_cluster_init_upstream)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "upstream \"%V\" has \"cluster\" and another load "
+                          "balancing method after it in %s:%ui; a cluster "
+                          "balances by itself",
+                          &uscfp[i]->host, cscf->file, cscf->line);
+            return NGX_CONF_ERROR;
+        }
+
         if (cscf->file && cscf->shm_zone == NULL) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"cluster_*\" directives in upstream \"%V\" need "
@@ -191,6 +203,31 @@ ngx_http_cluster_create_srv_conf(ngx_conf_t *cf)
     cscf->eject = NGX_CONF_UNSET_UINT;
 
     return cscf;
+}
+
+
+static ngx_int_t
+ngx_http_cluster_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                      i;
+    ngx_http_cluster_srv_conf_t   **cscfp;
+    ngx_http_cluster_main_conf_t   *cmcf;
+
+    cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_cluster_module);
+
+    if (cmcf == NULL) {
+        return NGX_OK;
+    }
+
+    cscfp = cmcf->clusters.elts;
+
+    for (i = 0; i < cmcf->clusters.nelts; i++) {
+        if (cscfp[i]->shared) {
+            ngx_http_cluster_zone_go_live(cscfp[i]);
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -330,9 +367,10 @@ ngx_http_cluster_heartbeat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cluster_srv_conf_t  *cscf = conf;
 
-    ngx_str_t   *value, s;
-    ngx_msec_t  *field, t, interval, stale;
-    ngx_uint_t   i;
+    ngx_str_t           *value, s;
+    ngx_msec_t          *field, t, interval, stale;
+    ngx_uint_t           i;
+    cluster_settings_t   defaults;
 
     if (cscf->interval != NGX_CONF_UNSET_MSEC
         || cscf->stale != NGX_CONF_UNSET_MSEC)
@@ -381,9 +419,12 @@ ngx_http_cluster_heartbeat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         *field = t;
     }
 
-    interval = (cscf->interval != NGX_CONF_UNSET_MSEC) ? cscf->interval
-                                                        : 30000;
-    stale = (cscf->stale != NGX_CONF_UNSET_MSEC) ? cscf->stale : 300000;
+    cluster_settings_default(&defaults);
+
+    interval = (cscf->interval != NGX_CONF_UNSET_MSEC)
+               ? cscf->interval : (ngx_msec_t) defaults.interval;
+    stale = (cscf->stale != NGX_CONF_UNSET_MSEC)
+            ? cscf->stale : (ngx_msec_t) defaults.stale;
 
     if (stale <= interval) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

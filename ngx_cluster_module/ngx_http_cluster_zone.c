@@ -104,10 +104,20 @@ ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
 
     host = &cscf->upstream->host;
 
+    if (cscf->members == NULL) {
+        /* another balancer took the upstream; the configuration fails */
+        return NGX_OK;
+    }
+
     ngx_shmtx_lock(&shpool->mutex);
 
     cscf->shpool = shpool;
     cscf->shared = ngx_http_cluster_zone_cluster(shpool, sh, host);
+
+    if (cscf->shared) {
+        /* it becomes the live one when its first worker starts */
+        cscf->generation = cscf->shared->generation + 1;
+    }
 
     ngx_shmtx_unlock(&shpool->mutex);
 
@@ -134,7 +144,13 @@ ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
         ngx_memcpy(p, cscf->members[i].id->data, cscf->members[i].id->len);
 
         ngx_shmtx_lock(&shpool->mutex);
+
         cscf->nodes[i] = ngx_http_cluster_zone_node(shpool, sh, &identity, now);
+
+        if (cscf->nodes[i]) {
+            cscf->nodes[i]->backup = cscf->members[i].backup;
+        }
+
         ngx_shmtx_unlock(&shpool->mutex);
 
         ngx_free(identity.data);
@@ -159,9 +175,6 @@ ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
             cscf->peer_node[k][n] = cscf->nodes[cscf->peer_member[k][n]];
         }
     }
-
-    /* settings may have changed: evaluate everything on the next request */
-    cscf->shared->next_evaluation = 0;
 
     return NGX_OK;
 }
@@ -195,6 +208,7 @@ ngx_http_cluster_zone_cluster(ngx_slab_pool_t *shpool,
     }
 
     c->panic = 0;
+    c->generation = 0;
     c->next_evaluation = 0;
     c->len = (u_short) name->len;
     ngx_memcpy(c->name, name->data, name->len);
@@ -309,7 +323,9 @@ void
 ngx_http_cluster_evaluate(ngx_http_cluster_srv_conf_t *cscf, int64_t now,
     ngx_log_t *log)
 {
-    if (now < cscf->shared->next_evaluation) {
+    if (now < cscf->shared->next_evaluation
+        || cscf->generation != cscf->shared->generation)
+    {
         return;
     }
 
@@ -327,14 +343,22 @@ ngx_http_cluster_evaluate(ngx_http_cluster_srv_conf_t *cscf, int64_t now,
 }
 
 
-/* the caller holds the zone's lock */
+/*
+ * The caller holds the zone's lock.  Only the live configuration judges:
+ * workers of an older one, still finishing their requests after a reload,
+ * record facts but never states, which they would judge by old settings.
+ */
 void
 ngx_http_cluster_evaluate_all(ngx_http_cluster_srv_conf_t *cscf, int64_t now,
     ngx_log_t *log)
 {
     ngx_uint_t         i;
-    cluster_change_t   change;
     cluster_node_t    *node;
+    cluster_change_t   change;
+
+    if (cscf->generation != cscf->shared->generation) {
+        return;
+    }
 
     cscf->shared->next_evaluation = now + NGX_HTTP_CLUSTER_EVALUATE_EVERY;
 
@@ -362,7 +386,9 @@ ngx_http_cluster_evaluate_node(ngx_http_cluster_srv_conf_t *cscf,
     ngx_uint_t        i;
     cluster_change_t  change;
 
-    if (!cluster_node_evaluate(node, &cscf->settings, now, &change)) {
+    if (cscf->generation != cscf->shared->generation
+        || !cluster_node_evaluate(node, &cscf->settings, now, &change))
+    {
         return;
     }
 
@@ -387,9 +413,11 @@ ngx_http_cluster_log_change(ngx_http_cluster_srv_conf_t *cscf,
 {
     u_char      *p, reasons[128];
     uint32_t     bit;
-    ngx_str_t    empty = ngx_null_string;
+    ngx_str_t    empty;
     ngx_uint_t   level, same;
     const char  *name;
+
+    ngx_str_null(&empty);
 
     /* a node named by its address is not named twice */
     same = member->name->len == member->id->len
@@ -431,7 +459,7 @@ ngx_http_cluster_log_change(ngx_http_cluster_srv_conf_t *cscf,
                   cluster_state_name(change->new_state),
                   change->new_in_rotation ? "in" : "out of",
                   cluster_state_name(change->old_state),
-                  p - reasons, reasons);
+                  (size_t) (p - reasons), reasons);
 }
 
 
@@ -461,4 +489,22 @@ ngx_http_cluster_update_panic(ngx_http_cluster_srv_conf_t *cscf,
                       "cluster \"%V\" left panic: a node is back in rotation",
                       &cscf->upstream->host);
     }
+}
+
+
+/*
+ * A worker of a new configuration makes it the live one; a reload that
+ * failed started no worker and changed nothing.
+ */
+void
+ngx_http_cluster_zone_go_live(ngx_http_cluster_srv_conf_t *cscf)
+{
+    ngx_shmtx_lock(&cscf->shpool->mutex);
+
+    if (cscf->generation > cscf->shared->generation) {
+        cscf->shared->generation = cscf->generation;
+        cscf->shared->next_evaluation = 0;
+    }
+
+    ngx_shmtx_unlock(&cscf->shpool->mutex);
 }

@@ -60,8 +60,8 @@ cluster_json_utf8_length(const unsigned char *p, size_t left)
 void
 cluster_json_string(cluster_buf_t *b, const char *s, size_t len)
 {
-    size_t                n;
     char                  esc[6];
+    size_t                n;
     const unsigned char  *p, *end, *run;
 
     static const char     hex[] = "0123456789abcdef";
@@ -83,6 +83,21 @@ cluster_json_string(cluster_buf_t *b, const char *s, size_t len)
 
         if (*p >= 0x80) {
             n = cluster_json_utf8_length(p, (size_t) (end - p));
+
+            /*
+             * U+2028 and U+2029 are valid JSON but end a line in older
+             * JavaScript: escaped, so the document can sit in a script
+             */
+
+            if (n == 3 && p[0] == 0xe2 && p[1] == 0x80
+                && (p[2] == 0xa8 || p[2] == 0xa9))
+            {
+                cluster_buf_add(b, (const char *) run, (size_t) (p - run));
+                cluster_buf_add(b, p[2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
+                p += 3;
+                run = p;
+                continue;
+            }
 
             if (n) {
                 p += n;

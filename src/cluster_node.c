@@ -134,7 +134,14 @@ cluster_node_findings(const cluster_node_t *node, const cluster_settings_t *s,
         findings |= CLUSTER_FINDING_DOWN;
     }
 
-    if (cluster_node_heartbeat_age(node, now) > s->stale) {
+    /*
+     * A backup server gets requests only when the primaries fail, so from
+     * passive heartbeats alone its silence says nothing.
+     */
+
+    if (cluster_node_heartbeat_age(node, now) > s->stale
+        && !(node->backup && s->trials))
+    {
         findings |= CLUSTER_FINDING_STALE;
     }
 
@@ -222,7 +229,8 @@ cluster_node_trial_due(const cluster_node_t *node,
         return 0;
     }
 
-    return now - node->trial_at >= s->interval;
+    /* a clock that went back must not hold trials off until it catches up */
+    return now < node->trial_at || now - node->trial_at >= s->interval;
 }
 
 

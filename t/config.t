@@ -106,7 +106,26 @@ EOF
 my ($rc, $out) = $t->test_config;
 is($rc, 0, 'a good configuration passes') or diag $out;
 
-# another balancer in the same upstream: a warning, as nginx's own give
+# another balancer after "cluster" would take the upstream from it
+$t->write_config(<<'EOF');
+    upstream proget {
+        server 127.0.0.1:8001;
+        cluster zone=c:1m;
+        least_conn;
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        location / { proxy_pass http://proget; }
+    }
+EOF
+
+($rc, $out) = $t->test_config;
+isnt($rc, 0, 'a balancer after "cluster" is an error');
+like($out, qr/upstream "proget" has "cluster" and another load balancing method after it in \S+nginx\.conf:\d+/,
+     '  that says so') or diag $out;
+
+# another balancer before it: a warning, as nginx's own give
 $t->write_config(<<'EOF');
     upstream proget {
         server 127.0.0.1:8001;

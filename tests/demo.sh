@@ -100,7 +100,14 @@ http {
 }
 CONF
 
-"$NGINX_BIN" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log"
+preload=()
+if [ "${CLUSTER_SANITIZE:-0}" = 1 ]; then
+    # a module built with the sanitizers needs their runtime loaded first
+    preload=(env "LD_PRELOAD=$(cc -print-file-name=libasan.so)"
+             ASAN_OPTIONS=detect_leaks=0)
+fi
+
+"${preload[@]}" "$NGINX_BIN" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log"
 
 for _ in $(seq 50); do
     in_use "$port" && break

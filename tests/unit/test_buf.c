@@ -91,6 +91,8 @@ test_json(void)
     CHECK_STR(out, "\"\\ufffd\\ufffd\"");
     RENDER(out, cluster_json_string(b, "\xed\xa0\x80", 3));
     CHECK_STR(out, "\"\\ufffd\\ufffd\\ufffd\"");
+    RENDER(out, cluster_json_string(b, "a\xe2\x80\xa8" "b\xe2\x80\xa9", 8));
+    CHECK_STR(out, "\"a\\u2028b\\u2029\"");
     RENDER(out, cluster_json_string(b, "\0x", 2));
     CHECK_STR(out, "\"\\u0000x\"");
 

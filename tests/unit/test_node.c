@@ -203,6 +203,27 @@ test_never_heard(void)
 
 
 static void
+test_backup_not_stale(void)
+{
+    cluster_node_t      n;
+    cluster_change_t    ch;
+    cluster_settings_t  s = settings(CLUSTER_FINDING_STALE);
+
+    /* a backup that no request needs is not stale by passive judgement */
+    cluster_node_init(&n, T0);
+    n.backup = 1;
+
+    CHECK(cluster_node_evaluate(&n, &s, T0 + 60000, &ch) == 0);
+    CHECK(n.state == CLUSTER_STATE_CHECKING && n.in_rotation == 1);
+
+    /* with active checks it is probed like any node, and can be */
+    s.trials = 0;
+    CHECK(cluster_node_evaluate(&n, &s, T0 + 60000, &ch) == 1);
+    CHECK(ch.new_state == CLUSTER_STATE_STALE);
+}
+
+
+static void
 test_admin(void)
 {
     cluster_node_t      n;
@@ -254,6 +275,10 @@ test_trials(void)
     n.trial_at = T0 + 1000;
     CHECK(cluster_node_trial_due(&n, &s, T0 + 1500) == 0);
     CHECK(cluster_node_trial_due(&n, &s, T0 + 2000) == 1);
+
+    /* a clock that went back does not hold trials off */
+    n.trial_at = T0 + 100000;
+    CHECK(cluster_node_trial_due(&n, &s, T0 + 3000) == 1);
 
     /* with active checks there are no trial requests */
     s.trials = 0;
@@ -336,6 +361,7 @@ test_node(void)
     test_down_not_ejected();
     test_stale();
     test_never_heard();
+    test_backup_not_stale();
     test_admin();
     test_trials();
     test_panic();
