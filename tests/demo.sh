@@ -155,7 +155,8 @@ summary
 echo
 echo "demo: the status is at http://127.0.0.1:$port/cluster (JSON)"
 echo "demo: what nginx logged of the cluster:"
-grep -o 'cluster "proget".*findings: [a-z_ ]*' "$dir/error.log" | sed 's/^/  /'
+grep -o 'cluster "proget".*findings: [a-z_ ]*' "$dir/error.log" \
+    | sed -e 's/ while .*//' -e 's/^/  /'
 echo
 if [ -n "${DEMO_SECONDS:-}" ]; then
     echo "demo: ending in $DEMO_SECONDS seconds"
