@@ -77,7 +77,7 @@ $(SIM): tests/sim/cluster_sim.c
 
 $(UNIT): tests/unit/*.c tests/unit/*.h $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS_OWN) $(UNIT_SAN) -Isrc -o $@ tests/unit/*.c $(CORE_SRCS)
+	$(CC) $(CFLAGS_OWN) $(UNIT_SAN) -Isrc -o $@ tests/unit/*.c $(CORE_SRCS) -ljansson
 
 unit: $(UNIT)
 	$(UNIT)

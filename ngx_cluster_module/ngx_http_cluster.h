@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "cluster_check.h"
 #include "cluster_node.h"
 #include "cluster_status.h"
 #include "cluster_version.h"
@@ -22,6 +23,10 @@
  * that come with time alone, such as a node going stale
  */
 #define NGX_HTTP_CLUSTER_EVALUATE_EVERY  1000
+
+/* the most of a check's answer that is read: the body and its header */
+#define NGX_HTTP_CLUSTER_CHECK_BODY      65536
+#define NGX_HTTP_CLUSTER_CHECK_BUFFER    (NGX_HTTP_CLUSTER_CHECK_BODY + 8192)
 
 
 /* a node record in the shared zone, found by its identity */
@@ -39,6 +44,7 @@ typedef struct {
     ngx_uint_t                        panic;
     ngx_uint_t                        generation; /* of the live config */
     int64_t                           next_evaluation;
+    char                              release[24]; /* the cluster's */
     u_short                           len;
     u_char                            name[1];
 } ngx_http_cluster_shm_cluster_t;
@@ -57,7 +63,12 @@ typedef struct {
     ngx_str_t                        *name;       /* the "server" line */
     ngx_uint_t                        weight;
     unsigned                          backup:1;
+    struct sockaddr                  *sockaddr;
+    socklen_t                         socklen;
 } ngx_http_cluster_member_t;
+
+
+typedef struct ngx_http_cluster_probe_s  ngx_http_cluster_probe_t;
 
 
 typedef struct {
@@ -68,6 +79,23 @@ typedef struct {
     ngx_msec_t                        interval;
     ngx_msec_t                        stale;
     ngx_uint_t                        eject;      /* NGX_CONF_UNSET_UINT */
+    ngx_msec_t                        slow_start;
+
+    /* cluster_check */
+    ngx_flag_t                        check;
+    ngx_str_t                         check_uri;
+    ngx_msec_t                        check_timeout;
+    ngx_uint_t                        rise;
+    ngx_uint_t                        fall;
+    ngx_uint_t                        messenger;  /* port; 0: none */
+    ngx_flag_t                        mandatory;
+    cluster_check_conf_t              expect;
+
+    /* each worker's own: the timer of its rounds and its checks */
+    ngx_event_t                       tick;
+    ngx_msec_t                        tick_every;
+    ngx_http_cluster_probe_t         *probes;     /* one per member */
+    ngx_log_t                        *check_log;
 
     /* filled at configuration, nodes pointed to when the zone is ready */
     ngx_http_cluster_member_t        *members;
@@ -106,6 +134,8 @@ ngx_int_t ngx_http_cluster_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
 ngx_int_t ngx_http_cluster_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 void ngx_http_cluster_zone_go_live(ngx_http_cluster_srv_conf_t *cscf);
+ngx_int_t ngx_http_cluster_check_init_process(ngx_cycle_t *cycle,
+    ngx_http_cluster_srv_conf_t *cscf);
 void ngx_http_cluster_evaluate(ngx_http_cluster_srv_conf_t *cscf,
     int64_t now, ngx_log_t *log);
 void ngx_http_cluster_evaluate_all(ngx_http_cluster_srv_conf_t *cscf,

@@ -85,6 +85,24 @@ ngx_http_cluster_init_upstream(ngx_conf_t *cf,
         s->eject = (uint32_t) cscf->eject;
     }
 
+    if (cscf->slow_start != NGX_CONF_UNSET_MSEC) {
+        s->slow_start = cscf->slow_start;
+    }
+
+    if (cscf->check == 1) {
+        s->checks = 1;
+        s->trials = 0;
+        s->mandatory = cscf->mandatory;
+
+        if (cscf->rise != NGX_CONF_UNSET_UINT) {
+            s->rise = (uint32_t) cscf->rise;
+        }
+
+        if (cscf->fall != NGX_CONF_UNSET_UINT) {
+            s->fall = (uint32_t) cscf->fall;
+        }
+    }
+
     peers = us->peer.data;
 
     n = peers->number + (peers->next ? peers->next->number : 0);
@@ -160,6 +178,8 @@ ngx_http_cluster_add_members(ngx_conf_t *cf,
             m->name = peer->server.len ? &peer->server : &peer->name;
             m->weight = peer->weight;
             m->backup = k;
+            m->sockaddr = peer->sockaddr;
+            m->socklen = peer->socklen;
         }
 
         cscf->peer_member[k][i] = j;
@@ -394,6 +414,15 @@ ngx_http_cluster_select(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
 
                 continue;
             }
+        }
+
+        if (node && node->in_rotation && pick == NGX_HTTP_CLUSTER_PICK_ROTATION
+            && cscf->settings.slow_start
+            && ngx_random() % 1000
+               >= cluster_node_slow_start_share(node, &cscf->settings, now))
+        {
+            /* a node back in rotation takes a growing share of its turns */
+            continue;
         }
 
         peer->current_weight += peer->effective_weight;

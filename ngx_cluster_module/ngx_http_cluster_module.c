@@ -22,6 +22,12 @@ static char *ngx_http_cluster_heartbeat(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cluster_eject(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_cluster_check(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_cluster_check_number(ngx_conf_t *cf, ngx_str_t *value,
+    size_t skip, ngx_uint_t min, ngx_uint_t max, ngx_uint_t *n);
+static char *ngx_http_cluster_slow_start(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_cluster_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void ngx_http_cluster_mark(ngx_conf_t *cf,
@@ -52,6 +58,20 @@ static ngx_command_t  ngx_http_cluster_commands[] = {
     { ngx_string("cluster_eject"),
       NGX_HTTP_UPS_CONF|NGX_CONF_1MORE,
       ngx_http_cluster_eject,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cluster_check"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
+      ngx_http_cluster_check,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cluster_slow_start"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_http_cluster_slow_start,
       NGX_HTTP_SRV_CONF_OFFSET,
       0,
       NULL },
@@ -201,6 +221,8 @@ ngx_http_cluster_create_srv_conf(ngx_conf_t *cf)
     cscf->interval = NGX_CONF_UNSET_MSEC;
     cscf->stale = NGX_CONF_UNSET_MSEC;
     cscf->eject = NGX_CONF_UNSET_UINT;
+    cscf->slow_start = NGX_CONF_UNSET_MSEC;
+    cscf->check = NGX_CONF_UNSET;
 
     return cscf;
 }
@@ -222,8 +244,21 @@ ngx_http_cluster_init_process(ngx_cycle_t *cycle)
     cscfp = cmcf->clusters.elts;
 
     for (i = 0; i < cmcf->clusters.nelts; i++) {
-        if (cscfp[i]->shared) {
-            ngx_http_cluster_zone_go_live(cscfp[i]);
+        if (cscfp[i]->shared == NULL) {
+            continue;
+        }
+
+        ngx_http_cluster_zone_go_live(cscfp[i]);
+
+        if (ngx_process != NGX_PROCESS_WORKER
+            && ngx_process != NGX_PROCESS_SINGLE)
+        {
+            /* the cache manager and loader check nothing */
+            continue;
+        }
+
+        if (ngx_http_cluster_check_init_process(cycle, cscfp[i]) != NGX_OK) {
+            return NGX_ERROR;
         }
     }
 
@@ -477,6 +512,213 @@ ngx_http_cluster_eject(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         cscf->eject |= finding;
     }
+
+    ngx_http_cluster_mark(cf, cscf);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_cluster_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cluster_srv_conf_t  *cscf = conf;
+
+    u_char      *p, *dash;
+    ngx_str_t   *value, s;
+    ngx_int_t    t;
+    ngx_uint_t   i, min, max;
+
+    if (cscf->check != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    cscf->check = 1;
+
+    ngx_str_set(&cscf->check_uri, "/health/json");
+    cscf->check_timeout = 5000;
+    cscf->rise = NGX_CONF_UNSET_UINT;
+    cscf->fall = NGX_CONF_UNSET_UINT;
+    cscf->messenger = 0;
+    cscf->mandatory = 0;
+    cscf->expect.expect_min = 200;
+    cscf->expect.expect_max = 299;
+    cscf->expect.fallback = 1;
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "uri=", 4) == 0) {
+            s.data = value[i].data + 4;
+            s.len = value[i].len - 4;
+
+            if (s.len == 0 || s.data[0] != '/') {
+                goto invalid_uri;
+            }
+
+            for (p = s.data; p < s.data + s.len; p++) {
+                if (*p <= ' ' || *p == 0x7f) {
+                    goto invalid_uri;
+                }
+            }
+
+            cscf->check_uri = s;
+
+            /* only the default URI falls back to the older /health */
+            cscf->expect.fallback = (s.len == 12
+                                     && ngx_strncmp(s.data, "/health/json",
+                                                    12) == 0);
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            t = ngx_parse_time(&s, 0);
+
+            if (t == NGX_ERROR || t < 100) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid time in \"%V\", expected a "
+                                   "time of at least 100ms such as 5s",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            cscf->check_timeout = (ngx_msec_t) t;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "rise=", 5) == 0) {
+            if (ngx_http_cluster_check_number(cf, &value[i], 5, 1, 1000,
+                                              &cscf->rise)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "fall=", 5) == 0) {
+            if (ngx_http_cluster_check_number(cf, &value[i], 5, 1, 1000,
+                                              &cscf->fall)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "messenger=", 10) == 0) {
+            if (ngx_http_cluster_check_number(cf, &value[i], 10, 1, 65535,
+                                              &cscf->messenger)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "expect=", 7) == 0) {
+            s.data = value[i].data + 7;
+            s.len = value[i].len - 7;
+
+            dash = ngx_strlchr(s.data, s.data + s.len, '-');
+
+            min = (ngx_uint_t) ngx_atoi(s.data, dash ? (size_t) (dash - s.data)
+                                                     : s.len);
+            max = dash ? (ngx_uint_t) ngx_atoi(dash + 1,
+                                               s.data + s.len - dash - 1)
+                       : min;
+
+            if (min < 100 || max > 599 || min > max) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid status range in \"%V\", "
+                                   "expected \"expect=200-399\" or a single "
+                                   "status, from 100 to 599", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            cscf->expect.expect_min = (unsigned) min;
+            cscf->expect.expect_max = (unsigned) max;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "mandatory") == 0) {
+            cscf->mandatory = 1;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\", expected \"uri=\", "
+                           "\"timeout=\", \"rise=\", \"fall=\", "
+                           "\"messenger=\", \"expect=\" or \"mandatory\"",
+                           &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_http_cluster_mark(cf, cscf);
+
+    return NGX_CONF_OK;
+
+invalid_uri:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid URI in \"%V\", expected a path that starts "
+                       "with \"/\" and has no spaces", &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_cluster_check_number(ngx_conf_t *cf, ngx_str_t *value, size_t skip,
+    ngx_uint_t min, ngx_uint_t max, ngx_uint_t *n)
+{
+    ngx_int_t  v;
+
+    v = ngx_atoi(value->data + skip, value->len - skip);
+
+    if (v == NGX_ERROR || (ngx_uint_t) v < min || (ngx_uint_t) v > max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value in \"%V\", expected a number "
+                           "from %ui to %ui", value, min, max);
+        return NGX_CONF_ERROR;
+    }
+
+    *n = (ngx_uint_t) v;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_cluster_slow_start(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cluster_srv_conf_t  *cscf = conf;
+
+    ngx_str_t  *value;
+    ngx_int_t   t;
+
+    if (cscf->slow_start != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    t = ngx_parse_time(&value[1], 0);
+
+    if (t == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid time \"%V\", expected a time such as "
+                           "30s, or 0 for none", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    cscf->slow_start = (ngx_msec_t) t;
 
     ngx_http_cluster_mark(cf, cscf);
 

@@ -141,6 +141,7 @@ ngx_http_cluster_snapshot(ngx_http_request_t *r,
     c->name = (const char *) cscf->upstream->host.data;
     c->name_len = cscf->upstream->host.len;
     c->settings = cscf->settings;
+    c->messenger_port = cscf->check == 1 ? (unsigned) cscf->messenger : 0;
     c->nodes = sn;
     c->n = cscf->nmembers;
 
@@ -160,6 +161,7 @@ ngx_http_cluster_snapshot(ngx_http_request_t *r,
     ngx_http_cluster_evaluate_all(cscf, now, r->connection->log);
 
     c->panic = (int) cscf->shared->panic;
+    ngx_memcpy(c->release, cscf->shared->release, sizeof(c->release));
 
     for (i = 0; i < cscf->nmembers; i++) {
         if (cscf->nodes[i]) {

@@ -209,6 +209,7 @@ ngx_http_cluster_zone_cluster(ngx_slab_pool_t *shpool,
 
     c->panic = 0;
     c->generation = 0;
+    c->release[0] = '\0';
     c->next_evaluation = 0;
     c->len = (u_short) name->len;
     ngx_memcpy(c->name, name->data, name->len);
@@ -362,6 +363,9 @@ ngx_http_cluster_evaluate_all(ngx_http_cluster_srv_conf_t *cscf, int64_t now,
 
     cscf->shared->next_evaluation = now + NGX_HTTP_CLUSTER_EVALUATE_EVERY;
 
+    cluster_version_sync(cscf->nodes, cscf->nmembers, cscf->shared->release,
+                         sizeof(cscf->shared->release));
+
     for (i = 0; i < cscf->nmembers; i++) {
         node = cscf->nodes[i];
 
@@ -442,6 +446,13 @@ ngx_http_cluster_log_change(ngx_http_cluster_srv_conf_t *cscf,
     level = (change->new_state == CLUSTER_STATE_UP
              || change->new_state == CLUSTER_STATE_CHECKING)
             ? NGX_LOG_NOTICE : NGX_LOG_WARN;
+
+    if (change->new_state == change->old_state
+        && (change->findings & ~change->old_findings))
+    {
+        /* a new finding, such as a version out of sync */
+        level = NGX_LOG_WARN;
+    }
 
     if (change->old_in_rotation && !change->new_in_rotation) {
         level = NGX_LOG_WARN;

@@ -22,7 +22,8 @@ static const struct {
     { CLUSTER_FINDING_VERSION_SKEW, "version_skew" },
     { CLUSTER_FINDING_SERVICE_DOWN, "service_down" },
     { CLUSTER_FINDING_DRAINED, "drained" },
-    { CLUSTER_FINDING_REMOVED, "removed" }
+    { CLUSTER_FINDING_REMOVED, "removed" },
+    { CLUSTER_FINDING_UNCHECKED, "unchecked" }
 };
 
 
@@ -35,7 +36,10 @@ cluster_settings_default(cluster_settings_t *s)
     s->rise = 2;
     s->fall = 3;
     s->eject = CLUSTER_FINDING_DOWN | CLUSTER_FINDING_KEY_MISMATCH;
+    s->slow_start = 0;
     s->trials = 1;
+    s->checks = 0;
+    s->mandatory = 0;
 }
 
 
@@ -93,12 +97,113 @@ cluster_node_response(cluster_node_t *node, const cluster_settings_t *s,
     node->last_status = status;
     node->last_response_ms = response_ms;
 
+    if (!ok) {
+        node->failures++;
+    }
+
+    if (s->checks) {
+        /*
+         * With active checks, "down" is theirs to judge; requests still
+         * prove the node answers, and nginx's max_fails still acts on
+         * their failures.
+         */
+
+        if (ok) {
+            node->last_heartbeat = now;
+
+        } else {
+            node->last_failure = now;
+        }
+
+        return;
+    }
+
     if (ok) {
         cluster_node_success(node, s, now);
 
     } else {
-        node->failures++;
         cluster_node_failure(node, s, now);
+    }
+}
+
+
+void
+cluster_node_check(cluster_node_t *node, const cluster_settings_t *s,
+    const cluster_check_t *check, int64_t now)
+{
+    size_t       n;
+    const char  *reason;
+
+    node->checks++;
+    node->last_check = now;
+    node->check_started = 0;
+    node->check_status = (uint16_t) check->status;
+    node->check_ms = (uint16_t) (check->duration_ms < UINT16_MAX
+                                 ? check->duration_ms : UINT16_MAX);
+    node->messenger = check->messenger;
+
+    reason = check->reason ? check->reason : "";
+    n = strlen(reason);
+
+    if (n >= sizeof(node->check_reason)) {
+        n = sizeof(node->check_reason) - 1;
+    }
+
+    memcpy(node->check_reason, reason, n);
+    node->check_reason[n] = '\0';
+
+    if (check->health_read) {
+        node->health = *check->health;
+
+    } else if (check->ok) {
+        /* an answer that is not Inedo's health JSON: facts unknown */
+        memset(&node->health, 0, sizeof(cluster_health_t));
+    }
+
+    if (check->ok) {
+        node->last_check_ok = now;
+        node->last_heartbeat = now;
+        node->check_failures = 0;
+
+        if (node->check_successes < UINT32_MAX) {
+            node->check_successes++;
+        }
+
+        if (node->check_down && node->check_successes >= s->rise) {
+            node->check_down = 0;
+        }
+
+    } else {
+        node->checks_failed++;
+        node->last_failure = now;
+        node->check_successes = 0;
+
+        if (node->check_failures < UINT32_MAX) {
+            node->check_failures++;
+        }
+
+        if (!node->check_down && node->check_failures >= s->fall) {
+            node->check_down = 1;
+        }
+    }
+
+    /* a stopped service, like a dead web node, takes "fall" checks to see */
+
+    if ((check->health_read && check->health->service == CLUSTER_HEALTH_ERROR)
+        || check->messenger == CLUSTER_MESSENGER_UNREACHABLE)
+    {
+        if (node->service_errors < UINT32_MAX) {
+            node->service_errors++;
+        }
+
+    } else if (check->ok || check->health_read) {
+        node->service_errors = 0;
+
+        if (check->health_read
+            && check->health->service == CLUSTER_HEALTH_OK)
+        {
+            node->service_heartbeat = now;
+        }
     }
 }
 
@@ -130,8 +235,21 @@ cluster_node_findings(const cluster_node_t *node, const cluster_settings_t *s,
         findings |= CLUSTER_FINDING_DRAINED;
     }
 
-    if (node->down) {
+    if (s->checks ? node->check_down : node->down) {
         findings |= CLUSTER_FINDING_DOWN;
+    }
+
+    if (s->checks && node->last_check_ok == 0) {
+        /* "checking" until it passes a check, or "fall" fail */
+        findings |= CLUSTER_FINDING_UNCHECKED;
+    }
+
+    if (node->service_errors >= s->fall) {
+        findings |= CLUSTER_FINDING_SERVICE_DOWN;
+    }
+
+    if (node->version_skew) {
+        findings |= CLUSTER_FINDING_VERSION_SKEW;
     }
 
     /*
@@ -168,7 +286,7 @@ cluster_node_state(const cluster_node_t *node, uint32_t findings)
         return CLUSTER_STATE_STALE;
     }
 
-    if (node->last_heartbeat == 0) {
+    if (node->last_heartbeat == 0 || (findings & CLUSTER_FINDING_UNCHECKED)) {
         return CLUSTER_STATE_CHECKING;
     }
 
@@ -180,17 +298,27 @@ int
 cluster_node_evaluate(cluster_node_t *node, const cluster_settings_t *s,
     int64_t now, cluster_change_t *change)
 {
-    uint32_t         findings;
+    uint32_t         findings, out;
     unsigned         in_rotation;
     cluster_state_e  state;
 
     findings = cluster_node_findings(node, s, now);
     state = cluster_node_state(node, findings);
-    in_rotation = (findings & (s->eject | CLUSTER_FINDING_ADMIN)) == 0;
 
-    node->findings = findings;
+    out = s->eject | CLUSTER_FINDING_ADMIN;
 
-    if (state == node->state && in_rotation == node->in_rotation) {
+    if (s->mandatory) {
+        out |= CLUSTER_FINDING_UNCHECKED;
+    }
+
+    in_rotation = (findings & out) == 0;
+
+    /* "unchecked" is the state "checking", not news of its own */
+
+    if (state == node->state && in_rotation == node->in_rotation
+        && ((findings ^ node->findings) & ~CLUSTER_FINDING_UNCHECKED) == 0)
+    {
+        node->findings = findings;
         return 0;
     }
 
@@ -198,7 +326,10 @@ cluster_node_evaluate(cluster_node_t *node, const cluster_settings_t *s,
     change->new_state = state;
     change->old_in_rotation = node->in_rotation;
     change->new_in_rotation = in_rotation;
+    change->old_findings = node->findings;
     change->findings = findings;
+
+    node->findings = findings;
 
     if (state != node->state) {
         node->state = (uint8_t) state;
@@ -208,6 +339,9 @@ cluster_node_evaluate(cluster_node_t *node, const cluster_settings_t *s,
     if (node->in_rotation && !in_rotation) {
         /* the first trial comes one interval after the node went out */
         node->trial_at = now;
+
+    } else if (!node->in_rotation && in_rotation) {
+        node->rotation_since = now;
     }
 
     node->in_rotation = (uint8_t) in_rotation;
@@ -231,6 +365,87 @@ cluster_node_trial_due(const cluster_node_t *node,
 
     /* a clock that went back must not hold trials off until it catches up */
     return now < node->trial_at || now - node->trial_at >= s->interval;
+}
+
+
+void
+cluster_version_sync(cluster_node_t *const *nodes, size_t n, char *release,
+    size_t size)
+{
+    size_t       i, j, votes, best_votes, len;
+    const char  *best, *r;
+
+    best = NULL;
+    best_votes = 0;
+
+    /* quadratic, but over a cluster's few nodes and only after a check */
+
+    for (i = 0; i < n; i++) {
+        if (nodes[i] == NULL || nodes[i]->health.release[0] == '\0') {
+            continue;
+        }
+
+        r = nodes[i]->health.release;
+        votes = 0;
+
+        for (j = 0; j < n; j++) {
+            if (nodes[j] && strcmp(nodes[j]->health.release, r) == 0) {
+                votes++;
+            }
+        }
+
+        if (votes > best_votes
+            || (votes == best_votes && cluster_release_compare(r, best) > 0))
+        {
+            best = r;
+            best_votes = votes;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        if (nodes[i]) {
+            nodes[i]->version_skew = best
+                && nodes[i]->health.release[0] != '\0'
+                && strcmp(nodes[i]->health.release, best) != 0;
+        }
+    }
+
+    if (size == 0) {
+        return;
+    }
+
+    len = best ? strlen(best) : 0;
+
+    if (len >= size) {
+        len = size - 1;
+    }
+
+    if (len) {
+        memcpy(release, best, len);
+    }
+
+    release[len] = '\0';
+}
+
+
+unsigned
+cluster_node_slow_start_share(const cluster_node_t *node,
+    const cluster_settings_t *s, int64_t now)
+{
+    int64_t  elapsed;
+
+    if (s->slow_start <= 0 || node->rotation_since == 0) {
+        return 1000;
+    }
+
+    elapsed = now - node->rotation_since;
+
+    if (elapsed < 0 || elapsed >= s->slow_start) {
+        return 1000;
+    }
+
+    /* at least a little, so that a returning node is never starved */
+    return (unsigned) (10 + elapsed * 990 / s->slow_start);
 }
 
 

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster_health.h"
+
 
 typedef enum {
     CLUSTER_STATE_UP = 0,
@@ -34,6 +36,7 @@ typedef enum {
 #define CLUSTER_FINDING_SERVICE_DOWN   0x0010
 #define CLUSTER_FINDING_DRAINED        0x0020
 #define CLUSTER_FINDING_REMOVED        0x0040
+#define CLUSTER_FINDING_UNCHECKED      0x0080  /* no check yet: "checking" */
 
 /* the findings an operator may name in "cluster_eject" */
 #define CLUSTER_FINDING_EJECTABLE                                             \
@@ -60,12 +63,35 @@ typedef enum {
 typedef struct {
     int64_t      interval;        /* ms between heartbeats expected */
     int64_t      stale;           /* ms without a heartbeat: stale */
+    int64_t      slow_start;      /* ms over which a returning node ramps */
     uint32_t     rise;            /* successes in a row that end "down" */
     uint32_t     fall;            /* failures in a row that make "down" */
     uint32_t     eject;           /* findings that take a node out */
     unsigned     trials:1;        /* let one request per interval try an
                                      ejected node (no active checks) */
+    unsigned     checks:1;        /* active checks judge "down" */
+    unsigned     mandatory:1;     /* no traffic before the first check */
 } cluster_settings_t;
+
+
+/* the messenger port, as the last check found it */
+typedef enum {
+    CLUSTER_MESSENGER_UNKNOWN = 0,  /* not checked */
+    CLUSTER_MESSENGER_OK,
+    CLUSTER_MESSENGER_UNREACHABLE
+} cluster_messenger_e;
+
+
+/* the outcome of one active check, as the caller saw it */
+typedef struct {
+    unsigned                 ok:1;          /* the web component answered */
+    unsigned                 health_read:1; /* "health" holds what it said */
+    uint8_t                  messenger;     /* cluster_messenger_e */
+    unsigned                 status;        /* HTTP status; 0: none */
+    unsigned                 duration_ms;
+    const char              *reason;        /* why not ok, or degraded */
+    const cluster_health_t  *health;
+} cluster_check_t;
 
 
 typedef struct {
@@ -73,7 +99,28 @@ typedef struct {
     int64_t      last_heartbeat;  /* last answer from the node; 0: never */
     int64_t      last_failure;    /* 0: never */
     int64_t      state_since;     /* when "state" last changed */
+    int64_t      rotation_since;  /* when it last came back into rotation */
     int64_t      trial_at;        /* when the last trial request went */
+
+    /* active checks */
+    int64_t      next_check;      /* when the next check is due */
+    int64_t      check_started;   /* of the check under way; 0: none */
+    int64_t      last_check;      /* 0: never */
+    int64_t      last_check_ok;
+    int64_t      service_heartbeat; /* last check that found it running */
+    uint64_t     checks;
+    uint64_t     checks_failed;
+    uint32_t     check_failures;  /* in a row */
+    uint32_t     check_successes; /* in a row */
+    uint32_t     service_errors;  /* checks in a row with the service down */
+    uint16_t     check_status;
+    uint16_t     check_ms;
+    uint8_t      check_down;      /* the rise/fall latch of the checks */
+    uint8_t      messenger;       /* cluster_messenger_e */
+    uint8_t      version_skew;    /* set by cluster_version_sync() */
+    uint8_t      health_fallback; /* /health/json was 404: use /health */
+    char         check_reason[72];
+    cluster_health_t  health;
 
     uint64_t     requests;        /* tries sent to the node */
     uint64_t     failures;        /* of which failed */
@@ -98,6 +145,7 @@ typedef struct {
     cluster_state_e  new_state;
     unsigned         old_in_rotation:1;
     unsigned         new_in_rotation:1;
+    uint32_t         old_findings;
     uint32_t         findings;
 } cluster_change_t;
 
@@ -105,6 +153,22 @@ typedef struct {
 void cluster_settings_default(cluster_settings_t *s);
 
 void cluster_node_init(cluster_node_t *node, int64_t now);
+
+/* the outcome of an active check */
+void cluster_node_check(cluster_node_t *node, const cluster_settings_t *s,
+    const cluster_check_t *check, int64_t now);
+
+/*
+ * Finds the cluster's release (the most common among the nodes that told
+ * theirs; of equals, the newest), marks every node whose release differs,
+ * and copies the cluster's release into "release" ("" when no node told).
+ */
+void cluster_version_sync(cluster_node_t *const *nodes, size_t n,
+    char *release, size_t size);
+
+/* the share (0 to 1000) of its traffic a node in slow start may take */
+unsigned cluster_node_slow_start_share(const cluster_node_t *node,
+    const cluster_settings_t *s, int64_t now);
 
 /* an answer from the node (a proxied response or a successful check) */
 void cluster_node_success(cluster_node_t *node, const cluster_settings_t *s,
@@ -123,7 +187,7 @@ cluster_state_e cluster_node_state(const cluster_node_t *node,
 
 /*
  * Recomputes findings, state and rotation; returns 1 and fills "change"
- * when the state or the rotation verdict changed, 0 otherwise.
+ * when any of them changed, 0 otherwise.
  */
 int cluster_node_evaluate(cluster_node_t *node, const cluster_settings_t *s,
     int64_t now, cluster_change_t *change);

@@ -2,6 +2,7 @@
  * ngx_cluster_module: the status document in JSON.
  */
 
+#include <stdio.h>
 #include <string.h>
 
 #include "cluster_json.h"
@@ -15,6 +16,16 @@ static void cluster_status_node(cluster_buf_t *b,
     const cluster_status_cluster_t *cluster,
     const cluster_status_node_t *node, int64_t now);
 static const char *cluster_status_web(const cluster_status_node_t *node);
+static void cluster_status_text(cluster_buf_t *b, const char *s);
+static void cluster_status_service(cluster_buf_t *b,
+    const cluster_status_cluster_t *cluster,
+    const cluster_status_node_t *node, int64_t now);
+static void cluster_status_health(cluster_buf_t *b,
+    const cluster_status_node_t *node);
+static void cluster_status_component(cluster_buf_t *b, uint8_t status);
+static void cluster_status_hints(cluster_buf_t *b,
+    const cluster_status_cluster_t *cluster,
+    const cluster_status_node_t *node, int64_t now);
 
 
 size_t
@@ -52,6 +63,10 @@ cluster_status_json(char *buf, size_t size,
         cluster_buf_cstr(&b, ",");
         cluster_json_key(&b, "panic");
         cluster_json_bool(&b, c->panic);
+        cluster_buf_cstr(&b, ",");
+        cluster_json_key(&b, "release");
+        cluster_json_string_or_null(&b, c->release[0] ? c->release : NULL,
+                                    strlen(c->release));
         cluster_buf_cstr(&b, ",");
         cluster_json_key(&b, "nodes_in_rotation");
         cluster_buf_uint(&b, in);
@@ -157,6 +172,25 @@ cluster_status_settings(cluster_buf_t *b,
     cluster_buf_cstr(b, ",");
     cluster_json_key(b, "passive_trials");
     cluster_json_bool(b, s->trials);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "active_checks");
+    cluster_json_bool(b, s->checks);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "mandatory");
+    cluster_json_bool(b, s->mandatory);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "messenger_port");
+
+    if (cluster->messenger_port) {
+        cluster_buf_uint(b, cluster->messenger_port);
+
+    } else {
+        cluster_buf_cstr(b, "null");
+    }
+
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "slow_start_s");
+    cluster_buf_seconds(b, s->slow_start);
     cluster_buf_cstr(b, "}");
 }
 
@@ -179,7 +213,14 @@ cluster_status_node(cluster_buf_t *b, const cluster_status_cluster_t *cluster,
     cluster_json_string(b, node->id, node->id_len);
     cluster_buf_cstr(b, ",");
     cluster_json_key(b, "name");
-    cluster_json_string(b, node->name, node->name_len);
+
+    if (f->health.instance[0]) {
+        cluster_json_string(b, f->health.instance, strlen(f->health.instance));
+
+    } else {
+        cluster_json_string(b, node->name, node->name_len);
+    }
+
     cluster_buf_cstr(b, ",");
     cluster_json_key(b, "address");
     cluster_json_string(b, node->id, node->id_len);
@@ -262,21 +303,300 @@ cluster_status_node(cluster_buf_t *b, const cluster_status_cluster_t *cluster,
         cluster_buf_cstr(b, "null");
     }
 
-    /* the parts below are learnt by active checks and the key check */
     cluster_buf_cstr(b, "},");
     cluster_json_key(b, "service");
-    cluster_buf_cstr(b, "{\"status\":\"unknown\",\"detail\":null,"
-                        "\"messenger\":\"unknown\"},");
+    cluster_status_service(b, cluster, node, now);
+    cluster_buf_cstr(b, ",");
     cluster_json_key(b, "health");
-    cluster_buf_cstr(b, "{\"last_check\":null,\"status_code\":null,"
-                        "\"database\":null,\"license\":null,"
-                        "\"consecutive_failures\":0},");
+    cluster_status_health(b, node);
+    cluster_buf_cstr(b, ",");
     cluster_json_key(b, "version");
-    cluster_buf_cstr(b, "{\"release\":null,\"display\":null,"
-                        "\"in_sync\":null},");
+    cluster_buf_cstr(b, "{");
+    cluster_json_key(b, "release");
+    cluster_status_text(b, f->health.release);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "display");
+    cluster_status_text(b, f->health.version);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "in_sync");
+
+    if (f->health.release[0] && cluster->release[0]) {
+        cluster_json_bool(b, !f->version_skew);
+
+    } else {
+        cluster_buf_cstr(b, "null");
+    }
+
+    /* learnt by the key check */
+    cluster_buf_cstr(b, "},");
     cluster_json_key(b, "encryption_key");
-    cluster_buf_cstr(b, "{\"in_sync\":null,\"evidence\":null}");
+    cluster_buf_cstr(b, "{\"in_sync\":null,\"evidence\":null},");
+    cluster_json_key(b, "hints");
+    cluster_status_hints(b, cluster, node, now);
     cluster_buf_cstr(b, "}");
+}
+
+
+/* a fixed field of the record: a string, or null when empty */
+static void
+cluster_status_text(cluster_buf_t *b, const char *s)
+{
+    cluster_json_string_or_null(b, s[0] ? s : NULL, strlen(s));
+}
+
+
+static void
+cluster_status_service(cluster_buf_t *b,
+    const cluster_status_cluster_t *cluster,
+    const cluster_status_node_t *node, int64_t now)
+{
+    const char            *status, *messenger;
+    const cluster_node_t  *f;
+
+    f = &node->facts;
+
+    if (f->findings & CLUSTER_FINDING_SERVICE_DOWN) {
+        status = "error";
+
+    } else if (f->health.service == CLUSTER_HEALTH_ERROR
+               || f->messenger == CLUSTER_MESSENGER_UNREACHABLE)
+    {
+        status = "warning";
+
+    } else if (f->health.service == CLUSTER_HEALTH_OK) {
+        status = "ok";
+
+    } else {
+        status = "unknown";
+    }
+
+    switch (f->messenger) {
+    case CLUSTER_MESSENGER_OK:
+        messenger = "ok";
+        break;
+    case CLUSTER_MESSENGER_UNREACHABLE:
+        messenger = "unreachable";
+        break;
+    default:
+        messenger = cluster->messenger_port ? "unknown" : "not_checked";
+    }
+
+    cluster_buf_cstr(b, "{");
+    cluster_json_key(b, "status");
+    cluster_json_string(b, status, strlen(status));
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "detail");
+    cluster_status_text(b, f->health.service_detail);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "messenger");
+    cluster_json_string(b, messenger, strlen(messenger));
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "last_heartbeat");
+    cluster_json_time(b, f->service_heartbeat);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "heartbeat_age_s");
+
+    if (f->service_heartbeat) {
+        cluster_buf_seconds(b, now > f->service_heartbeat
+                               ? now - f->service_heartbeat : 0);
+
+    } else {
+        cluster_buf_cstr(b, "null");
+    }
+
+    cluster_buf_cstr(b, "}");
+}
+
+
+static void
+cluster_status_health(cluster_buf_t *b, const cluster_status_node_t *node)
+{
+    const cluster_node_t  *f;
+
+    f = &node->facts;
+
+    cluster_buf_cstr(b, "{");
+    cluster_json_key(b, "last_check");
+    cluster_json_time(b, f->last_check);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "last_success");
+    cluster_json_time(b, f->last_check_ok);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "status_code");
+
+    if (f->check_status) {
+        cluster_buf_uint(b, f->check_status);
+
+    } else {
+        cluster_buf_cstr(b, "null");
+    }
+
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "duration_ms");
+
+    if (f->last_check) {
+        cluster_buf_uint(b, f->check_ms);
+
+    } else {
+        cluster_buf_cstr(b, "null");
+    }
+
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "reason");
+    cluster_status_text(b, f->check_reason);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "application");
+    cluster_status_text(b, f->health.application);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "database");
+    cluster_status_component(b, f->health.database);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "database_detail");
+    cluster_status_text(b, f->health.database_detail);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "license");
+    cluster_status_component(b, f->health.license);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "license_detail");
+    cluster_status_text(b, f->health.license_detail);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "consecutive_failures");
+    cluster_buf_uint(b, f->check_failures);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "checks");
+    cluster_buf_uint(b, f->checks);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "failed_checks");
+    cluster_buf_uint(b, f->checks_failed);
+    cluster_buf_cstr(b, "}");
+}
+
+
+/* a component's status as the product says it: "OK", "Error" or null */
+static void
+cluster_status_component(cluster_buf_t *b, uint8_t status)
+{
+    switch (status) {
+    case CLUSTER_HEALTH_OK:
+        cluster_buf_cstr(b, "\"OK\"");
+        break;
+    case CLUSTER_HEALTH_ERROR:
+        cluster_buf_cstr(b, "\"Error\"");
+        break;
+    default:
+        cluster_buf_cstr(b, "null");
+    }
+}
+
+
+/*
+ * The troubleshooting hints of Inedo's Cluster Overview, for what is wrong
+ * with the node now.
+ */
+static void
+cluster_status_hints(cluster_buf_t *b,
+    const cluster_status_cluster_t *cluster,
+    const cluster_status_node_t *node, int64_t now)
+{
+    char                   text[320];
+    const char            *sep;
+    const cluster_node_t  *f;
+
+    f = &node->facts;
+    sep = "";
+
+    cluster_buf_cstr(b, "[");
+
+    if (f->findings & CLUSTER_FINDING_DOWN) {
+        if (cluster->settings.checks) {
+            snprintf(text, sizeof(text),
+                     "The web server does not answer its health check "
+                     "(%s). Make sure the web application is running on "
+                     "this node and reachable from the load balancer.",
+                     f->check_reason[0] ? f->check_reason : "no answer");
+
+        } else {
+            snprintf(text, sizeof(text),
+                     "The web server does not answer requests. Make sure "
+                     "the web application is running on this node and "
+                     "reachable from the load balancer.");
+        }
+
+        cluster_buf_cstr(b, sep);
+        cluster_json_string(b, text, strlen(text));
+        sep = ",";
+    }
+
+    if (f->findings & CLUSTER_FINDING_STALE) {
+        snprintf(text, sizeof(text),
+                 "No heartbeat for %lld s: neither requests nor checks "
+                 "reached this node. A node that gets no traffic (sticky "
+                 "sessions, a quiet weekend) looks stale although it is up; "
+                 "\"cluster_check\" keeps its heartbeat.",
+                 (long long) (cluster_node_heartbeat_age(f, now) / 1000));
+        cluster_buf_cstr(b, sep);
+        cluster_json_string(b, text, strlen(text));
+        sep = ",";
+    }
+
+    if (f->version_skew && cluster->release[0]) {
+        snprintf(text, sizeof(text),
+                 "Software version %s is not in sync with the cluster's "
+                 "(%s). Upgrade every node to the same version.",
+                 f->health.release, cluster->release);
+        cluster_buf_cstr(b, sep);
+        cluster_json_string(b, text, strlen(text));
+        sep = ",";
+    }
+
+    if (f->health.service == CLUSTER_HEALTH_ERROR) {
+        snprintf(text, sizeof(text),
+                 "The service component is not running%s%s%s. Start the "
+                 "%s%sService on this node.",
+                 f->health.service_detail[0] ? " (" : "",
+                 f->health.service_detail,
+                 f->health.service_detail[0] ? ")" : "",
+                 f->health.application,
+                 f->health.application[0] ? " " : "");
+        cluster_buf_cstr(b, sep);
+        cluster_json_string(b, text, strlen(text));
+        sep = ",";
+    }
+
+    if (f->messenger == CLUSTER_MESSENGER_UNREACHABLE) {
+        snprintf(text, sizeof(text),
+                 "Cannot connect to service messenger on port %u. Allow "
+                 "TCP port %u between the nodes in the firewall, and make "
+                 "sure the service is running.",
+                 cluster->messenger_port, cluster->messenger_port);
+        cluster_buf_cstr(b, sep);
+        cluster_json_string(b, text, strlen(text));
+        sep = ",";
+    }
+
+    if (f->health.database == CLUSTER_HEALTH_ERROR) {
+        snprintf(text, sizeof(text),
+                 "The node cannot reach its database%s%s%s. Check the "
+                 "connection string and the database server.",
+                 f->health.database_detail[0] ? " (" : "",
+                 f->health.database_detail,
+                 f->health.database_detail[0] ? ")" : "");
+        cluster_buf_cstr(b, sep);
+        cluster_json_string(b, text, strlen(text));
+        sep = ",";
+    }
+
+    if (f->health.license == CLUSTER_HEALTH_ERROR) {
+        snprintf(text, sizeof(text),
+                 "The license is not valid%s%s%s.",
+                 f->health.license_detail[0] ? " (" : "",
+                 f->health.license_detail,
+                 f->health.license_detail[0] ? ")" : "");
+        cluster_buf_cstr(b, sep);
+        cluster_json_string(b, text, strlen(text));
+    }
+
+    cluster_buf_cstr(b, "]");
 }
 
 

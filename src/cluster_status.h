@@ -26,6 +26,8 @@ typedef struct {
     const char             *name;     /* the upstream's name */
     size_t                  name_len;
     cluster_settings_t      settings;
+    unsigned                messenger_port;  /* 0: not checked */
+    char                    release[24];     /* the cluster's; "" unknown */
     int                     panic;
     cluster_status_node_t  *nodes;
     size_t                  n;

@@ -4,7 +4,7 @@
  *
  *   cluster-sim --name web1 --port 8624 [--listen 127.0.0.1]
  *               [--version 23.0.27] [--health json2025|text2026|buildmaster]
- *               [--service ok|error]
+ *               [--service ok|error] [--messenger PORT]
  *
  * It answers /health (and /health/json) as the product does, any other path
  * with a small page, and keeps connections alive.  While it runs, its
@@ -17,9 +17,16 @@
  *   delay=N      answer after N milliseconds
  *   version=X    the release number reported by /health
  *   service=ok|error
+ *   messenger=0|1  close or open the service messenger's port
+ *   answer=MODE  how /health answers: normal, big (a 70 KiB body), drip
+ *                (a byte every 100 ms), garbage (not HTTP), invalid (bad
+ *                JSON), redirect (302 to /log-in), reset (close unanswered),
+ *                hang (never answer), script (markup in the version)
  *   reset=1      back to normal
  *
- * /_sim/stats answers the counts of requests served, as JSON.
+ * /_sim/stats answers the counts of requests served, as JSON.  With
+ * --messenger, it also accepts (and closes) connections on that port, as
+ * the product's service messenger would.
  *
  * One thread, epoll, non-blocking sockets: hundreds of concurrent
  * connections cost nothing, so it is never the bottleneck of a test.
@@ -61,6 +68,7 @@ typedef struct {
     int           fd;
     int           closing;        /* close once the output is written */
     int           hanging;
+    int           drip;           /* write a byte per "due" */
     int64_t       due;            /* a delayed answer goes out then; 0 */
     size_t        in_len;
     size_t        out_len;
@@ -82,10 +90,14 @@ typedef struct {
     int           hang;
     int           close;
     int           delay;
+    char          answer[64];
+    int           messenger_port;
+    int           messenger_fd;   /* -1: closed */
 
     uint64_t      requests;
     uint64_t      health_requests;
     uint64_t      content_requests;
+    uint64_t      messenger_connections;
 } sim_t;
 
 
@@ -200,12 +212,34 @@ sim_query(const char *query, const char *key, char *val, size_t size)
 }
 
 
+/* Inedo's display version from a release number: 23.0.27 is 2023.27 */
+static void
+sim_display_version(char *buf, size_t size)
+{
+    unsigned  major, minor, patch;
+
+    if (strcmp(sim.answer, "script") == 0) {
+        snprintf(buf, size, "<script>alert(1)</script>");
+        return;
+    }
+
+    if (sscanf(sim.version, "%u.%u.%u", &major, &minor, &patch) == 3) {
+        snprintf(buf, size, "20%02u.%u (Build 1)", major % 100, patch);
+        return;
+    }
+
+    snprintf(buf, size, "%s", sim.version);
+}
+
+
 static void
 sim_health_json(char *buf, size_t size)
 {
+    char         display[64];
     const char  *svc;
 
     svc = sim.service_ok ? "OK" : "Error";
+    sim_display_version(display, sizeof(display));
 
     if (sim.health == SIM_HEALTH_BUILDMASTER) {
         snprintf(buf, size,
@@ -215,7 +249,7 @@ sim_health_json(char *buf, size_t size)
                  "\"versionNumber\":\"%s\",\"releaseNumber\":\"%s\","
                  "\"licenseStatus\":\"OK\",\"licenseStatusDetail\":null,"
                  "\"serviceStatus\":\"%s\",\"serviceStatusDetail\":%s}",
-                 sim.name, sim.version, sim.version, svc,
+                 sim.name, display, sim.version, svc,
                  sim.service_ok ? "null" : "\"The service is not running.\"");
         return;
     }
@@ -228,9 +262,59 @@ sim_health_json(char *buf, size_t size)
              "\"serviceStatus\":\"%s\",\"serviceStatusDetail\":%s,"
              "\"replicationStatus\":{\"serverStatus\":null,"
              "\"clientStatus\":null}}",
-             sim.version, sim.version, svc,
+             display, sim.version, svc,
              sim.service_ok ? "null" : "\"The service is not running.\"");
 }
+
+
+static void
+sim_messenger(int ep, int open)
+{
+    int                 fd, one;
+    struct epoll_event  ev;
+    struct sockaddr_in  sin;
+
+    if (!open) {
+        if (sim.messenger_fd >= 0) {
+            epoll_ctl(ep, EPOLL_CTL_DEL, sim.messenger_fd, NULL);
+            close(sim.messenger_fd);
+            sim.messenger_fd = -1;
+        }
+
+        return;
+    }
+
+    if (sim.messenger_fd >= 0 || sim.messenger_port == 0) {
+        return;
+    }
+
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t) sim.messenger_port);
+    inet_pton(AF_INET, sim.listen, &sin.sin_addr);
+
+    if (bind(fd, (struct sockaddr *) &sin, sizeof(sin)) < 0
+        || listen(fd, 128) < 0)
+    {
+        fprintf(stderr, "cluster-sim: cannot listen on messenger port %d: "
+                "%s\n", sim.messenger_port, strerror(errno));
+        close(fd);
+        return;
+    }
+
+    sim.messenger_fd = fd;
+
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+
+static int  sim_ep;
 
 
 static void
@@ -244,6 +328,16 @@ sim_control(sim_conn_t *c, const char *query, int keepalive)
         sim.close = 0;
         sim.delay = 0;
         sim.service_ok = 1;
+        snprintf(sim.answer, sizeof(sim.answer), "normal");
+        sim_messenger(sim_ep, 1);
+    }
+
+    if (sim_query(query, "answer", val, sizeof(val))) {
+        snprintf(sim.answer, sizeof(sim.answer), "%s", val);
+    }
+
+    if (sim_query(query, "messenger", val, sizeof(val))) {
+        sim_messenger(sim_ep, atoi(val));
     }
 
     if (sim_query(query, "status", val, sizeof(val))) {
@@ -272,11 +366,80 @@ sim_control(sim_conn_t *c, const char *query, int keepalive)
 
     snprintf(body, sizeof(body),
              "{\"name\":\"%s\",\"status\":%d,\"hang\":%d,\"close\":%d,"
-             "\"delay\":%d,\"version\":\"%s\",\"service\":\"%s\"}\n",
+             "\"delay\":%d,\"version\":\"%s\",\"service\":\"%s\","
+             "\"answer\":\"%s\",\"messenger\":%d}\n",
              sim.name, sim.status, sim.hang, sim.close, sim.delay,
-             sim.version, sim.service_ok ? "ok" : "error");
+             sim.version, sim.service_ok ? "ok" : "error", sim.answer,
+             sim.messenger_fd >= 0);
 
     sim_respond(c, 200, "application/json", body, keepalive);
+}
+
+
+/* the broken answers of "answer=MODE"; 0 when /health answers normally */
+static int
+sim_hostile(sim_conn_t *c, int keepalive)
+{
+    size_t  n;
+
+    if (strcmp(sim.answer, "big") == 0) {
+        n = (size_t) snprintf(c->out, SIM_OUT_SIZE,
+                              "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                              "Content-Length: %d\r\nConnection: close\r\n\r\n",
+                              70 * 1024);
+        memset(c->out + n, 'x', SIM_OUT_SIZE - n);
+        c->out_len = SIM_OUT_SIZE;   /* what fits; the check stops first */
+        c->closing = 1;
+        return 1;
+    }
+
+    if (strcmp(sim.answer, "drip") == 0) {
+        sim_respond(c, 200, "application/json", "{\"releaseNumber\":\"1.0\"}",
+                    0);
+        c->drip = 1;
+        return 1;
+    }
+
+    if (strcmp(sim.answer, "garbage") == 0) {
+        n = (size_t) snprintf(c->out, SIM_OUT_SIZE,
+                              "SSH-2.0-OpenSSH_9.2\r\n\x01\x02\xff\r\n\r\n");
+        c->out_len = n;
+        c->closing = 1;
+        return 1;
+    }
+
+    if (strcmp(sim.answer, "invalid") == 0) {
+        sim_respond(c, 200, "application/json", "{\"releaseNumber\":", 0);
+        return 1;
+    }
+
+    if (strcmp(sim.answer, "redirect") == 0) {
+        n = (size_t) snprintf(c->out, SIM_OUT_SIZE,
+                              "HTTP/1.1 302 Found\r\nLocation: /log-in\r\n"
+                              "Content-Length: 0\r\nConnection: close\r\n\r\n");
+        c->out_len = n;
+        c->closing = 1;
+        return 1;
+    }
+
+    if (strcmp(sim.answer, "reset") == 0) {
+        struct linger  l = { 1, 0 };
+
+        /* a reset, not a polite close */
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+        c->closing = 1;
+        c->out_len = 0;
+        return 1;
+    }
+
+    if (strcmp(sim.answer, "hang") == 0) {
+        c->hanging = 1;
+        return 1;
+    }
+
+    (void) keepalive;
+
+    return 0;
 }
 
 
@@ -288,6 +451,10 @@ sim_answer(sim_conn_t *c, const char *path, const char *query, int keepalive)
 
     if (strcmp(path, "/health") == 0 || strcmp(path, "/health/json") == 0) {
         sim.health_requests++;
+
+        if (sim_hostile(c, keepalive)) {
+            return;
+        }
 
         healthy = sim.service_ok && sim.status == 0;
         status = sim.status ? sim.status : (healthy ? 200 : 500);
@@ -423,10 +590,11 @@ sim_request(sim_conn_t *c)
 
         snprintf(body, sizeof(body),
                  "{\"name\":\"%s\",\"requests\":%llu,\"health\":%llu,"
-                 "\"content\":%llu}\n",
+                 "\"content\":%llu,\"messenger\":%llu}\n",
                  sim.name, (unsigned long long) sim.requests,
                  (unsigned long long) sim.health_requests,
-                 (unsigned long long) sim.content_requests);
+                 (unsigned long long) sim.content_requests,
+                 (unsigned long long) sim.messenger_connections);
         sim_respond(c, 200, "application/json", body, keepalive);
         return 1;
     }
@@ -459,7 +627,15 @@ sim_write(int ep, sim_conn_t *c)
     struct epoll_event  ev;
 
     while (c->out_sent < c->out_len) {
-        n = write(c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
+        n = write(c->fd, c->out + c->out_sent,
+                  c->drip ? 1 : c->out_len - c->out_sent);
+
+        if (c->drip && n == 1 && c->out_sent + 1 < c->out_len) {
+            /* the next byte in 100 ms */
+            c->out_sent++;
+            c->due = sim_now() + 100;
+            return 0;
+        }
 
         if (n < 0) {
             if (errno == EAGAIN) {
@@ -590,7 +766,7 @@ sim_usage(void)
             "usage: cluster-sim --name NAME --port PORT [--listen ADDR]\n"
             "                   [--version RELEASE]\n"
             "                   [--health json2025|text2026|buildmaster]\n"
-            "                   [--service ok|error]\n");
+            "                   [--service ok|error] [--messenger PORT]\n");
     exit(2);
 }
 
@@ -608,6 +784,8 @@ main(int argc, char **argv)
     sim.name = "node";
     sim.listen = "127.0.0.1";
     sim.service_ok = 1;
+    sim.messenger_fd = -1;
+    snprintf(sim.answer, sizeof(sim.answer), "normal");
     snprintf(sim.version, sizeof(sim.version), "23.0.27");
 
     for (i = 1; i < argc; i++) {
@@ -641,6 +819,9 @@ main(int argc, char **argv)
 
         } else if (strcmp(argv[i], "--service") == 0) {
             sim.service_ok = strcmp(argv[++i], "ok") == 0;
+
+        } else if (strcmp(argv[i], "--messenger") == 0) {
+            sim.messenger_port = atoi(argv[++i]);
 
         } else {
             sim_usage();
@@ -689,6 +870,9 @@ main(int argc, char **argv)
     ev.data.fd = ls;
     epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
 
+    sim_ep = ep;
+    sim_messenger(ep, 1);
+
     while (!sim_quit) {
 
         /* the nearest delayed answer decides how long to wait */
@@ -726,6 +910,18 @@ main(int argc, char **argv)
 
             if (fd == ls) {
                 sim_accept(ep, ls);
+                continue;
+            }
+
+            if (fd == sim.messenger_fd) {
+                int  m;
+
+                /* the messenger's port only has to take the connection */
+                while ((m = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+                    sim.messenger_connections++;
+                    close(m);
+                }
+
                 continue;
             }
 

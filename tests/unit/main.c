@@ -16,6 +16,7 @@ main(void)
     test_buf();
     test_json();
     test_status();
+    test_check();
 
     printf("%u passed, %u failed\n", unit_passed, unit_failed);
 

@@ -42,6 +42,7 @@ void test_node(void);
 void test_buf(void);
 void test_json(void);
 void test_status(void);
+void test_check(void);
 
 
 #endif /* UNIT_H */

@@ -1,0 +1,672 @@
+
+/*
+ * Copyright (C) ngx_cluster_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_cluster.h"
+
+
+/*
+ * Active checks.  Every worker runs a timer, its tick; at each tick it
+ * evaluates the cluster and starts the checks that are due.  A check is
+ * claimed in the zone before it starts, so each node is checked once per
+ * interval by one worker of all, whichever comes first; if that worker
+ * dies, the claim lapses and another takes the node on.  A check is an
+ * HTTP/1.0 GET of the check's URI on nginx's own event loop, and, with
+ * "messenger=", a TCP connect to the service messenger's port.
+ */
+
+
+struct ngx_http_cluster_probe_s {
+    ngx_http_cluster_srv_conf_t      *conf;
+    ngx_uint_t                        index;      /* of the member */
+
+    ngx_peer_connection_t             pc;
+    ngx_event_t                       timeout;
+    ngx_msec_t                        started;
+
+    ngx_str_t                         request[2]; /* the URI, /health */
+    struct sockaddr                  *messenger;
+
+    u_char                           *buf;
+    size_t                            len;
+    size_t                            sent;
+
+    cluster_check_t                   result;
+    cluster_health_t                  health;
+    char                              reason[72];
+
+    unsigned                          running:1;
+    unsigned                          fallback:1; /* asking /health */
+    unsigned                          messenger_phase:1;
+};
+
+
+static ngx_int_t ngx_http_cluster_probe_init(ngx_cycle_t *cycle,
+    ngx_http_cluster_srv_conf_t *cscf, ngx_uint_t i);
+static void ngx_http_cluster_tick(ngx_event_t *ev);
+static ngx_int_t ngx_http_cluster_claim(ngx_http_cluster_srv_conf_t *cscf,
+    cluster_node_t *node, int64_t now);
+static void ngx_http_cluster_probe_start(ngx_http_cluster_probe_t *probe);
+static void ngx_http_cluster_probe_connect(ngx_http_cluster_probe_t *probe,
+    struct sockaddr *sockaddr);
+static ngx_int_t ngx_http_cluster_probe_connected(ngx_connection_t *c,
+    ngx_http_cluster_probe_t *probe);
+static void ngx_http_cluster_probe_write(ngx_event_t *wev);
+static void ngx_http_cluster_probe_read(ngx_event_t *rev);
+static void ngx_http_cluster_messenger_write(ngx_event_t *wev);
+static void ngx_http_cluster_probe_dummy(ngx_event_t *ev);
+static void ngx_http_cluster_probe_timeout(ngx_event_t *ev);
+static void ngx_http_cluster_probe_close(ngx_http_cluster_probe_t *probe);
+static void ngx_http_cluster_probe_fail(ngx_http_cluster_probe_t *probe,
+    const char *reason);
+static void ngx_http_cluster_probe_answered(ngx_http_cluster_probe_t *probe);
+static void ngx_http_cluster_messenger_done(ngx_http_cluster_probe_t *probe,
+    ngx_uint_t reachable);
+static void ngx_http_cluster_probe_record(ngx_http_cluster_probe_t *probe);
+
+
+ngx_int_t
+ngx_http_cluster_check_init_process(ngx_cycle_t *cycle,
+    ngx_http_cluster_srv_conf_t *cscf)
+{
+    ngx_uint_t   i;
+    ngx_msec_t   every;
+
+    /*
+     * The checks' own connection errors are their results, shown in the
+     * status; the log gets the state changes, not every refused connect.
+     */
+
+    cscf->check_log = ngx_palloc(cycle->pool, sizeof(ngx_log_t));
+    if (cscf->check_log == NULL) {
+        return NGX_ERROR;
+    }
+
+    *cscf->check_log = *cycle->log;
+    cscf->check_log->log_level = NGX_LOG_CRIT;
+    cscf->check_log->next = NULL;
+
+    if (cscf->settings.checks) {
+        cscf->probes = ngx_pcalloc(cycle->pool, cscf->nmembers
+                                           * sizeof(ngx_http_cluster_probe_t));
+        if (cscf->probes == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < cscf->nmembers; i++) {
+            if (ngx_http_cluster_probe_init(cycle, cscf, i) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+
+        /* often enough that a check is late by a tenth of an interval */
+        every = (ngx_msec_t) cscf->settings.interval / 10;
+        every = ngx_max(every, 50);
+        every = ngx_min(every, 250);
+
+    } else {
+        every = NGX_HTTP_CLUSTER_EVALUATE_EVERY;
+    }
+
+    cscf->tick_every = every;
+
+    cscf->tick.handler = ngx_http_cluster_tick;
+    cscf->tick.data = cscf;
+    cscf->tick.log = cycle->log;
+    cscf->tick.cancelable = 1;
+
+    ngx_add_timer(&cscf->tick, every);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cluster_probe_init(ngx_cycle_t *cycle,
+    ngx_http_cluster_srv_conf_t *cscf, ngx_uint_t i)
+{
+    u_char                     *p;
+    size_t                      len;
+    ngx_uint_t                  k;
+    ngx_str_t                   uri[2];
+    ngx_http_cluster_probe_t   *probe;
+    ngx_http_cluster_member_t  *m;
+
+    probe = &cscf->probes[i];
+    m = &cscf->members[i];
+
+    probe->conf = cscf;
+    probe->index = i;
+
+    uri[0] = cscf->check_uri;
+    ngx_str_set(&uri[1], "/health");
+
+    for (k = 0; k < 2; k++) {
+        len = sizeof("GET  HTTP/1.0" CRLF "Host: " CRLF
+                     "User-Agent: nginx-cluster-check/" CLUSTER_VERSION CRLF
+                     "Accept: application/json, text/plain" CRLF
+                     "Connection: close" CRLF CRLF) - 1
+              + uri[k].len + m->name->len;
+
+        p = ngx_pnalloc(cycle->pool, len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        probe->request[k].data = p;
+        probe->request[k].len = ngx_sprintf(p, "GET %V HTTP/1.0" CRLF
+                                   "Host: %V" CRLF
+                                   "User-Agent: nginx-cluster-check/"
+                                   CLUSTER_VERSION CRLF
+                                   "Accept: application/json, text/plain"
+                                   CRLF
+                                   "Connection: close" CRLF CRLF,
+                                   &uri[k], m->name)
+                                - p;
+    }
+
+    if (cscf->messenger) {
+        probe->messenger = ngx_palloc(cycle->pool, m->socklen);
+        if (probe->messenger == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(probe->messenger, m->sockaddr, m->socklen);
+        ngx_inet_set_port(probe->messenger, (in_port_t) cscf->messenger);
+    }
+
+    probe->timeout.handler = ngx_http_cluster_probe_timeout;
+    probe->timeout.data = probe;
+    probe->timeout.log = cscf->check_log;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_cluster_tick(ngx_event_t *ev)
+{
+    ngx_http_cluster_srv_conf_t  *cscf = ev->data;
+
+    int64_t                    now;
+    ngx_uint_t                 i;
+    cluster_node_t            *node;
+    ngx_http_cluster_probe_t  *probe;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    now = ngx_http_cluster_now();
+
+    ngx_http_cluster_evaluate(cscf, now, ev->log);
+
+    if (cscf->probes
+        && cscf->generation == cscf->shared->generation)
+    {
+        for (i = 0; i < cscf->nmembers; i++) {
+            node = cscf->nodes[i];
+            probe = &cscf->probes[i];
+
+            if (node == NULL || probe->running || now < node->next_check) {
+                continue;
+            }
+
+            if (ngx_http_cluster_claim(cscf, node, now)) {
+                ngx_http_cluster_probe_start(probe);
+            }
+        }
+    }
+
+    ngx_add_timer(ev, cscf->tick_every);
+}
+
+
+/* whether this worker may check the node now; one of all may */
+static ngx_int_t
+ngx_http_cluster_claim(ngx_http_cluster_srv_conf_t *cscf,
+    cluster_node_t *node, int64_t now)
+{
+    int64_t    interval, jitter, lapse;
+    ngx_int_t  claimed;
+
+    interval = cscf->settings.interval;
+    lapse = 2 * (int64_t) cscf->check_timeout + 1000;
+
+    claimed = 0;
+
+    ngx_shmtx_lock(&cscf->shpool->mutex);
+
+    if (node->next_check == 0) {
+        /* the first checks spread over a second, not all at once */
+        node->next_check = now + ngx_random() % ngx_min(interval, 1000);
+
+    } else if (now >= node->next_check
+               && (node->check_started == 0
+                   || now - node->check_started > lapse))
+    {
+        /* a tenth of jitter either way, so nodes drift out of lockstep */
+        jitter = interval / 5
+                 ? (int64_t) (ngx_random() % (interval / 5)) - interval / 10
+                 : 0;
+
+        node->next_check = now + interval + jitter;
+        node->check_started = now;
+        claimed = 1;
+    }
+
+    ngx_shmtx_unlock(&cscf->shpool->mutex);
+
+    return claimed;
+}
+
+
+static void
+ngx_http_cluster_probe_start(ngx_http_cluster_probe_t *probe)
+{
+    ngx_http_cluster_srv_conf_t  *cscf;
+
+    cscf = probe->conf;
+
+    probe->buf = ngx_alloc(NGX_HTTP_CLUSTER_CHECK_BUFFER, cscf->check_log);
+    if (probe->buf == NULL) {
+        /* the claim lapses by itself and the next round tries again */
+        return;
+    }
+
+    probe->running = 1;
+    probe->fallback = cscf->nodes[probe->index]->health_fallback;
+    probe->messenger_phase = 0;
+    probe->started = ngx_current_msec;
+
+    ngx_memzero(&probe->result, sizeof(cluster_check_t));
+    probe->result.reason = probe->reason;
+    probe->reason[0] = '\0';
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cscf->check_log, 0,
+                   "cluster check of %V", cscf->members[probe->index].id);
+
+    ngx_add_timer(&probe->timeout, cscf->check_timeout);
+
+    ngx_http_cluster_probe_connect(probe,
+                                   cscf->members[probe->index].sockaddr);
+}
+
+
+static void
+ngx_http_cluster_probe_connect(ngx_http_cluster_probe_t *probe,
+    struct sockaddr *sockaddr)
+{
+    ngx_int_t                     rc;
+    ngx_connection_t             *c;
+    ngx_http_cluster_member_t    *m;
+    ngx_http_cluster_srv_conf_t  *cscf;
+
+    cscf = probe->conf;
+    m = &cscf->members[probe->index];
+
+    probe->len = 0;
+    probe->sent = 0;
+
+    ngx_memzero(&probe->pc, sizeof(ngx_peer_connection_t));
+
+    probe->pc.sockaddr = sockaddr;
+    probe->pc.socklen = m->socklen;
+    probe->pc.name = m->id;
+    probe->pc.get = ngx_event_get_peer;
+    probe->pc.log = cscf->check_log;
+    probe->pc.log_error = NGX_ERROR_ERR;
+
+    rc = ngx_event_connect_peer(&probe->pc);
+
+    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
+        probe->pc.connection = NULL;
+
+        if (probe->messenger_phase) {
+            ngx_http_cluster_messenger_done(probe, 0);
+
+        } else {
+            ngx_http_cluster_probe_fail(probe, "connect failed");
+        }
+
+        return;
+    }
+
+    c = probe->pc.connection;
+
+    c->data = probe;
+    c->pool = NULL;
+
+    if (probe->messenger_phase) {
+        c->write->handler = ngx_http_cluster_messenger_write;
+        c->read->handler = ngx_http_cluster_probe_dummy;
+
+        if (rc == NGX_OK) {
+            ngx_http_cluster_messenger_done(probe, 1);
+        }
+
+        return;
+    }
+
+    c->write->handler = ngx_http_cluster_probe_write;
+    c->read->handler = ngx_http_cluster_probe_read;
+
+    if (rc == NGX_OK) {
+        ngx_http_cluster_probe_write(c->write);
+    }
+}
+
+
+/* whether a non-blocking connect succeeded; says why not in the probe */
+static ngx_int_t
+ngx_http_cluster_probe_connected(ngx_connection_t *c,
+    ngx_http_cluster_probe_t *probe)
+{
+    int        err;
+    socklen_t  len;
+
+    err = 0;
+    len = sizeof(int);
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len) == -1) {
+        err = ngx_socket_errno;
+    }
+
+    if (err == 0) {
+        return NGX_OK;
+    }
+
+    if (!probe->messenger_phase) {
+        /* the messenger's port has a status of its own, not a reason */
+        ngx_snprintf((u_char *) probe->reason, sizeof(probe->reason) - 1,
+                     "connect: %s%Z", strerror(err));
+    }
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_http_cluster_probe_write(ngx_event_t *wev)
+{
+    ssize_t                    n;
+    ngx_str_t                 *req;
+    ngx_connection_t          *c;
+    ngx_http_cluster_probe_t  *probe;
+
+    c = wev->data;
+    probe = c->data;
+
+    if (probe->sent == 0
+        && ngx_http_cluster_probe_connected(c, probe) != NGX_OK)
+    {
+        ngx_http_cluster_probe_fail(probe, NULL);
+        return;
+    }
+
+    req = &probe->request[probe->fallback];
+
+    while (probe->sent < req->len) {
+        n = c->send(c, req->data + probe->sent, req->len - probe->sent);
+
+        if (n == NGX_ERROR) {
+            ngx_http_cluster_probe_fail(probe, "send failed");
+            return;
+        }
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+                ngx_http_cluster_probe_fail(probe, "send failed");
+            }
+
+            return;
+        }
+
+        probe->sent += n;
+    }
+
+    wev->handler = ngx_http_cluster_probe_dummy;
+
+    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+        ngx_http_cluster_probe_fail(probe, "read failed");
+        return;
+    }
+
+    if (c->read->ready) {
+        ngx_http_cluster_probe_read(c->read);
+    }
+}
+
+
+static void
+ngx_http_cluster_probe_read(ngx_event_t *rev)
+{
+    ssize_t                       n;
+    ngx_uint_t                    eof;
+    ngx_connection_t             *c;
+    cluster_http_rc_e             rc;
+    cluster_check_rc_e            judged;
+    cluster_http_response_t       resp;
+    ngx_http_cluster_probe_t     *probe;
+    ngx_http_cluster_srv_conf_t  *cscf;
+
+    c = rev->data;
+    probe = c->data;
+    cscf = probe->conf;
+
+    for ( ;; ) {
+
+        if (probe->len == NGX_HTTP_CLUSTER_CHECK_BUFFER) {
+            ngx_http_cluster_probe_fail(probe, "answer over 64 KiB");
+            return;
+        }
+
+        n = c->recv(c, probe->buf + probe->len,
+                    NGX_HTTP_CLUSTER_CHECK_BUFFER - probe->len);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+                ngx_http_cluster_probe_fail(probe, "read failed");
+            }
+
+            return;
+        }
+
+        if (n == NGX_ERROR) {
+            ngx_http_cluster_probe_fail(probe, probe->len
+                                               ? "connection reset"
+                                                 " while reading the answer"
+                                               : "connection reset");
+            return;
+        }
+
+        eof = (n == 0);
+
+        if (n > 0) {
+            probe->len += n;
+        }
+
+        rc = cluster_http_response_parse((char *) probe->buf, probe->len,
+                                         eof, &resp);
+
+        if (rc == CLUSTER_HTTP_AGAIN) {
+            continue;
+        }
+
+        if (rc == CLUSTER_HTTP_ERROR) {
+            ngx_http_cluster_probe_fail(probe, resp.error);
+            return;
+        }
+
+        if (resp.body_len > NGX_HTTP_CLUSTER_CHECK_BODY) {
+            ngx_http_cluster_probe_fail(probe, "answer over 64 KiB");
+            return;
+        }
+
+        judged = cluster_check_judge(&cscf->expect, &resp, &probe->health,
+                                     probe->reason, sizeof(probe->reason),
+                                     &probe->result);
+
+        if (judged == CLUSTER_CHECK_FALL_BACK && !probe->fallback) {
+            /* an older product: ask its /health, now and from now on */
+            ngx_http_cluster_probe_close(probe);
+            probe->fallback = 1;
+            ngx_http_cluster_probe_connect(probe,
+                                         cscf->members[probe->index].sockaddr);
+            return;
+        }
+
+        if (judged == CLUSTER_CHECK_FALL_BACK) {
+            probe->result.ok = 0;
+            ngx_cpystrn((u_char *) probe->reason, (u_char *) "status 404",
+                        sizeof(probe->reason));
+        }
+
+        ngx_http_cluster_probe_answered(probe);
+        return;
+    }
+}
+
+
+static void
+ngx_http_cluster_messenger_write(ngx_event_t *wev)
+{
+    ngx_connection_t          *c;
+    ngx_http_cluster_probe_t  *probe;
+
+    c = wev->data;
+    probe = c->data;
+
+    ngx_http_cluster_messenger_done(probe,
+                         ngx_http_cluster_probe_connected(c, probe) == NGX_OK);
+}
+
+
+static void
+ngx_http_cluster_probe_dummy(ngx_event_t *ev)
+{
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0, "cluster check dummy");
+}
+
+
+static void
+ngx_http_cluster_probe_timeout(ngx_event_t *ev)
+{
+    ngx_http_cluster_probe_t  *probe = ev->data;
+
+    if (probe->messenger_phase) {
+        ngx_http_cluster_messenger_done(probe, 0);
+        return;
+    }
+
+    ngx_http_cluster_probe_fail(probe, "timed out");
+}
+
+
+static void
+ngx_http_cluster_probe_close(ngx_http_cluster_probe_t *probe)
+{
+    if (probe->pc.connection) {
+        ngx_close_connection(probe->pc.connection);
+        probe->pc.connection = NULL;
+    }
+}
+
+
+/* the web component gave no usable answer; reason NULL: already said */
+static void
+ngx_http_cluster_probe_fail(ngx_http_cluster_probe_t *probe,
+    const char *reason)
+{
+    probe->result.ok = 0;
+    probe->result.health_read = 0;
+    probe->result.status = 0;
+
+    if (reason) {
+        ngx_cpystrn((u_char *) probe->reason, (u_char *) reason,
+                    sizeof(probe->reason));
+    }
+
+    ngx_http_cluster_probe_answered(probe);
+}
+
+
+/* the web part is judged; the messenger's port comes next, if asked for */
+static void
+ngx_http_cluster_probe_answered(ngx_http_cluster_probe_t *probe)
+{
+    ngx_http_cluster_probe_close(probe);
+
+    probe->result.duration_ms = ngx_current_msec - probe->started;
+
+    if (probe->messenger == NULL) {
+        probe->result.messenger = CLUSTER_MESSENGER_UNKNOWN;
+        ngx_http_cluster_probe_record(probe);
+        return;
+    }
+
+    probe->messenger_phase = 1;
+
+    ngx_http_cluster_probe_connect(probe, probe->messenger);
+}
+
+
+static void
+ngx_http_cluster_messenger_done(ngx_http_cluster_probe_t *probe,
+    ngx_uint_t reachable)
+{
+    ngx_http_cluster_probe_close(probe);
+
+    probe->result.messenger = reachable ? CLUSTER_MESSENGER_OK
+                                        : CLUSTER_MESSENGER_UNREACHABLE;
+
+    ngx_http_cluster_probe_record(probe);
+}
+
+
+static void
+ngx_http_cluster_probe_record(ngx_http_cluster_probe_t *probe)
+{
+    int64_t                       now;
+    cluster_node_t               *node;
+    ngx_http_cluster_srv_conf_t  *cscf;
+
+    cscf = probe->conf;
+    node = cscf->nodes[probe->index];
+
+    if (probe->timeout.timer_set) {
+        ngx_del_timer(&probe->timeout);
+    }
+
+    probe->result.health = &probe->health;
+    probe->result.reason = probe->reason;
+
+    now = ngx_http_cluster_now();
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, cscf->check_log, 0,
+                   "cluster check of %V: %s %s",
+                   cscf->members[probe->index].id,
+                   probe->result.ok ? "ok" : "failed", probe->reason);
+
+    ngx_shmtx_lock(&cscf->shpool->mutex);
+
+    cluster_node_check(node, &cscf->settings, &probe->result, now);
+
+    if (probe->fallback && probe->result.ok) {
+        node->health_fallback = 1;
+    }
+
+    ngx_http_cluster_evaluate_all(cscf, now, cscf->tick.log);
+
+    ngx_shmtx_unlock(&cscf->shpool->mutex);
+
+    ngx_free(probe->buf);
+    probe->buf = NULL;
+    probe->running = 0;
+}
