@@ -332,7 +332,8 @@ ngx_http_cluster_probe_connect(ngx_http_cluster_probe_t *probe,
             ngx_http_cluster_messenger_done(probe, 0);
 
         } else {
-            ngx_http_cluster_probe_fail(probe, "connect failed");
+            ngx_http_cluster_probe_fail(probe,
+                                    "connection refused or unreachable");
         }
 
         return;

@@ -378,6 +378,13 @@ cluster_version_sync(cluster_node_t *const *nodes, size_t n, char *release,
     best = NULL;
     best_votes = 0;
 
+    for (i = 0; i < n; i++) {
+        if (nodes[i] && nodes[i]->last_check == 0) {
+            /* no verdict until every node had its say, or flaps follow */
+            goto done;
+        }
+    }
+
     /* quadratic, but over a cluster's few nodes and only after a check */
 
     for (i = 0; i < n; i++) {
@@ -401,6 +408,8 @@ cluster_version_sync(cluster_node_t *const *nodes, size_t n, char *release,
             best_votes = votes;
         }
     }
+
+done:
 
     for (i = 0; i < n; i++) {
         if (nodes[i]) {

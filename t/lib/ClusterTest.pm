@@ -193,14 +193,16 @@ sub run {
     return $self;
 }
 
+# waits until something listens on the port ("port" or "host:port")
 sub wait_port {
     my ($self, $port, $timeout) = @_;
 
+    my ($host, $p) = _peer($port);
     my $until = time + ($timeout // 10);
 
     while (time < $until) {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                      PeerPort => $port, Proto => 'tcp');
+        my $s = IO::Socket::INET->new(PeerAddr => $host,
+                                      PeerPort => $p, Proto => 'tcp');
         return 1 if $s;
         sleep 0.05;
     }
@@ -269,7 +271,7 @@ sub sim {
     my $port = $opts{port} // $self->port($name);
     my @args = ('--name', $name, '--port', $port);
 
-    for my $k (qw(version health service listen)) {
+    for my $k (qw(version health service listen messenger)) {
         push @args, "--$k", $opts{$k} if defined $opts{$k};
     }
 
@@ -285,8 +287,10 @@ sub sim {
     }
 
     $self->{sims}{$name} = $pid;
+    $self->{sim_at}{$name} = ($opts{listen} // '127.0.0.1') . ":$port";
 
-    $self->wait_port($port) or die "simulator $name did not start";
+    $self->wait_port($self->{sim_at}{$name})
+        or die "simulator $name did not start";
 
     return $port;
 }
@@ -303,14 +307,14 @@ sub stop_sim {
 sub sim_control {
     my ($self, $name, $query) = @_;
 
-    my $r = http_get($self->port($name), "/_sim/control?$query");
+    my $r = http_get($self->{sim_at}{$name}, "/_sim/control?$query");
     die "sim control failed" unless $r->{status} && $r->{status} == 200;
     return decode_json($r->{body});
 }
 
 sub sim_stats {
     my ($self, $name) = @_;
-    return decode_json(http_get($self->port($name), '/_sim/stats')->{body});
+    return decode_json(http_get($self->{sim_at}{$name}, '/_sim/stats')->{body});
 }
 
 sub get {
@@ -381,10 +385,17 @@ sub http_get {
     return http_request($port, 'GET', $path, undef, %headers);
 }
 
+# "port" is loopback's; "host:port" names the address too
+sub _peer {
+    my ($peer) = @_;
+    return $peer =~ /^(.+):(\d+)$/ ? ($1, $2) : ('127.0.0.1', $peer);
+}
+
 sub http_request {
     my ($port, $method, $path, $body, %headers) = @_;
 
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+    my ($host, $p) = _peer($port);
+    my $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $p,
                                   Proto => 'tcp', Timeout => 10)
         or return { status => 0, error => "$!", headers => {}, body => '' };
 

@@ -438,6 +438,21 @@ test_version_sync(void)
     nodes[3] = &d;
     nodes[4] = NULL;
 
+    a.last_check = T0;
+    b.last_check = T0;
+    c.last_check = T0;
+
+    /* a node not yet checked: no verdict */
+    strcpy(a.health.release, "23.0.27");
+    strcpy(b.health.release, "23.0.30");
+    cluster_version_sync(nodes, 5, release, sizeof(release));
+    CHECK_STR(release, "");
+    CHECK(!a.version_skew && !b.version_skew);
+
+    d.last_check = T0;
+    a.health.release[0] = '\0';
+    b.health.release[0] = '\0';
+
     /* nobody told: nothing out of sync */
     cluster_version_sync(nodes, 5, release, sizeof(release));
     CHECK_STR(release, "");
