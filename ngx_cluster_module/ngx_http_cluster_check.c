@@ -496,6 +496,11 @@ ngx_http_cluster_probe_read(ngx_event_t *rev)
         rc = cluster_http_response_parse((char *) probe->buf, probe->len,
                                          eof, &resp);
 
+        if (resp.content_length > NGX_HTTP_CLUSTER_CHECK_BODY) {
+            ngx_http_cluster_probe_fail(probe, "answer over 64 KiB");
+            return;
+        }
+
         if (rc == CLUSTER_HTTP_AGAIN) {
             continue;
         }

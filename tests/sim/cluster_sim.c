@@ -18,7 +18,8 @@
  *   version=X    the release number reported by /health
  *   service=ok|error
  *   messenger=0|1  close or open the service messenger's port
- *   answer=MODE  how /health answers: normal, big (a 70 KiB body), drip
+ *   answer=MODE  how /health answers: normal, big (an 80 KiB body), huge
+ *                (a length of 1 MiB, then nothing), drip
  *                (a byte every 100 ms), garbage (not HTTP), invalid (bad
  *                JSON), redirect (302 to /log-in), reset (close unanswered),
  *                hang (never answer), script (markup in the version)
@@ -54,7 +55,7 @@
 
 #define SIM_MAX_CONNS   4096
 #define SIM_IN_SIZE     16384
-#define SIM_OUT_SIZE    65536
+#define SIM_OUT_SIZE    (96 * 1024)
 
 
 typedef enum {
@@ -383,13 +384,22 @@ sim_hostile(sim_conn_t *c, int keepalive)
     size_t  n;
 
     if (strcmp(sim.answer, "big") == 0) {
+        /* no length: only the reader's own limit stops it */
         n = (size_t) snprintf(c->out, SIM_OUT_SIZE,
                               "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                              "Content-Length: %d\r\nConnection: close\r\n\r\n",
-                              70 * 1024);
-        memset(c->out + n, 'x', SIM_OUT_SIZE - n);
-        c->out_len = SIM_OUT_SIZE;   /* what fits; the check stops first */
+                              "Connection: close\r\n\r\n");
+        memset(c->out + n, 'x', 80 * 1024);
+        c->out_len = n + 80 * 1024;
         c->closing = 1;
+        return 1;
+    }
+
+    if (strcmp(sim.answer, "huge") == 0) {
+        /* a length no check should wait for */
+        n = (size_t) snprintf(c->out, SIM_OUT_SIZE,
+                              "HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n"
+                              "\r\n{");
+        c->out_len = n;
         return 1;
     }
 
