@@ -479,7 +479,8 @@ static void
 ngx_http_cluster_update_panic(ngx_http_cluster_srv_conf_t *cscf,
     ngx_log_t *log)
 {
-    ngx_uint_t  panic;
+    ngx_uint_t       i, panic;
+    cluster_node_t  *node;
 
     panic = cluster_panic(cscf->nodes, cscf->nmembers);
 
@@ -490,6 +491,25 @@ ngx_http_cluster_update_panic(ngx_http_cluster_srv_conf_t *cscf,
     cscf->shared->panic = panic;
 
     if (panic) {
+        for (i = 0; i < cscf->nmembers; i++) {
+            node = cscf->nodes[i];
+
+            if (node && (node->findings & ~CLUSTER_FINDING_UNCHECKED
+                         & cluster_settings_out(&cscf->settings)))
+            {
+                break;
+            }
+        }
+
+        if (i == cscf->nmembers) {
+            /* only "mandatory" checks not yet passed: a start, not a fault */
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                          "cluster \"%V\" waits for its first checks, "
+                          "routing to every node meanwhile",
+                          &cscf->upstream->host);
+            return;
+        }
+
         ngx_log_error(NGX_LOG_ALERT, log, 0,
                       "cluster \"%V\" is in panic: no node is in rotation, "
                       "routing to every node not removed or drained",

@@ -43,6 +43,22 @@ cluster_settings_default(cluster_settings_t *s)
 }
 
 
+uint32_t
+cluster_settings_out(const cluster_settings_t *s)
+{
+    uint32_t  out;
+
+    /* an operator's word always; "unchecked" when checks are mandatory */
+    out = s->eject | CLUSTER_FINDING_ADMIN;
+
+    if (s->mandatory) {
+        out |= CLUSTER_FINDING_UNCHECKED;
+    }
+
+    return out;
+}
+
+
 void
 cluster_node_init(cluster_node_t *node, int64_t now)
 {
@@ -305,12 +321,7 @@ cluster_node_evaluate(cluster_node_t *node, const cluster_settings_t *s,
     findings = cluster_node_findings(node, s, now);
     state = cluster_node_state(node, findings);
 
-    out = s->eject | CLUSTER_FINDING_ADMIN;
-
-    if (s->mandatory) {
-        out |= CLUSTER_FINDING_UNCHECKED;
-    }
-
+    out = cluster_settings_out(s);
     in_rotation = (findings & out) == 0;
 
     /* "unchecked" is the state "checking", not news of its own */

@@ -151,6 +151,8 @@ typedef struct {
 
 
 void cluster_settings_default(cluster_settings_t *s);
+/* the findings that take a node out of rotation under these settings */
+uint32_t cluster_settings_out(const cluster_settings_t *s);
 
 void cluster_node_init(cluster_node_t *node, int64_t now);
 

@@ -204,9 +204,8 @@ cluster_status_node(cluster_buf_t *b, const cluster_status_cluster_t *cluster,
     const cluster_node_t  *f;
 
     f = &node->facts;
-    out = node->tracked
-          ? f->findings & (cluster->settings.eject | CLUSTER_FINDING_ADMIN)
-          : 0;
+    out = node->tracked ? f->findings & cluster_settings_out(&cluster->settings)
+                        : 0;
 
     cluster_buf_cstr(b, "{");
     cluster_json_key(b, "id");

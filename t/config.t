@@ -73,6 +73,26 @@ check("cluster zone=c:1m;\ncluster_eject stale sideways;  # BAD",
       qr/invalid value "sideways", expected "stale", "down", "key_mismatch", "version_skew", "service_down" or a single "off"/);
 check("cluster zone=c:1m;\ncluster_eject off down;  # BAD",
       qr/invalid value "off"/);
+check("cluster zone=c:1m;\ncluster_check uri=health;  # BAD",
+      qr/invalid URI in "uri=health", expected a path that starts with "\/" and has no spaces/);
+check("cluster zone=c:1m;\ncluster_check timeout=50ms;  # BAD",
+      qr/invalid time in "timeout=50ms", expected a time of at least 100ms/);
+check("cluster zone=c:1m;\ncluster_check rise=0;  # BAD",
+      qr/invalid value in "rise=0", expected a number from 1 to 1000/);
+check("cluster zone=c:1m;\ncluster_check fall=x;  # BAD",
+      qr/invalid value in "fall=x", expected a number from 1 to 1000/);
+check("cluster zone=c:1m;\ncluster_check messenger=70000;  # BAD",
+      qr/invalid value in "messenger=70000", expected a number from 1 to 65535/);
+check("cluster zone=c:1m;\ncluster_check expect=399-200;  # BAD",
+      qr/invalid status range in "expect=399-200", expected "expect=200-399" or a single status, from 100 to 599/);
+check("cluster zone=c:1m;\ncluster_check expect=2xx;  # BAD",
+      qr/invalid status range in "expect=2xx"/);
+check("cluster zone=c:1m;\ncluster_check interval=5s;  # BAD",
+      qr/invalid parameter "interval=5s", expected "uri=", "timeout=", "rise=", "fall=", "messenger=", "expect=" or "mandatory"/);
+check("cluster zone=c:1m;\ncluster_check;\ncluster_check;  # BAD",
+      qr/"cluster_check" directive is duplicate/);
+check("cluster zone=c:1m;\ncluster_slow_start soon;  # BAD",
+      qr/invalid time "soon", expected a time such as 30s, or 0 for none/);
 check("cluster_heartbeat interval=1s;  # BAD",
       qr/"cluster_\*" directives in upstream "proget" need "cluster zone=NAME:SIZE"/);
 check("cluster zone=c:1m;",
@@ -94,6 +114,9 @@ $t->write_config(<<'EOF');
         cluster zone=c:1m;
         cluster_heartbeat interval=30s stale=5m;
         cluster_eject stale down key_mismatch version_skew service_down;
+        cluster_check uri=/health/json timeout=5s rise=2 fall=3
+                      messenger=33237 expect=200-399 mandatory;
+        cluster_slow_start 30s;
     }
 
     server {
