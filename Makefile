@@ -10,6 +10,8 @@ MAKEFLAGS += --no-print-directory
 #   make check      the tests once, for one build: SANITIZE=0 or 1
 #   make demo       three simulated nodes behind nginx, with the status page
 #   make bench      throughput and latency against plain round robin
+#   make fuzz       libFuzzer over the readers of the checks' answers
+#                   (FUZZ_SECONDS, 600 by default)
 #
 # NGINX_SRC=/path/to/nginx-1.x.y builds against another nginx source tree;
 # NGINX_CONFIGURE="..." adds to its configure flags.
@@ -44,7 +46,7 @@ CFLAGS_OWN := -std=c11 -O1 -g -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
 UNIT_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
-.PHONY: all module setup sim unit check test prove demo bench clean
+.PHONY: all module setup sim unit check test prove demo bench fuzz clean
 
 all: module
 
@@ -104,6 +106,19 @@ bench: setup
 	$(MAKE) module sim
 	CLUSTER_MODULE=$(CURDIR)/$(MODULE) NGINX_BIN=$(NGINX_BIN) \
 	bash tests/bench.sh
+
+# libFuzzer over the check's readers; not part of "make test"
+FUZZ_SECONDS ?= 600
+
+fuzz:
+	@sh tests/setup.sh fuzz
+	@mkdir -p build/fuzz/corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
+	    -o build/fuzz/fuzz_check tests/fuzz/fuzz_check.c \
+	    src/cluster_http.c src/cluster_health.c src/cluster_check.c \
+	    src/cluster_node.c -ljansson
+	build/fuzz/fuzz_check -max_total_time=$(FUZZ_SECONDS) -max_len=80000 \
+	    -print_final_stats=1 build/fuzz/corpus tests/fuzz/seeds
 
 clean:
 	rm -rf build

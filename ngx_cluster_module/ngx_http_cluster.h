@@ -80,6 +80,7 @@ typedef struct {
     ngx_msec_t                        stale;
     ngx_uint_t                        eject;      /* NGX_CONF_UNSET_UINT */
     ngx_msec_t                        slow_start;
+    ngx_array_t                      *names;      /* of ngx_keyval_t */
 
     /* cluster_check */
     ngx_flag_t                        check;

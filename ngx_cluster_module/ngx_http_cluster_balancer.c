@@ -21,6 +21,8 @@ typedef enum {
 static ngx_int_t ngx_http_cluster_add_members(ngx_conf_t *cf,
     ngx_http_cluster_srv_conf_t *cscf, ngx_http_upstream_rr_peers_t *peers,
     ngx_uint_t k);
+static ngx_int_t ngx_http_cluster_name_members(ngx_conf_t *cf,
+    ngx_http_cluster_srv_conf_t *cscf);
 static ngx_int_t ngx_http_cluster_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_cluster_get_peer(ngx_peer_connection_t *pc,
@@ -127,6 +129,53 @@ ngx_http_cluster_init_upstream(ngx_conf_t *cf,
         && ngx_http_cluster_add_members(cf, cscf, peers->next, 1) != NGX_OK)
     {
         return NGX_ERROR;
+    }
+
+    return ngx_http_cluster_name_members(cf, cscf);
+}
+
+
+/* "cluster_node_name": by the server line's text or the resolved address */
+static ngx_int_t
+ngx_http_cluster_name_members(ngx_conf_t *cf,
+    ngx_http_cluster_srv_conf_t *cscf)
+{
+    ngx_str_t                  *id, *server;
+    ngx_uint_t                  i, j, found;
+    ngx_keyval_t               *kv;
+
+    if (cscf->names == NULL) {
+        return NGX_OK;
+    }
+
+    kv = cscf->names->elts;
+
+    for (j = 0; j < cscf->names->nelts; j++) {
+        found = 0;
+
+        for (i = 0; i < cscf->nmembers; i++) {
+            id = cscf->members[i].id;
+            server = cscf->members[i].name;
+
+            if ((id->len == kv[j].key.len
+                 && ngx_strncmp(id->data, kv[j].key.data, id->len) == 0)
+                || (server->len == kv[j].key.len
+                    && ngx_strncmp(server->data, kv[j].key.data,
+                                   server->len) == 0))
+            {
+                cscf->members[i].name = &kv[j].value;
+                found = 1;
+            }
+        }
+
+        if (!found) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"cluster_node_name\" names \"%V\", which is "
+                          "no server of upstream \"%V\", in %s:%ui",
+                          &kv[j].key, &cscf->upstream->host, cscf->file,
+                          cscf->line);
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;

@@ -28,6 +28,8 @@ static char *ngx_http_cluster_check_number(ngx_conf_t *cf, ngx_str_t *value,
     size_t skip, ngx_uint_t min, ngx_uint_t max, ngx_uint_t *n);
 static char *ngx_http_cluster_slow_start(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_cluster_node_name(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_cluster_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void ngx_http_cluster_mark(ngx_conf_t *cf,
@@ -72,6 +74,13 @@ static ngx_command_t  ngx_http_cluster_commands[] = {
     { ngx_string("cluster_slow_start"),
       NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
       ngx_http_cluster_slow_start,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cluster_node_name"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE2,
+      ngx_http_cluster_node_name,
       NGX_HTTP_SRV_CONF_OFFSET,
       0,
       NULL },
@@ -719,6 +728,60 @@ ngx_http_cluster_slow_start(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     cscf->slow_start = (ngx_msec_t) t;
+
+    ngx_http_cluster_mark(cf, cscf);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_cluster_node_name(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cluster_srv_conf_t  *cscf = conf;
+
+    u_char        *p;
+    ngx_str_t     *value;
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv;
+
+    value = cf->args->elts;
+
+    for (p = value[2].data; p < value[2].data + value[2].len; p++) {
+        if (*p < ' ' || *p == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid name \"%V\", expected printable "
+                               "text", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (cscf->names == NULL) {
+        cscf->names = ngx_array_create(cf->pool, 4, sizeof(ngx_keyval_t));
+        if (cscf->names == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    kv = cscf->names->elts;
+
+    for (i = 0; i < cscf->names->nelts; i++) {
+        if (kv[i].key.len == value[1].len
+            && ngx_strncmp(kv[i].key.data, value[1].data, value[1].len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate name for \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    kv = ngx_array_push(cscf->names);
+    if (kv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    kv->key = value[1];
+    kv->value = value[2];
 
     ngx_http_cluster_mark(cf, cscf);
 

@@ -26,6 +26,7 @@ $t->write_config(<<'EOF');
         server 127.0.0.1:%%PORT_spare%% backup;
 
         cluster zone=proget_cluster:1m;
+        cluster_node_name 127.0.0.1:%%PORT_web1%% web-one;
     }
 
     server {
@@ -67,6 +68,9 @@ is($web3->{state}, 'up', 'a node that answered is up');
 is($web3->{web}{last_status}, 200, 'last status recorded');
 ok(defined $web3->{web}{last_heartbeat}, 'heartbeat recorded');
 
+is($t->node('proget', '127.0.0.1:' . $t->port('web1'))->{name}, 'web-one',
+   'a node named by cluster_node_name');
+
 my $spare = $t->node('proget', '127.0.0.1:' . $t->port('spare'));
 is($spare->{backup}, JSON::PP::true, 'backup shown');
 is($spare->{state}, 'checking', 'a node never heard from is checking');
@@ -89,6 +93,7 @@ my ($first) = grep { m{^/ } } @log;
 like($first, qr{^/ 127\.0\.0\.1:\d+ (checking|up)$},
      '$cluster_node and $cluster_node_state in the access log');
 ok((grep { m{^/cluster - -$} } @log), 'empty for requests not balanced');
+ok((grep { m{^/ web-one (checking|up)$} } @log), 'the configured name');
 
 $t->check_logs;
 

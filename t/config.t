@@ -93,6 +93,10 @@ check("cluster zone=c:1m;\ncluster_check;\ncluster_check;  # BAD",
       qr/"cluster_check" directive is duplicate/);
 check("cluster zone=c:1m;\ncluster_slow_start soon;  # BAD",
       qr/invalid time "soon", expected a time such as 30s, or 0 for none/);
+check("cluster zone=c:1m;  # BAD\ncluster_node_name 10.0.0.1:80 web1;",
+      qr/"cluster_node_name" names "10\.0\.0\.1:80", which is no server of upstream "proget"/);
+check("cluster zone=c:1m;\ncluster_node_name 127.0.0.1:8001 a;\ncluster_node_name 127.0.0.1:8001 b;  # BAD",
+      qr/duplicate name for "127\.0\.0\.1:8001"/);
 check("cluster_heartbeat interval=1s;  # BAD",
       qr/"cluster_\*" directives in upstream "proget" need "cluster zone=NAME:SIZE"/);
 check("cluster zone=c:1m;",

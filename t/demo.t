@@ -19,10 +19,18 @@ my $node = $t->port('demo_node');
 my $out = `DEMO_SECONDS=1 DEMO_PORT=$port DEMO_NODE_PORT=$node bash tests/demo.sh 2>&1`;
 is($?, 0, 'the demo ran') or diag $out;
 
-like($out, qr/cluster proget: 3 of 3 nodes in rotation/, 'three nodes at first');
-like($out, qr/cluster proget: 2 of 3 nodes in rotation/, 'then two');
-like($out, qr/127\.0\.0\.1:\Q@{[$node + 2]}\E\s+down\s+no \(down\)/,
+like($out, qr/cluster proget, release 23\.0\.27: 4 of 4 nodes in rotation/,
+     'four nodes at first');
+like($out, qr/cluster proget, release 23\.0\.27: 3 of 4 nodes in rotation/,
+     'then three');
+like($out, qr/127\.0\.0\.14:$node\s+web4\s+down\s+out:down/,
      'the stopped node is down and out of rotation');
+like($out, qr/127\.0\.0\.13:$node\s+web3\s+up\s+in\s+23\.0\.31!/,
+     'the node on another release is marked');
+like($out, qr/web3: Software version 23\.0\.31 is not in sync/, 'with its hint');
+like($out, qr/127\.0\.0\.12:$node\s+web2\s+up\s+in\s+23\.0\.27\s+error/,
+     'the node whose service is stopped is marked');
+like($out, qr/web2: The service component is not running/, 'with its hint');
 like($out, qr{status is at http://127\.0\.0\.1:$port/cluster}, 'says where');
 like($out, qr/stopped nginx and the simulated nodes/, 'and stops');
 

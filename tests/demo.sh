@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# make demo: three simulated Inedo web nodes behind nginx with the cluster
-# module, on loopback; some traffic, one node stopped, and the status.
+# make demo: four simulated Inedo web nodes behind nginx with the cluster
+# module, on loopback: one on another release, one whose service is stopped;
+# active checks, some traffic, one node stopped, and the status.
 #
-# DEMO_PORT (8080) is nginx's port, DEMO_NODE_PORT (18601) the first node's;
-# DEMO_SECONDS, when set, ends the demo by itself after that many seconds.
+# DEMO_PORT (8080) is nginx's port; the nodes listen on 127.0.0.11 to
+# 127.0.0.14, port DEMO_NODE_PORT (18601), with their service messenger on
+# the next port; DEMO_SECONDS, when set, ends the demo after that long.
 
 set -euo pipefail
 
@@ -34,26 +36,37 @@ trap stop EXIT
 trap 'exit 0' INT TERM
 
 in_use() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null
 }
 
-for p in "$port" $((node_port)) $((node_port + 1)) $((node_port + 2)); do
-    if in_use "$p"; then
-        echo "demo: port $p is in use; set DEMO_PORT or DEMO_NODE_PORT" >&2
+messenger=$((node_port + 1))
+
+if in_use "$port"; then
+    echo "demo: port $port is in use; set DEMO_PORT" >&2
+    exit 1
+fi
+
+for i in 11 12 13 14; do
+    if in_use "$node_port" 127.0.0.$i || in_use "$messenger" 127.0.0.$i; then
+        echo "demo: port $node_port or $messenger of 127.0.0.$i is in use;" \
+             "set DEMO_NODE_PORT" >&2
         exit 1
     fi
 done
 
+# name, address, release, health answer, service
 start_node() {
-    "$CLUSTER_SIM" --name "$1" --port "$2" --version "$3" --health "$4" \
-        >>"$dir/sim.log" 2>&1 &
+    "$CLUSTER_SIM" --name "$1" --listen "$2" --port "$node_port" \
+        --messenger "$messenger" --version "$3" --health "$4" \
+        --service "$5" >>"$dir/sim.log" 2>&1 &
     pids+=($!)
     echo "$!" > "$dir/$1.pid"
 }
 
-start_node web1 $((node_port)) 23.0.27 json2025
-start_node web2 $((node_port + 1)) 23.0.27 text2026
-start_node web3 $((node_port + 2)) 23.0.27 json2025
+start_node web1 127.0.0.11 23.0.27 json2025 ok
+start_node web2 127.0.0.12 23.0.27 text2026 error
+start_node web3 127.0.0.13 23.0.31 json2025 ok
+start_node web4 127.0.0.14 23.0.27 buildmaster ok
 
 cat > "$dir/nginx.conf" <<CONF
 load_module $CLUSTER_MODULE;
@@ -75,12 +88,17 @@ http {
     scgi_temp_path $dir/scgi;
 
     upstream proget {
-        server 127.0.0.1:$((node_port)) max_fails=0;
-        server 127.0.0.1:$((node_port + 1)) max_fails=0;
-        server 127.0.0.1:$((node_port + 2)) max_fails=0;
+        server 127.0.0.11:$node_port;
+        server 127.0.0.12:$node_port;
+        server 127.0.0.13:$node_port;
+        server 127.0.0.14:$node_port;
 
         cluster zone=proget_cluster:1m;
-        cluster_heartbeat interval=5s stale=1m;
+        cluster_node_name 127.0.0.11:$node_port web1;
+        cluster_node_name 127.0.0.12:$node_port web2;
+        cluster_node_name 127.0.0.13:$node_port web3;
+        cluster_heartbeat interval=1s stale=1m;
+        cluster_check timeout=2s rise=2 fall=2 messenger=$messenger;
         cluster_eject stale down;
     }
 
@@ -125,30 +143,42 @@ summary() {
     curl -s "http://127.0.0.1:$port/cluster" | perl -MJSON::PP -e '
         my $doc = decode_json(join "", <STDIN>);
         for my $c (@{$doc->{clusters}}) {
-            printf "cluster %s: %d of %d nodes in rotation%s\n",
-                $c->{name}, $c->{nodes_in_rotation},
-                $c->{settings}{servers}, $c->{panic} ? ", PANIC" : "";
-            printf "  %-18s %-9s %-12s %8s %8s  %s\n", "node", "state",
-                "in rotation", "requests", "failures", "last heartbeat";
+            printf "cluster %s, release %s: %d of %d nodes in rotation%s\n",
+                $c->{name}, $c->{release} // "unknown",
+                $c->{nodes_in_rotation}, $c->{settings}{servers},
+                $c->{panic} ? ", PANIC" : "";
+            printf "  %-19s %-6s %-9s %-10s %-8s %-8s %-9s %8s  %s\n",
+                "node", "name", "state", "rotation", "release", "service",
+                "messenger", "requests", "heartbeat";
             for my $n (@{$c->{nodes}}) {
                 my $age = $n->{web}{heartbeat_age_s};
-                printf "  %-18s %-9s %-12s %8d %8d  %s\n", $n->{id},
-                    $n->{state},
-                    $n->{in_rotation} ? "yes"
-                        : "no (" . join(",", @{$n->{reasons}}) . ")",
-                    $n->{web}{requests}, $n->{web}{failures},
+                my $v = $n->{version};
+                printf "  %-19s %-6s %-9s %-10s %-8s %-8s %-9s %8d  %s\n",
+                    $n->{id}, $n->{name}, $n->{state},
+                    $n->{in_rotation} ? "in"
+                        : "out:" . join(",", @{$n->{reasons}}),
+                    ($v->{release} // "?")
+                        . (defined $v->{in_sync} && !$v->{in_sync} ? "!" : ""),
+                    $n->{service}{status}, $n->{service}{messenger},
+                    $n->{web}{requests},
                     defined $age ? sprintf("%.1f s ago", $age) : "never";
+            }
+            for my $n (grep { @{$_->{hints}} } @{$c->{nodes}}) {
+                print "  $n->{name}: $_\n" for @{$n->{hints}};
             }
         }'
 }
 
-echo "demo: three nodes behind nginx; sending 30 requests"
-traffic 30
+echo "demo: four nodes behind nginx, checked every second; web2's service"
+echo "demo: is stopped and web3 runs another release"
+sleep 3
+traffic 20
 summary
 
 echo
-echo "demo: stopping web3 and sending 20 more requests"
-kill "$(cat "$dir/web3.pid")"
+echo "demo: stopping web4; the checks take it out of rotation"
+kill "$(cat "$dir/web4.pid")"
+sleep 3
 traffic 20
 summary
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs, from Debian's archive, every package the project builds, tests,
-# benchmarks and demonstrates with.  Idempotent: a package already present is
-# not asked for again, and apt-get is not run at all when nothing is missing.
+# benchmarks and demonstrates with ("setup.sh fuzz": also what the fuzzer
+# needs).  Idempotent: a package already present is not asked for again,
+# and apt-get is not run at all when nothing is missing.
 set -eu
 
 packages="
@@ -17,6 +18,10 @@ packages="
     wrk
     curl
 "
+
+if [ "${1:-}" = fuzz ]; then
+    packages="$packages clang libclang-rt-14-dev"
+fi
 
 missing=""
 for p in $packages; do

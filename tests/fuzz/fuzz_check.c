@@ -1,0 +1,67 @@
+/*
+ * libFuzzer target: a node's answer to a check, as bytes off the wire.
+ *
+ * It goes through the HTTP reader (whole, and cut at every read boundary
+ * the fuzzer picks), the health JSON reader and the judgement, as the
+ * module does; anything that reads out of bounds, leaks or trips a
+ * sanitizer is a finding.
+ */
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster_check.h"
+#include "cluster_health.h"
+#include "cluster_http.h"
+
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char                     *buf, reason[72];
+    size_t                    cut;
+    cluster_check_t           check;
+    cluster_health_t          health;
+    cluster_http_rc_e         rc;
+    cluster_check_conf_t      conf;
+    cluster_http_response_t   resp;
+
+    /* the body alone, as the JSON reader sees it */
+    cluster_health_parse((const char *) data, size, &health);
+
+    buf = malloc(size ? size : 1);
+    if (buf == NULL) {
+        return 0;
+    }
+
+    /* the answer as it arrives: first a part, then all, then the close */
+    cut = size ? data[0] % (size + 1) : 0;
+
+    memcpy(buf, data, size);
+    (void) cluster_http_response_parse(buf, cut, 0, &resp);
+
+    memcpy(buf, data, size);
+    rc = cluster_http_response_parse(buf, size, 0, &resp);
+
+    if (rc == CLUSTER_HTTP_AGAIN) {
+        memcpy(buf, data, size);
+        rc = cluster_http_response_parse(buf, size, 1, &resp);
+    }
+
+    if (rc == CLUSTER_HTTP_DONE) {
+        conf.expect_min = 200;
+        conf.expect_max = 299;
+        conf.fallback = size & 1;
+
+        (void) cluster_check_judge(&conf, &resp, &health, reason,
+                                   sizeof(reason), &check);
+    }
+
+    free(buf);
+
+    return 0;
+}
