@@ -106,6 +106,8 @@ bench: setup
 	$(MAKE) module sim
 	CLUSTER_MODULE=$(CURDIR)/$(MODULE) NGINX_BIN=$(NGINX_BIN) \
 	bash tests/bench.sh
+	CLUSTER_MODULE=$(CURDIR)/$(MODULE) CLUSTER_SIM=$(CURDIR)/$(SIM) \
+	NGINX_BIN=$(NGINX_BIN) bash tests/bench_checks.sh
 
 # libFuzzer over the check's readers; not part of "make test"
 FUZZ_SECONDS ?= 600

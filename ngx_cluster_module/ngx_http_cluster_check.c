@@ -640,6 +640,7 @@ static void
 ngx_http_cluster_probe_record(ngx_http_cluster_probe_t *probe)
 {
     int64_t                       now;
+    ngx_int_t                     resync;
     cluster_node_t               *node;
     ngx_http_cluster_srv_conf_t  *cscf;
 
@@ -662,13 +663,19 @@ ngx_http_cluster_probe_record(ngx_http_cluster_probe_t *probe)
 
     ngx_shmtx_lock(&cscf->shpool->mutex);
 
-    cluster_node_check(node, &cscf->settings, &probe->result, now);
+    resync = cluster_node_check(node, &cscf->settings, &probe->result, now);
 
     if (probe->fallback && probe->result.ok) {
         node->health_fallback = 1;
     }
 
-    ngx_http_cluster_evaluate_all(cscf, now, cscf->tick.log);
+    if (resync) {
+        /* a release changed: the whole cluster's sync may have */
+        ngx_http_cluster_evaluate_all(cscf, now, cscf->tick.log);
+
+    } else {
+        ngx_http_cluster_evaluate_node(cscf, node, now, cscf->tick.log);
+    }
 
     ngx_shmtx_unlock(&cscf->shpool->mutex);
 

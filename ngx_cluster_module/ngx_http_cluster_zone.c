@@ -447,8 +447,8 @@ ngx_http_cluster_log_change(ngx_http_cluster_srv_conf_t *cscf,
              || change->new_state == CLUSTER_STATE_CHECKING)
             ? NGX_LOG_NOTICE : NGX_LOG_WARN;
 
-    if (change->new_state == change->old_state
-        && (change->findings & ~change->old_findings))
+    if (change->findings & ~change->old_findings
+        & ~CLUSTER_FINDING_UNCHECKED)
     {
         /* a new finding, such as a version out of sync */
         level = NGX_LOG_WARN;

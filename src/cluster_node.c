@@ -143,12 +143,17 @@ cluster_node_response(cluster_node_t *node, const cluster_settings_t *s,
 }
 
 
-void
+int
 cluster_node_check(cluster_node_t *node, const cluster_settings_t *s,
     const cluster_check_t *check, int64_t now)
 {
+    int          resync;
+    char         release[sizeof(node->health.release)];
     size_t       n;
     const char  *reason;
+
+    resync = (node->last_check == 0);
+    memcpy(release, node->health.release, sizeof(release));
 
     node->checks++;
     node->last_check = now;
@@ -221,6 +226,8 @@ cluster_node_check(cluster_node_t *node, const cluster_settings_t *s,
             node->service_heartbeat = now;
         }
     }
+
+    return resync || strcmp(release, node->health.release) != 0;
 }
 
 
@@ -379,15 +386,18 @@ cluster_node_trial_due(const cluster_node_t *node,
 }
 
 
+#define CLUSTER_RELEASES_MAX  16
+
+
 void
 cluster_version_sync(cluster_node_t *const *nodes, size_t n, char *release,
     size_t size)
 {
-    size_t       i, j, votes, best_votes, len;
-    const char  *best, *r;
+    size_t       i, j, k, top, len, votes[CLUSTER_RELEASES_MAX];
+    const char  *best, *r, *seen[CLUSTER_RELEASES_MAX];
 
     best = NULL;
-    best_votes = 0;
+    k = 0;
 
     for (i = 0; i < n; i++) {
         if (nodes[i] && nodes[i]->last_check == 0) {
@@ -396,7 +406,11 @@ cluster_version_sync(cluster_node_t *const *nodes, size_t n, char *release,
         }
     }
 
-    /* quadratic, but over a cluster's few nodes and only after a check */
+    /*
+     * A cluster runs one release, two while it is upgraded: count the
+     * votes of each of the few distinct ones.  Past the 16th distinct
+     * release, the others are out of sync whatever they are.
+     */
 
     for (i = 0; i < n; i++) {
         if (nodes[i] == NULL || nodes[i]->health.release[0] == '\0') {
@@ -404,19 +418,27 @@ cluster_version_sync(cluster_node_t *const *nodes, size_t n, char *release,
         }
 
         r = nodes[i]->health.release;
-        votes = 0;
 
-        for (j = 0; j < n; j++) {
-            if (nodes[j] && strcmp(nodes[j]->health.release, r) == 0) {
-                votes++;
+        for (j = 0; j < k; j++) {
+            if (strcmp(seen[j], r) == 0) {
+                votes[j]++;
+                break;
             }
         }
 
-        if (votes > best_votes
-            || (votes == best_votes && cluster_release_compare(r, best) > 0))
+        if (j == k && k < CLUSTER_RELEASES_MAX) {
+            seen[k] = r;
+            votes[k++] = 1;
+        }
+    }
+
+    for (j = 0, top = 0; j < k; j++) {
+        if (best == NULL || votes[j] > votes[top]
+            || (votes[j] == votes[top]
+                && cluster_release_compare(seen[j], best) > 0))
         {
-            best = r;
-            best_votes = votes;
+            best = seen[j];
+            top = j;
         }
     }
 

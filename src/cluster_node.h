@@ -156,8 +156,12 @@ uint32_t cluster_settings_out(const cluster_settings_t *s);
 
 void cluster_node_init(cluster_node_t *node, int64_t now);
 
-/* the outcome of an active check */
-void cluster_node_check(cluster_node_t *node, const cluster_settings_t *s,
+/*
+ * The outcome of an active check; returns 1 when the cluster's version
+ * sync must be looked at again (the node's release changed, or it was its
+ * first check), 0 otherwise.
+ */
+int cluster_node_check(cluster_node_t *node, const cluster_settings_t *s,
     const cluster_check_t *check, int64_t now);
 
 /*
