@@ -184,9 +184,13 @@ ngx_http_cluster_init_main_conf(ngx_conf_t *cf, void *conf)
         cscf = ngx_http_conf_upstream_srv_conf(uscfp[i],
                                                ngx_http_cluster_module);
 
-        if (cscf->shm_zone
-            && uscfp[i]->peer.init_upstream != ngx_http_cluster_init_upstream)
-        {
+        /*
+         * The upstream module initialised every upstream before this; a
+         * cluster whose own initialisation never ran was taken over by
+         * another balancer (one that wraps it, as keepalive does, calls it)
+         */
+
+        if (cscf->shm_zone && cscf->members == NULL) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "upstream \"%V\" has \"cluster\" and another load "
                           "balancing method after it in %s:%ui; a cluster "

@@ -29,10 +29,24 @@ $t->write_config(<<'EOF');
         cluster_node_name 127.0.0.1:%%PORT_web1%% web-one;
     }
 
+    upstream pooled {
+        server 127.0.0.1:%%PORT_web1%%;
+        server 127.0.0.1:%%PORT_web2%%;
+
+        cluster zone=pooled_cluster:1m;
+        keepalive 8;
+    }
+
     server {
         listen 127.0.0.1:%%PORT_http%%;
 
         access_log %%DIR%%/cluster.log cluster;
+
+        location /pooled {
+            proxy_pass http://pooled;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
 
         location / {
             proxy_pass http://proget;
@@ -50,6 +64,12 @@ my $seen = $t->spread(40);
 
 is_deeply($seen, { web1 => 10, web2 => 10, web3 => 20 },
           'requests spread by weight, none to the backup or down server');
+
+# with keepalive wrapping the cluster: balanced and recorded all the same
+$seen = $t->spread(10, '/pooled');
+is_deeply($seen, { web1 => 5, web2 => 5 }, 'keepalive after cluster balances');
+is(join(',', map { $_->{web}{requests} } @{$t->cluster('pooled')->{nodes}}),
+   '5,5', 'and records each response');
 
 my $r = $t->get('/cluster');
 is($r->{status}, 200, 'status location answers');

@@ -152,6 +152,23 @@ isnt($rc, 0, 'a balancer after "cluster" is an error');
 like($out, qr/upstream "proget" has "cluster" and another load balancing method after it in \S+nginx\.conf:\d+/,
      '  that says so') or diag $out;
 
+# keepalive wraps the balancer before it, and so goes after "cluster"
+$t->write_config(<<'EOF');
+    upstream proget {
+        server 127.0.0.1:8001;
+        cluster zone=c:1m;
+        keepalive 16;
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        location / { proxy_pass http://proget; }
+    }
+EOF
+
+($rc, $out) = $t->test_config;
+is($rc, 0, 'keepalive after "cluster" passes') or diag $out;
+
 # another balancer before it: a warning, as nginx's own give
 $t->write_config(<<'EOF');
     upstream proget {
