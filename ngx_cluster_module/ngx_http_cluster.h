@@ -60,7 +60,8 @@ typedef struct {
 /* one distinct address of the upstream, as configured */
 typedef struct {
     ngx_str_t                        *id;         /* the peer's address */
-    ngx_str_t                        *name;       /* the "server" line */
+    ngx_str_t                        *name;       /* as the status says */
+    ngx_str_t                        *host;       /* the "server" line */
     ngx_uint_t                        weight;
     unsigned                          backup:1;
     struct sockaddr                  *sockaddr;

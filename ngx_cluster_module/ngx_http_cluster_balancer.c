@@ -57,7 +57,7 @@ ngx_int_t
 ngx_http_cluster_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us)
 {
-    ngx_uint_t                     n;
+    ngx_uint_t                     i, n;
     cluster_settings_t            *s;
     ngx_http_cluster_srv_conf_t   *cscf;
     ngx_http_upstream_rr_peers_t  *peers;
@@ -71,6 +71,7 @@ ngx_http_cluster_init_upstream(ngx_conf_t *cf,
     us->peer.init = ngx_http_cluster_init_peer;
 
     cscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_cluster_module);
+    peers = us->peer.data;
 
     s = &cscf->settings;
     cluster_settings_default(s);
@@ -105,8 +106,6 @@ ngx_http_cluster_init_upstream(ngx_conf_t *cf,
         }
     }
 
-    peers = us->peer.data;
-
     n = peers->number + (peers->next ? peers->next->number : 0);
 
     cscf->members = ngx_palloc(cf->pool, n * sizeof(ngx_http_cluster_member_t));
@@ -129,6 +128,19 @@ ngx_http_cluster_init_upstream(ngx_conf_t *cf,
         && ngx_http_cluster_add_members(cf, cscf, peers->next, 1) != NGX_OK)
     {
         return NGX_ERROR;
+    }
+
+    for (i = 0; cscf->check == 1 && cscf->messenger && i < cscf->nmembers;
+         i++)
+    {
+        if (cscf->members[i].sockaddr->sa_family == AF_UNIX) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"cluster_check messenger=\" cannot check the "
+                          "unix socket server \"%V\" of upstream \"%V\" "
+                          "in %s:%ui", cscf->members[i].id, &us->host,
+                          cscf->file, cscf->line);
+            return NGX_ERROR;
+        }
     }
 
     return ngx_http_cluster_name_members(cf, cscf);
@@ -155,7 +167,7 @@ ngx_http_cluster_name_members(ngx_conf_t *cf,
 
         for (i = 0; i < cscf->nmembers; i++) {
             id = cscf->members[i].id;
-            server = cscf->members[i].name;
+            server = cscf->members[i].host;
 
             if ((id->len == kv[j].key.len
                  && ngx_strncmp(id->data, kv[j].key.data, id->len) == 0)
@@ -224,7 +236,8 @@ ngx_http_cluster_add_members(ngx_conf_t *cf,
             m = &cscf->members[cscf->nmembers++];
 
             m->id = &peer->name;
-            m->name = peer->server.len ? &peer->server : &peer->name;
+            m->host = peer->server.len ? &peer->server : &peer->name;
+            m->name = m->host;
             m->weight = peer->weight;
             m->backup = k;
             m->sockaddr = peer->sockaddr;
@@ -394,10 +407,10 @@ ngx_http_cluster_select(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
     time_t                             t;
     uintptr_t                          m;
     ngx_int_t                          total;
-    ngx_uint_t                         i, n, p, panic, trial_i;
+    ngx_uint_t                         i, n, p, panic, trial_i, spare_i;
     cluster_node_t                    *node, *trial;
     ngx_http_cluster_srv_conf_t       *cscf;
-    ngx_http_upstream_rr_peer_t       *peer, *best, *trial_peer;
+    ngx_http_upstream_rr_peer_t       *peer, *best, *trial_peer, *spare;
     ngx_http_upstream_rr_peer_data_t  *rrp;
 
     rrp = &cp->rrp;
@@ -410,9 +423,11 @@ ngx_http_cluster_select(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
     best = NULL;
     trial = NULL;
     trial_peer = NULL;
+    spare = NULL;
     total = 0;
     p = 0;
     trial_i = 0;
+    spare_i = 0;
 
 #if (NGX_SUPPRESS_WARN)
     n = 0;
@@ -467,10 +482,18 @@ ngx_http_cluster_select(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
 
         if (node && node->in_rotation && pick == NGX_HTTP_CLUSTER_PICK_ROTATION
             && cscf->settings.slow_start
-            && ngx_random() % 1000
+            && (unsigned long) ngx_random() % 1000
                >= cluster_node_slow_start_share(node, &cscf->settings, now))
         {
-            /* a node back in rotation takes a growing share of its turns */
+            /*
+             * A node back in rotation takes a growing share of its turns;
+             * when it is the only one left, it takes the turn after all.
+             */
+            if (spare == NULL) {
+                spare = peer;
+                spare_i = i;
+            }
+
             continue;
         }
 
@@ -512,6 +535,13 @@ ngx_http_cluster_select(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
             best->current_weight += best->effective_weight;
             total += best->effective_weight;
         }
+    }
+
+    if (best == NULL && spare) {
+        best = spare;
+        p = spare_i;
+        best->current_weight += best->effective_weight;
+        total += best->effective_weight;
     }
 
     if (best == NULL) {

@@ -37,6 +37,9 @@ struct ngx_http_cluster_probe_s {
     size_t                            len;
     size_t                            sent;
 
+    int64_t                           claimed;    /* the claim's time */
+
+    cluster_http_response_t           resp;
     cluster_check_t                   result;
     cluster_health_t                  health;
     char                              reason[72];
@@ -152,7 +155,7 @@ ngx_http_cluster_probe_init(ngx_cycle_t *cycle,
                      "User-Agent: nginx-cluster-check/" CLUSTER_VERSION CRLF
                      "Accept: application/json, text/plain" CRLF
                      "Connection: close" CRLF CRLF) - 1
-              + uri[k].len + m->name->len;
+              + uri[k].len + m->host->len;
 
         p = ngx_pnalloc(cycle->pool, len);
         if (p == NULL) {
@@ -167,7 +170,7 @@ ngx_http_cluster_probe_init(ngx_cycle_t *cycle,
                                    "Accept: application/json, text/plain"
                                    CRLF
                                    "Connection: close" CRLF CRLF,
-                                   &uri[k], m->name)
+                                   &uri[k], m->host)
                                 - p;
     }
 
@@ -219,6 +222,7 @@ ngx_http_cluster_tick(ngx_event_t *ev)
             }
 
             if (ngx_http_cluster_claim(cscf, node, now)) {
+                probe->claimed = now;
                 ngx_http_cluster_probe_start(probe);
             }
         }
@@ -243,9 +247,24 @@ ngx_http_cluster_claim(ngx_http_cluster_srv_conf_t *cscf,
 
     ngx_shmtx_lock(&cscf->shpool->mutex);
 
+    /*
+     * The times are the wall clock's, shared by every worker; a clock that
+     * went back must not hold the checks off until it catches up.
+     */
+
+    if (node->next_check > now + 2 * interval) {
+        node->next_check = now;
+    }
+
+    if (node->check_started > now) {
+        node->check_started = 0;
+    }
+
     if (node->next_check == 0) {
         /* the first checks spread over a second, not all at once */
-        node->next_check = now + ngx_random() % ngx_min(interval, 1000);
+        node->next_check = now
+                           + (int64_t) (ngx_random()
+                                        % (long) ngx_min(interval, 1000));
 
     } else if (now >= node->next_check
                && (node->check_started == 0
@@ -253,7 +272,8 @@ ngx_http_cluster_claim(ngx_http_cluster_srv_conf_t *cscf,
     {
         /* a tenth of jitter either way, so nodes drift out of lockstep */
         jitter = interval / 5
-                 ? (int64_t) (ngx_random() % (interval / 5)) - interval / 10
+                 ? (int64_t) (ngx_random() % (long) (interval / 5))
+                   - interval / 10
                  : 0;
 
         node->next_check = now + interval + jitter;
@@ -270,6 +290,7 @@ ngx_http_cluster_claim(ngx_http_cluster_srv_conf_t *cscf,
 static void
 ngx_http_cluster_probe_start(ngx_http_cluster_probe_t *probe)
 {
+    cluster_node_t               *node;
     ngx_http_cluster_srv_conf_t  *cscf;
 
     cscf = probe->conf;
@@ -280,8 +301,15 @@ ngx_http_cluster_probe_start(ngx_http_cluster_probe_t *probe)
         return;
     }
 
+    node = cscf->nodes[probe->index];
+
+    /*
+     * A node that fell back to /health asks /health/json again now and
+     * then: it may have been upgraded to a product that has it.
+     */
+
     probe->running = 1;
-    probe->fallback = cscf->nodes[probe->index]->health_fallback;
+    probe->fallback = node->health_fallback && node->checks % 16 != 15;
     probe->messenger_phase = 0;
     probe->started = ngx_current_msec;
 
@@ -289,9 +317,13 @@ ngx_http_cluster_probe_start(ngx_http_cluster_probe_t *probe)
     probe->result.reason = probe->reason;
     probe->reason[0] = '\0';
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cscf->check_log, 0,
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "cluster check of %V", cscf->members[probe->index].id);
 
+    /*
+     * Not cancelable: a worker that shuts down gracefully waits for its
+     * checks under way, which the timeout bounds, and leaves no socket.
+     */
     ngx_add_timer(&probe->timeout, cscf->check_timeout);
 
     ngx_http_cluster_probe_connect(probe,
@@ -313,6 +345,8 @@ ngx_http_cluster_probe_connect(ngx_http_cluster_probe_t *probe,
 
     probe->len = 0;
     probe->sent = 0;
+
+    cluster_http_response_init(&probe->resp);
 
     ngx_memzero(&probe->pc, sizeof(ngx_peer_connection_t));
 
@@ -385,8 +419,14 @@ ngx_http_cluster_probe_connected(ngx_connection_t *c,
 
     if (!probe->messenger_phase) {
         /* the messenger's port has a status of its own, not a reason */
-        ngx_snprintf((u_char *) probe->reason, sizeof(probe->reason) - 1,
-                     "connect: %s%Z", strerror(err));
+        {
+        u_char  *p, *last;
+
+        last = (u_char *) probe->reason + sizeof(probe->reason) - 1;
+        p = ngx_cpymem(probe->reason, "connect: ", 9);
+        p = ngx_strerror(err, p, last - p);
+        *p = '\0';
+    }
     }
 
     return NGX_ERROR;
@@ -453,7 +493,7 @@ ngx_http_cluster_probe_read(ngx_event_t *rev)
     ngx_connection_t             *c;
     cluster_http_rc_e             rc;
     cluster_check_rc_e            judged;
-    cluster_http_response_t       resp;
+    cluster_http_response_t      *resp;
     ngx_http_cluster_probe_t     *probe;
     ngx_http_cluster_srv_conf_t  *cscf;
 
@@ -461,10 +501,20 @@ ngx_http_cluster_probe_read(ngx_event_t *rev)
     probe = c->data;
     cscf = probe->conf;
 
+    if (probe->sent == 0
+        && ngx_http_cluster_probe_connected(c, probe) != NGX_OK)
+    {
+        /* a refused connect shows first as an error to read */
+        ngx_http_cluster_probe_fail(probe, NULL);
+        return;
+    }
+
     for ( ;; ) {
 
         if (probe->len == NGX_HTTP_CLUSTER_CHECK_BUFFER) {
-            ngx_http_cluster_probe_fail(probe, "answer over 64 KiB");
+            ngx_http_cluster_probe_fail(probe, probe->resp.header_len
+                                               ? "answer over 64 KiB"
+                                               : "response header too large");
             return;
         }
 
@@ -480,10 +530,7 @@ ngx_http_cluster_probe_read(ngx_event_t *rev)
         }
 
         if (n == NGX_ERROR) {
-            ngx_http_cluster_probe_fail(probe, probe->len
-                                               ? "connection reset"
-                                                 " while reading the answer"
-                                               : "connection reset");
+            ngx_http_cluster_probe_fail(probe, "connection reset");
             return;
         }
 
@@ -493,29 +540,38 @@ ngx_http_cluster_probe_read(ngx_event_t *rev)
             probe->len += n;
         }
 
-        rc = cluster_http_response_parse((char *) probe->buf, probe->len,
-                                         eof, &resp);
+        resp = &probe->resp;
 
-        if (resp.content_length > NGX_HTTP_CLUSTER_CHECK_BODY) {
+        rc = cluster_http_response_parse((char *) probe->buf, probe->len,
+                                         eof, resp);
+
+        if (resp->content_length > NGX_HTTP_CLUSTER_CHECK_BODY) {
             ngx_http_cluster_probe_fail(probe, "answer over 64 KiB");
             return;
         }
 
         if (rc == CLUSTER_HTTP_AGAIN) {
+
+            if (eof) {
+                /* the reader says so itself; this only makes it certain */
+                ngx_http_cluster_probe_fail(probe, "incomplete answer");
+                return;
+            }
+
             continue;
         }
 
         if (rc == CLUSTER_HTTP_ERROR) {
-            ngx_http_cluster_probe_fail(probe, resp.error);
+            ngx_http_cluster_probe_fail(probe, resp->error);
             return;
         }
 
-        if (resp.body_len > NGX_HTTP_CLUSTER_CHECK_BODY) {
+        if (resp->body_len > NGX_HTTP_CLUSTER_CHECK_BODY) {
             ngx_http_cluster_probe_fail(probe, "answer over 64 KiB");
             return;
         }
 
-        judged = cluster_check_judge(&cscf->expect, &resp, &probe->health,
+        judged = cluster_check_judge(&cscf->expect, resp, &probe->health,
                                      probe->reason, sizeof(probe->reason),
                                      &probe->result);
 
@@ -611,13 +667,18 @@ ngx_http_cluster_probe_answered(ngx_http_cluster_probe_t *probe)
 
     probe->result.duration_ms = ngx_current_msec - probe->started;
 
-    if (probe->messenger == NULL) {
+    if (probe->messenger == NULL || ngx_exiting) {
         probe->result.messenger = CLUSTER_MESSENGER_UNKNOWN;
         ngx_http_cluster_probe_record(probe);
         return;
     }
 
     probe->messenger_phase = 1;
+
+    if (!probe->timeout.timer_set) {
+        /* the web part used all the time: the messenger's gets its own */
+        ngx_add_timer(&probe->timeout, probe->conf->check_timeout);
+    }
 
     ngx_http_cluster_probe_connect(probe, probe->messenger);
 }
@@ -656,7 +717,7 @@ ngx_http_cluster_probe_record(ngx_http_cluster_probe_t *probe)
 
     now = ngx_http_cluster_now();
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, cscf->check_log, 0,
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "cluster check of %V: %s %s",
                    cscf->members[probe->index].id,
                    probe->result.ok ? "ok" : "failed", probe->reason);
@@ -664,6 +725,11 @@ ngx_http_cluster_probe_record(ngx_http_cluster_probe_t *probe)
     ngx_shmtx_lock(&cscf->shpool->mutex);
 
     resync = cluster_node_check(node, &cscf->settings, &probe->result, now);
+
+    if (node->check_started == probe->claimed) {
+        /* a check that outlived its claim leaves the new claim alone */
+        node->check_started = 0;
+    }
 
     if (probe->fallback && probe->result.ok) {
         node->health_fallback = 1;

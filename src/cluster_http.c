@@ -7,45 +7,117 @@
 #include "cluster_http.h"
 
 
+static cluster_http_rc_e cluster_http_header(char *buf,
+    const char *head_end, cluster_http_response_t *r);
+static cluster_http_rc_e cluster_http_dechunk(char *buf, size_t len, int eof,
+    cluster_http_response_t *r);
 static const char *cluster_http_find(const char *p, const char *end,
     const char *s, size_t n);
 static int cluster_http_header_is(const char *name, size_t len,
     const char *want);
-static cluster_http_rc_e cluster_http_dechunk(char *body, size_t len,
-    int eof, cluster_http_response_t *r);
+
+
+void
+cluster_http_response_init(cluster_http_response_t *r)
+{
+    memset(r, 0, sizeof(cluster_http_response_t));
+    r->content_length = -1;
+}
 
 
 cluster_http_rc_e
 cluster_http_response_parse(char *buf, size_t len, int eof,
     cluster_http_response_t *r)
 {
-    size_t       n, vlen;
-    int64_t      cl;
-    const char  *p, *end, *head_end, *line_end, *colon, *v;
+    size_t             n, from;
+    cluster_http_rc_e  rc;
+    const char        *head_end;
 
-    memset(r, 0, sizeof(cluster_http_response_t));
-    r->content_length = -1;
+    if (r->error) {
+        return CLUSTER_HTTP_ERROR;
+    }
 
-    end = buf + len;
+    if (r->header_len == 0) {
+        /* the header's end may straddle the last read: look 3 bytes back */
+        from = r->scanned > 3 ? r->scanned - 3 : 0;
+        head_end = cluster_http_find(buf + from, buf + len, "\r\n\r\n", 4);
+        r->scanned = len;
 
-    head_end = cluster_http_find(buf, end, "\r\n\r\n", 4);
+        if (head_end == NULL) {
+            if (eof) {
+                r->error = len ? "incomplete response header"
+                               : "empty response";
+                return CLUSTER_HTTP_ERROR;
+            }
 
-    if (head_end == NULL) {
-        if (eof) {
-            r->error = len ? "incomplete response header" : "empty response";
-            return CLUSTER_HTTP_ERROR;
+            return CLUSTER_HTTP_AGAIN;
         }
 
+        rc = cluster_http_header(buf, head_end, r);
+
+        if (rc != CLUSTER_HTTP_DONE) {
+            return rc;
+        }
+
+        r->header_len = (size_t) (head_end - buf) + 4;
+        r->chunk = r->header_len;
+    }
+
+    r->body = buf + r->header_len;
+    n = len - r->header_len;
+
+    if (r->chunked) {
+        return cluster_http_dechunk(buf, len, eof, r);
+    }
+
+    if (r->content_length >= 0) {
+        if ((uint64_t) n < (uint64_t) r->content_length) {
+            if (eof) {
+                r->error = "body shorter than Content-Length";
+                return CLUSTER_HTTP_ERROR;
+            }
+
+            return CLUSTER_HTTP_AGAIN;
+        }
+
+        r->body_len = (size_t) r->content_length;
+        return CLUSTER_HTTP_DONE;
+    }
+
+    if (r->status == 204 || r->status == 304 || r->status < 200) {
+        r->body_len = 0;
+        return CLUSTER_HTTP_DONE;
+    }
+
+    /* no length: the body ends when the connection does */
+
+    if (!eof) {
         return CLUSTER_HTTP_AGAIN;
     }
 
-    /* the status line: HTTP/1.x NNN ... */
+    r->body_len = n;
 
-    if (len < 12 || memcmp(buf, "HTTP/1.", 7) != 0
+    return CLUSTER_HTTP_DONE;
+}
+
+
+/* the status line and the headers, from buf to head_end; parsed once */
+static cluster_http_rc_e
+cluster_http_header(char *buf, const char *head_end,
+    cluster_http_response_t *r)
+{
+    size_t       n, vlen;
+    int64_t      cl;
+    const char  *p, *line_end, *colon, *v;
+
+    /* HTTP/1.x NNN, then a space or the line's end */
+
+    if (head_end - buf < 12 || memcmp(buf, "HTTP/1.", 7) != 0
         || (buf[7] != '0' && buf[7] != '1') || buf[8] != ' '
         || buf[9] < '1' || buf[9] > '5'
         || buf[10] < '0' || buf[10] > '9'
-        || buf[11] < '0' || buf[11] > '9')
+        || buf[11] < '0' || buf[11] > '9'
+        || (buf[12] != ' ' && buf[12] != '\r'))
     {
         r->error = "invalid status line";
         return CLUSTER_HTTP_ERROR;
@@ -122,58 +194,29 @@ cluster_http_response_parse(char *buf, size_t len, int eof,
         p = line_end + 2;
     }
 
-    r->body = (char *) head_end + 4;
-    n = (size_t) (end - r->body);
-
     if (r->chunked) {
         /* the length, if also given, is ignored, as RFC 9112 says */
         r->content_length = -1;
-        return cluster_http_dechunk(r->body, n, eof, r);
     }
-
-    if (r->content_length >= 0) {
-        if ((uint64_t) n < (uint64_t) r->content_length) {
-            if (eof) {
-                r->error = "body shorter than Content-Length";
-                return CLUSTER_HTTP_ERROR;
-            }
-
-            return CLUSTER_HTTP_AGAIN;
-        }
-
-        r->body_len = (size_t) r->content_length;
-        return CLUSTER_HTTP_DONE;
-    }
-
-    if (r->status == 204 || r->status == 304 || r->status < 200) {
-        r->body_len = 0;
-        return CLUSTER_HTTP_DONE;
-    }
-
-    /* no length: the body ends when the connection does */
-
-    if (!eof) {
-        return CLUSTER_HTTP_AGAIN;
-    }
-
-    r->body_len = n;
 
     return CLUSTER_HTTP_DONE;
 }
 
 
+/*
+ * Walks the chunks from where the last call stopped ("chunk"); once the
+ * last one is there, joins them in place, from the body's start.
+ */
 static cluster_http_rc_e
-cluster_http_dechunk(char *body, size_t len, int eof,
+cluster_http_dechunk(char *buf, size_t len, int eof,
     cluster_http_response_t *r)
 {
-    char        *p, *end, *out, *line_end;
-    size_t       size, digit;
-    unsigned     digits;
+    char      *p, *end, *out, *line_end;
+    size_t     size, digit;
+    unsigned   digits;
 
-    p = body;
-    end = body + len;
-
-    /* first make sure it is all there, then join it */
+    p = buf + r->chunk;
+    end = buf + len;
 
     for ( ;; ) {
         line_end = (char *) cluster_http_find(p, end, "\r\n", 2);
@@ -197,7 +240,8 @@ cluster_http_dechunk(char *body, size_t len, int eof,
                 return CLUSTER_HTTP_ERROR;
             }
 
-            if (++digits > 8) {
+            /* no chunk of a check's answer comes near a mebibyte */
+            if (++digits > 5) {
                 r->error = "invalid chunk size";
                 return CLUSTER_HTTP_ERROR;
             }
@@ -221,7 +265,7 @@ cluster_http_dechunk(char *body, size_t len, int eof,
             break;
         }
 
-        if ((size_t) (end - p) < size + 2) {
+        if (size > (size_t) (end - p) || (size_t) (end - p) - size < 2) {
             goto again;
         }
 
@@ -231,12 +275,15 @@ cluster_http_dechunk(char *body, size_t len, int eof,
         }
 
         p += size + 2;
+
+        /* this chunk is whole: the next call starts after it */
+        r->chunk = (size_t) (p - buf);
     }
 
-    /* complete: join the chunks in place */
+    /* complete: join the chunks in place, once */
 
-    p = body;
-    out = body;
+    p = buf + r->header_len;
+    out = p;
 
     for ( ;; ) {
         line_end = (char *) cluster_http_find(p, end, "\r\n", 2);
@@ -261,7 +308,8 @@ cluster_http_dechunk(char *body, size_t len, int eof,
         p += size + 2;
     }
 
-    r->body_len = (size_t) (out - body);
+    r->body = buf + r->header_len;
+    r->body_len = (size_t) (out - r->body);
 
     return CLUSTER_HTTP_DONE;
 

@@ -5,7 +5,10 @@
  * parser with all of it after each read; the parser says whether the
  * answer is complete, still coming, or broken, and where its parts are.
  * It never reads past "len" and never allocates; a chunked body is joined
- * in place once complete.
+ * in place once complete.  It resumes where the last call stopped, so an
+ * answer that arrives a byte at a time costs no more than one that comes
+ * whole: the caller clears the response with cluster_http_response_init()
+ * before the first call and keeps it between calls.
  */
 
 #ifndef CLUSTER_HTTP_H
@@ -37,7 +40,15 @@ typedef struct {
     size_t        body_len;
 
     const char   *error;
+
+    /* where the last call stopped */
+    size_t        scanned;            /* searched for the header's end */
+    size_t        header_len;         /* 0 until the header is complete */
+    size_t        chunk;              /* the next chunk's size line */
 } cluster_http_response_t;
+
+
+void cluster_http_response_init(cluster_http_response_t *r);
 
 
 /*

@@ -157,7 +157,6 @@ cluster_node_check(cluster_node_t *node, const cluster_settings_t *s,
 
     node->checks++;
     node->last_check = now;
-    node->check_started = 0;
     node->check_status = (uint16_t) check->status;
     node->check_ms = (uint16_t) (check->duration_ms < UINT16_MAX
                                  ? check->duration_ms : UINT16_MAX);

@@ -33,6 +33,7 @@ $t->write_config(<<"EOF");
         server $ip{web3}:%%PORT_web3%%;
 
         cluster zone=proget_cluster:1m;
+        cluster_node_name $ip{web1}:%%PORT_web1%% web-one;
         cluster_heartbeat interval=300ms stale=5s;
         cluster_check timeout=1s rise=2 fall=2 messenger=$messenger;
     }
@@ -68,6 +69,9 @@ is($c->{release}, '23.0.27', "the cluster's release is the majority's");
 
 my $n = node('web1');
 is($n->{state}, 'up', 'ProGet 2025: up');
+is($n->{name}, 'web-one', 'named as configured');
+is($t->sim_stats('web1')->{health_host}, $addr{web1},
+   'its check names the server line as Host, not the name');
 is($n->{health}{status_code}, 200, 'its check answered 200');
 is($n->{health}{application}, 'ProGet', 'the product');
 is($n->{health}{database}, 'OK', 'the database');

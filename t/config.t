@@ -91,6 +91,8 @@ check("cluster zone=c:1m;\ncluster_check interval=5s;  # BAD",
       qr/invalid parameter "interval=5s", expected "uri=", "timeout=", "rise=", "fall=", "messenger=", "expect=" or "mandatory"/);
 check("cluster zone=c:1m;\ncluster_check;\ncluster_check;  # BAD",
       qr/"cluster_check" directive is duplicate/);
+check("server unix:/tmp/x.sock;\ncluster zone=c:1m;  # BAD\ncluster_check messenger=33237;",
+      qr/"cluster_check messenger=" cannot check the unix socket server "unix:\/tmp\/x\.sock" of upstream "proget"/);
 check("cluster zone=c:1m;\ncluster_slow_start soon;  # BAD",
       qr/invalid time "soon", expected a time such as 30s, or 0 for none/);
 check("cluster zone=c:1m;  # BAD\ncluster_node_name 10.0.0.1:80 web1;",

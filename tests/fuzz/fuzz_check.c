@@ -1,9 +1,8 @@
 /*
  * libFuzzer target: a node's answer to a check, as bytes off the wire.
  *
- * It goes through the HTTP reader (whole, and cut at every read boundary
- * the fuzzer picks), the health JSON reader and the judgement, as the
- * module does; anything that reads out of bounds, leaks or trips a
+ * It goes through the HTTP reader (read by read, as the module calls it),
+ * the health JSON reader and the judgement, as the module does; anything that reads out of bounds, leaks or trips a
  * sanitizer is a finding.
  */
 
@@ -23,7 +22,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char                     *buf, reason[72];
-    size_t                    cut;
+    size_t                    cut, step;
     cluster_check_t           check;
     cluster_health_t          health;
     cluster_http_rc_e         rc;
@@ -38,17 +37,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    /* the answer as it arrives: first a part, then all, then the close */
-    cut = size ? data[0] % (size + 1) : 0;
+    /*
+     * The answer as it arrives: in reads of a length the input picks, each
+     * call resuming where the last stopped, then the close.
+     */
 
     memcpy(buf, data, size);
-    (void) cluster_http_response_parse(buf, cut, 0, &resp);
+    cluster_http_response_init(&resp);
 
-    memcpy(buf, data, size);
-    rc = cluster_http_response_parse(buf, size, 0, &resp);
+    step = size ? data[0] % 7 + 1 : 1;
+    rc = CLUSTER_HTTP_AGAIN;
+
+    for (cut = step; cut < size && rc == CLUSTER_HTTP_AGAIN; cut += step) {
+        rc = cluster_http_response_parse(buf, cut, 0, &resp);
+    }
 
     if (rc == CLUSTER_HTTP_AGAIN) {
-        memcpy(buf, data, size);
+        rc = cluster_http_response_parse(buf, size, 0, &resp);
+    }
+
+    if (rc == CLUSTER_HTTP_AGAIN) {
         rc = cluster_http_response_parse(buf, size, 1, &resp);
     }
 

@@ -99,6 +99,7 @@ typedef struct {
     uint64_t      health_requests;
     uint64_t      content_requests;
     uint64_t      messenger_connections;
+    char          health_host[128];   /* the Host of the last /health */
 } sim_t;
 
 
@@ -454,13 +455,15 @@ sim_hostile(sim_conn_t *c, int keepalive)
 
 
 static void
-sim_answer(sim_conn_t *c, const char *path, const char *query, int keepalive)
+sim_answer(sim_conn_t *c, const char *path, const char *query,
+    const char *host, int keepalive)
 {
     int   healthy, status;
     char  body[1024];
 
     if (strcmp(path, "/health") == 0 || strcmp(path, "/health/json") == 0) {
         sim.health_requests++;
+        snprintf(sim.health_host, sizeof(sim.health_host), "%s", host);
 
         if (sim_hostile(c, keepalive)) {
             return;
@@ -511,8 +514,8 @@ static int
 sim_request(sim_conn_t *c)
 {
     int           keepalive, http10;
-    char         *end, *line_end, *sp1, *sp2, *q, *h;
-    char          path[1024], query[1024];
+    char         *end, *line_end, *sp1, *sp2, *q, *h, *hv;
+    char          path[1024], query[1024], host[128];
     size_t        hlen, blen, plen;
     const char   *cl;
 
@@ -576,6 +579,16 @@ sim_request(sim_conn_t *c)
         keepalive = strcasestr(h, "connection: close") == NULL;
     }
 
+    /* the Host header, up to its line's end, for /_sim/stats */
+    host[0] = '\0';
+    hv = strncasecmp(h, "host:", 5) == 0 ? h - 2 : strcasestr(h, "\r\nhost:");
+
+    if (hv) {
+        hv += 7;
+        hv += strspn(hv, " \t");
+        snprintf(host, sizeof(host), "%.*s", (int) strcspn(hv, "\r"), hv);
+    }
+
     q = strchr(sp1 + 1, '?');
     plen = q ? (size_t) (q - (sp1 + 1)) : strlen(sp1 + 1);
 
@@ -596,15 +609,17 @@ sim_request(sim_conn_t *c)
     }
 
     if (strcmp(path, "/_sim/stats") == 0) {
-        char  body[256];
+        char  body[512];
 
         snprintf(body, sizeof(body),
                  "{\"name\":\"%s\",\"requests\":%llu,\"health\":%llu,"
-                 "\"content\":%llu,\"messenger\":%llu}\n",
+                 "\"content\":%llu,\"messenger\":%llu,"
+                 "\"health_host\":\"%s\"}\n",
                  sim.name, (unsigned long long) sim.requests,
                  (unsigned long long) sim.health_requests,
                  (unsigned long long) sim.content_requests,
-                 (unsigned long long) sim.messenger_connections);
+                 (unsigned long long) sim.messenger_connections,
+                 sim.health_host);
         sim_respond(c, 200, "application/json", body, keepalive);
         return 1;
     }
@@ -620,7 +635,7 @@ sim_request(sim_conn_t *c)
         return 1;
     }
 
-    sim_answer(c, path, query, keepalive);
+    sim_answer(c, path, query, host, keepalive);
 
     if (sim.delay > 0) {
         c->due = sim_now() + sim.delay;

@@ -50,7 +50,35 @@ parse(const char *text, int eof, cluster_http_response_t *r, char *buf,
 
     memcpy(buf, text, n);
 
+    cluster_http_response_init(r);
+
     return cluster_http_response_parse(buf, n, eof, r);
+}
+
+
+/* the same answer arriving a byte at a time: the same outcome */
+static cluster_http_rc_e
+parse_bytewise(const char *text, cluster_http_response_t *r, char *buf)
+{
+    size_t             i, n;
+    cluster_http_rc_e  rc;
+
+    n = strlen(text);
+    memcpy(buf, text, n);
+
+    cluster_http_response_init(r);
+
+    rc = CLUSTER_HTTP_AGAIN;
+
+    for (i = 1; i <= n && rc == CLUSTER_HTTP_AGAIN; i++) {
+        rc = cluster_http_response_parse(buf, i, 0, r);
+    }
+
+    if (rc == CLUSTER_HTTP_AGAIN) {
+        rc = cluster_http_response_parse(buf, n, 1, r);
+    }
+
+    return rc;
 }
 
 
@@ -100,9 +128,33 @@ test_http(void)
                 "fffffffff\r\n", 0, &r, buf, sizeof(buf))
           == CLUSTER_HTTP_ERROR);
     CHECK(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "fffff\r\nab", 0, &r, buf, sizeof(buf)) == CLUSTER_HTTP_AGAIN);
+    CHECK(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                 "2\r\nabc\r\n", 0, &r, buf, sizeof(buf)) == CLUSTER_HTTP_ERROR);
     CHECK(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", 0, &r,
                 buf, sizeof(buf)) == CLUSTER_HTTP_ERROR);
+
+    /* a byte at a time, resumed where each call stopped */
+    CHECK(parse_bytewise("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+                         &r, buf) == CLUSTER_HTTP_DONE);
+    CHECK(r.status == 200 && r.body_len == 5
+          && memcmp(r.body, "hello", 5) == 0);
+    CHECK(parse_bytewise("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                         "\r\n3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n", &r, buf)
+          == CLUSTER_HTTP_DONE);
+    CHECK(r.body_len == 7 && memcmp(r.body, "{\"a\":1}", 7) == 0);
+    CHECK(parse_bytewise("HTTP/1.0 200 OK\r\n\r\nto the end", &r, buf)
+          == CLUSTER_HTTP_DONE);
+    CHECK(r.body_len == 10);
+    CHECK(parse_bytewise("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                         "\r\n100000\r\n", &r, buf) == CLUSTER_HTTP_ERROR);
+    CHECK_STR(r.error, "invalid chunk size");
+
+    /* a status of four digits is no status */
+    CHECK(parse("HTTP/1.1 2000 OK\r\n\r\n", 0, &r, buf, sizeof(buf))
+          == CLUSTER_HTTP_ERROR);
+    CHECK(parse("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", 0, &r, buf,
+                sizeof(buf)) == CLUSTER_HTTP_DONE);
 
     /* the headers a check needs */
     CHECK(parse("HTTP/1.1 302 Found\r\nLocation:  /log-in?x=1 \r\n"
