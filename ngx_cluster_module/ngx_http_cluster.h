@@ -14,6 +14,7 @@
 
 #include "cluster_check.h"
 #include "cluster_node.h"
+#include "cluster_page.h"
 #include "cluster_status.h"
 #include "cluster_version.h"
 
@@ -119,6 +120,11 @@ typedef struct {
 typedef struct {
     ngx_array_t                       clusters;   /* of srv conf pointers */
 } ngx_http_cluster_main_conf_t;
+
+
+typedef struct {
+    ngx_msec_t                        refresh;    /* of the HTML page */
+} ngx_http_cluster_loc_conf_t;
 
 
 /* the balancer's per-request data; round robin's data comes first */

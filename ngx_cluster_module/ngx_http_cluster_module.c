@@ -14,6 +14,9 @@
 static void *ngx_http_cluster_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_cluster_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_cluster_create_srv_conf(ngx_conf_t *cf);
+static void *ngx_http_cluster_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_cluster_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
 static ngx_int_t ngx_http_cluster_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_cluster_init_process(ngx_cycle_t *cycle);
 
@@ -86,9 +89,9 @@ static ngx_command_t  ngx_http_cluster_commands[] = {
       NULL },
 
     { ngx_string("cluster_status"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
       ngx_http_cluster_status,
-      0,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
@@ -106,8 +109,8 @@ static ngx_http_module_t  ngx_http_cluster_module_ctx = {
     ngx_http_cluster_create_srv_conf,      /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_cluster_create_loc_conf,      /* create location configuration */
+    ngx_http_cluster_merge_loc_conf        /* merge location configuration */
 };
 
 
@@ -238,6 +241,34 @@ ngx_http_cluster_create_srv_conf(ngx_conf_t *cf)
     cscf->check = NGX_CONF_UNSET;
 
     return cscf;
+}
+
+
+static void *
+ngx_http_cluster_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_cluster_loc_conf_t  *clcf;
+
+    clcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_cluster_loc_conf_t));
+    if (clcf == NULL) {
+        return NULL;
+    }
+
+    clcf->refresh = NGX_CONF_UNSET_MSEC;
+
+    return clcf;
+}
+
+
+static char *
+ngx_http_cluster_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_cluster_loc_conf_t  *prev = parent;
+    ngx_http_cluster_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_msec_value(conf->refresh, prev->refresh, 10000);
+
+    return NGX_CONF_OK;
 }
 
 
@@ -796,12 +827,45 @@ ngx_http_cluster_node_name(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_http_cluster_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_cluster_loc_conf_t  *clcf = conf;
+
+    ngx_str_t                 *value, s;
+    ngx_int_t                  t;
+    ngx_uint_t                 i;
     ngx_http_core_loc_conf_t  *hlcf;
 
     hlcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
     if (hlcf->handler == ngx_http_cluster_status_handler) {
         return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "refresh=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            t = ngx_parse_time(&s, 1);
+
+            if (t == NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid time in \"%V\", expected "
+                                   "seconds such as 10s, or 0 for none",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            clcf->refresh = (ngx_msec_t) t * 1000;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\", expected "
+                           "\"refresh=\"", &value[i]);
+        return NGX_CONF_ERROR;
     }
 
     hlcf->handler = ngx_http_cluster_status_handler;

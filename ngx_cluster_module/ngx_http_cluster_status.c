@@ -11,6 +11,15 @@
 #include "ngx_http_cluster.h"
 
 
+typedef enum {
+    NGX_HTTP_CLUSTER_JSON = 0,
+    NGX_HTTP_CLUSTER_HTML,
+    NGX_HTTP_CLUSTER_PROMETHEUS
+} ngx_http_cluster_format_e;
+
+
+static ngx_http_cluster_format_e ngx_http_cluster_format(
+    ngx_http_request_t *r);
 static ngx_int_t ngx_http_cluster_snapshot(ngx_http_request_t *r,
     ngx_http_cluster_srv_conf_t *cscf, cluster_status_cluster_t *c,
     int64_t now);
@@ -26,8 +35,11 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
     ngx_uint_t                      i, nodes;
     ngx_chain_t                     out;
     ngx_table_elt_t                *h;
+    cluster_page_conf_t             page;
     cluster_status_cluster_t       *clusters;
+    ngx_http_cluster_format_e       format;
     ngx_http_cluster_srv_conf_t   **cscfp;
+    ngx_http_cluster_loc_conf_t    *clcf;
     ngx_http_cluster_main_conf_t   *cmcf;
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -66,8 +78,13 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
         nodes += clusters[i].n;
     }
 
+    format = ngx_http_cluster_format(r);
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_cluster_module);
+    page.refresh = (unsigned) (clcf->refresh / 1000);
+
     /* a first guess; the renderer says when it needs more */
-    size = 1024 + nodes * 1024;
+    size = 4096 + nodes * 2048;
 
     for ( ;; ) {
         b = ngx_create_temp_buf(r->pool, size);
@@ -75,9 +92,26 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        need = cluster_status_json((char *) b->pos, size, clusters,
-                                   cmcf->clusters.nelts, now,
-                                   CLUSTER_VERSION);
+        switch (format) {
+
+        case NGX_HTTP_CLUSTER_HTML:
+            need = cluster_page_html((char *) b->pos, size, clusters,
+                                     cmcf->clusters.nelts, now,
+                                     CLUSTER_VERSION, &page);
+            break;
+
+        case NGX_HTTP_CLUSTER_PROMETHEUS:
+            need = cluster_page_prometheus((char *) b->pos, size, clusters,
+                                           cmcf->clusters.nelts, now,
+                                           CLUSTER_VERSION);
+            break;
+
+        default: /* NGX_HTTP_CLUSTER_JSON */
+            need = cluster_status_json((char *) b->pos, size, clusters,
+                                       cmcf->clusters.nelts, now,
+                                       CLUSTER_VERSION);
+        }
+
         if (need <= size) {
             break;
         }
@@ -92,7 +126,21 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = need;
 
-    ngx_str_set(&r->headers_out.content_type, "application/json");
+    switch (format) {
+
+    case NGX_HTTP_CLUSTER_HTML:
+        ngx_str_set(&r->headers_out.content_type, "text/html; charset=utf-8");
+        break;
+
+    case NGX_HTTP_CLUSTER_PROMETHEUS:
+        ngx_str_set(&r->headers_out.content_type,
+                    "text/plain; version=0.0.4; charset=utf-8");
+        break;
+
+    default: /* NGX_HTTP_CLUSTER_JSON */
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+    }
+
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
 
@@ -109,6 +157,19 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
     ngx_str_set(&h->key, "Cache-Control");
     ngx_str_set(&h->value, "no-store");
 
+    /* the format follows Accept when the query does not say */
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Vary");
+    ngx_str_set(&h->value, "Accept");
+
     rc = ngx_http_send_header(r);
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
@@ -119,6 +180,65 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * "?format=json|html|prometheus" decides; without it, a client that asks
+ * for text/html (a browser) gets the page, any other the JSON.
+ */
+static ngx_http_cluster_format_e
+ngx_http_cluster_format(ngx_http_request_t *r)
+{
+    ngx_str_t         value;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &value) == NGX_OK) {
+
+        if (value.len == 4 && ngx_strncmp(value.data, "html", 4) == 0) {
+            return NGX_HTTP_CLUSTER_HTML;
+        }
+
+        if (value.len == 10
+            && ngx_strncmp(value.data, "prometheus", 10) == 0)
+        {
+            return NGX_HTTP_CLUSTER_PROMETHEUS;
+        }
+
+        return NGX_HTTP_CLUSTER_JSON;
+    }
+
+    /* the Accept header, whether nginx was built to keep it or not */
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == 6
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept", 6) == 0
+            && ngx_strlcasestrn(h[i].value.data,
+                                h[i].value.data + h[i].value.len,
+                                (u_char *) "text/html", 9 - 1)
+               != NULL)
+        {
+            return NGX_HTTP_CLUSTER_HTML;
+        }
+    }
+
+    return NGX_HTTP_CLUSTER_JSON;
 }
 
 

@@ -7,9 +7,8 @@
 #include "cluster_json.h"
 
 
-/* the length of the valid UTF-8 sequence at p, 0 when it is not valid */
-static size_t
-cluster_json_utf8_length(const unsigned char *p, size_t left)
+size_t
+cluster_utf8_length(const unsigned char *p, size_t left)
 {
     size_t    n, i;
     uint32_t  c;
@@ -82,7 +81,7 @@ cluster_json_string(cluster_buf_t *b, const char *s, size_t len)
         }
 
         if (*p >= 0x80) {
-            n = cluster_json_utf8_length(p, (size_t) (end - p));
+            n = cluster_utf8_length(p, (size_t) (end - p));
 
             /*
              * U+2028 and U+2029 are valid JSON but end a line in older

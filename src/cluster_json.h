@@ -13,6 +13,9 @@
 #include "cluster_buf.h"
 
 
+/* the length of the valid UTF-8 sequence at p, 0 when it is not valid */
+size_t cluster_utf8_length(const unsigned char *p, size_t left);
+
 void cluster_json_string(cluster_buf_t *b, const char *s, size_t len);
 /* a string, or null when s is NULL */
 void cluster_json_string_or_null(cluster_buf_t *b, const char *s, size_t len);

@@ -15,7 +15,6 @@ static void cluster_status_settings(cluster_buf_t *b,
 static void cluster_status_node(cluster_buf_t *b,
     const cluster_status_cluster_t *cluster,
     const cluster_status_node_t *node, int64_t now);
-static const char *cluster_status_web(const cluster_status_node_t *node);
 static void cluster_status_text(cluster_buf_t *b, const char *s);
 static void cluster_status_service(cluster_buf_t *b,
     const cluster_status_cluster_t *cluster,
@@ -23,7 +22,7 @@ static void cluster_status_service(cluster_buf_t *b,
 static void cluster_status_health(cluster_buf_t *b,
     const cluster_status_node_t *node);
 static void cluster_status_component(cluster_buf_t *b, uint8_t status);
-static void cluster_status_hints(cluster_buf_t *b,
+static void cluster_status_hints_json(cluster_buf_t *b,
     const cluster_status_cluster_t *cluster,
     const cluster_status_node_t *node, int64_t now);
 
@@ -331,8 +330,33 @@ cluster_status_node(cluster_buf_t *b, const cluster_status_cluster_t *cluster,
     cluster_json_key(b, "encryption_key");
     cluster_buf_cstr(b, "{\"in_sync\":null,\"evidence\":null},");
     cluster_json_key(b, "hints");
-    cluster_status_hints(b, cluster, node, now);
+    cluster_status_hints_json(b, cluster, node, now);
     cluster_buf_cstr(b, "}");
+}
+
+
+const char *
+cluster_status_service_name(const cluster_status_node_t *node)
+{
+    const cluster_node_t  *f;
+
+    f = &node->facts;
+
+    if (f->findings & CLUSTER_FINDING_SERVICE_DOWN) {
+        return "error";
+    }
+
+    if (f->health.service == CLUSTER_HEALTH_ERROR
+        || f->messenger == CLUSTER_MESSENGER_UNREACHABLE)
+    {
+        return "warning";
+    }
+
+    if (f->health.service == CLUSTER_HEALTH_OK) {
+        return "ok";
+    }
+
+    return "unknown";
 }
 
 
@@ -354,20 +378,7 @@ cluster_status_service(cluster_buf_t *b,
 
     f = &node->facts;
 
-    if (f->findings & CLUSTER_FINDING_SERVICE_DOWN) {
-        status = "error";
-
-    } else if (f->health.service == CLUSTER_HEALTH_ERROR
-               || f->messenger == CLUSTER_MESSENGER_UNREACHABLE)
-    {
-        status = "warning";
-
-    } else if (f->health.service == CLUSTER_HEALTH_OK) {
-        status = "ok";
-
-    } else {
-        status = "unknown";
-    }
+    status = cluster_status_service_name(node);
 
     switch (f->messenger) {
     case CLUSTER_MESSENGER_OK:
@@ -490,66 +501,53 @@ cluster_status_component(cluster_buf_t *b, uint8_t status)
 
 /*
  * The troubleshooting hints of Inedo's Cluster Overview, for what is wrong
- * with the node now.
+ * with the node now: up to "max" sentences into "hints"; returns how many.
  */
-static void
-cluster_status_hints(cluster_buf_t *b,
-    const cluster_status_cluster_t *cluster,
-    const cluster_status_node_t *node, int64_t now)
+size_t
+cluster_status_hints(const cluster_status_cluster_t *cluster,
+    const cluster_status_node_t *node, int64_t now,
+    char hints[][CLUSTER_HINT_SIZE], size_t max)
 {
-    char                   text[320];
-    const char            *sep;
+    size_t                 n;
     const cluster_node_t  *f;
 
     f = &node->facts;
-    sep = "";
+    n = 0;
 
-    cluster_buf_cstr(b, "[");
-
-    if (f->findings & CLUSTER_FINDING_DOWN) {
+    if ((f->findings & CLUSTER_FINDING_DOWN) && n < max) {
         if (cluster->settings.checks) {
-            snprintf(text, sizeof(text),
+            snprintf(hints[n++], CLUSTER_HINT_SIZE,
                      "The web server does not answer its health check "
                      "(%s). Make sure the web application is running on "
                      "this node and reachable from the load balancer.",
                      f->check_reason[0] ? f->check_reason : "no answer");
 
         } else {
-            snprintf(text, sizeof(text),
+            snprintf(hints[n++], CLUSTER_HINT_SIZE,
                      "The web server does not answer requests. Make sure "
                      "the web application is running on this node and "
                      "reachable from the load balancer.");
         }
-
-        cluster_buf_cstr(b, sep);
-        cluster_json_string(b, text, strlen(text));
-        sep = ",";
     }
 
-    if (f->findings & CLUSTER_FINDING_STALE) {
-        snprintf(text, sizeof(text),
+    if ((f->findings & CLUSTER_FINDING_STALE) && n < max) {
+        snprintf(hints[n++], CLUSTER_HINT_SIZE,
                  "No heartbeat for %lld s: neither requests nor checks "
                  "reached this node. A node that gets no traffic (sticky "
                  "sessions, a quiet weekend) looks stale although it is up; "
                  "\"cluster_check\" keeps its heartbeat.",
                  (long long) (cluster_node_heartbeat_age(f, now) / 1000));
-        cluster_buf_cstr(b, sep);
-        cluster_json_string(b, text, strlen(text));
-        sep = ",";
     }
 
-    if (f->version_skew && cluster->release[0]) {
-        snprintf(text, sizeof(text),
+    if (f->version_skew && cluster->release[0] && n < max) {
+        snprintf(hints[n++], CLUSTER_HINT_SIZE,
                  "Software version %s is not in sync with the cluster's "
                  "(%s). Upgrade every node to the same version.",
                  f->health.release, cluster->release);
-        cluster_buf_cstr(b, sep);
-        cluster_json_string(b, text, strlen(text));
-        sep = ",";
     }
 
-    if (f->health.service == CLUSTER_HEALTH_ERROR) {
-        snprintf(text, sizeof(text),
+    if (f->health.service == CLUSTER_HEALTH_ERROR && n < max) {
+        snprintf(hints[n++], CLUSTER_HINT_SIZE,
                  "The service component is not running%s%s%s. Start the "
                  "%s%sService on this node.",
                  f->health.service_detail[0] ? " (" : "",
@@ -557,49 +555,59 @@ cluster_status_hints(cluster_buf_t *b,
                  f->health.service_detail[0] ? ")" : "",
                  f->health.application,
                  f->health.application[0] ? " " : "");
-        cluster_buf_cstr(b, sep);
-        cluster_json_string(b, text, strlen(text));
-        sep = ",";
     }
 
-    if (f->messenger == CLUSTER_MESSENGER_UNREACHABLE) {
-        snprintf(text, sizeof(text),
+    if (f->messenger == CLUSTER_MESSENGER_UNREACHABLE && n < max) {
+        snprintf(hints[n++], CLUSTER_HINT_SIZE,
                  "Cannot connect to service messenger on port %u. Allow "
                  "TCP port %u between the nodes in the firewall, and make "
                  "sure the service is running.",
                  cluster->messenger_port, cluster->messenger_port);
-        cluster_buf_cstr(b, sep);
-        cluster_json_string(b, text, strlen(text));
-        sep = ",";
     }
 
-    if (f->health.database == CLUSTER_HEALTH_ERROR) {
-        snprintf(text, sizeof(text),
+    if (f->health.database == CLUSTER_HEALTH_ERROR && n < max) {
+        snprintf(hints[n++], CLUSTER_HINT_SIZE,
                  "The node cannot reach its database%s%s%s. Check the "
                  "connection string and the database server.",
                  f->health.database_detail[0] ? " (" : "",
                  f->health.database_detail,
                  f->health.database_detail[0] ? ")" : "");
-        cluster_buf_cstr(b, sep);
-        cluster_json_string(b, text, strlen(text));
-        sep = ",";
     }
 
-    if (f->health.license == CLUSTER_HEALTH_ERROR) {
-        snprintf(text, sizeof(text),
+    if (f->health.license == CLUSTER_HEALTH_ERROR && n < max) {
+        snprintf(hints[n++], CLUSTER_HINT_SIZE,
                  "The license is not valid%s%s%s.",
                  f->health.license_detail[0] ? " (" : "",
                  f->health.license_detail,
                  f->health.license_detail[0] ? ")" : "");
-        cluster_buf_cstr(b, sep);
-        cluster_json_string(b, text, strlen(text));
+    }
+
+    return n;
+}
+
+
+static void
+cluster_status_hints_json(cluster_buf_t *b,
+    const cluster_status_cluster_t *cluster,
+    const cluster_status_node_t *node, int64_t now)
+{
+    char    hints[CLUSTER_HINTS_MAX][CLUSTER_HINT_SIZE];
+    size_t  i, n;
+
+    n = cluster_status_hints(cluster, node, now, hints, CLUSTER_HINTS_MAX);
+
+    cluster_buf_cstr(b, "[");
+
+    for (i = 0; i < n; i++) {
+        cluster_buf_cstr(b, i ? "," : "");
+        cluster_json_string(b, hints[i], strlen(hints[i]));
     }
 
     cluster_buf_cstr(b, "]");
 }
 
 
-static const char *
+const char *
 cluster_status_web(const cluster_status_node_t *node)
 {
     const cluster_node_t  *f;

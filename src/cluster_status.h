@@ -42,6 +42,21 @@ size_t cluster_status_json(char *buf, size_t size,
     const cluster_status_cluster_t *clusters, size_t n, int64_t now,
     const char *version);
 
+#define CLUSTER_HINT_SIZE  320
+#define CLUSTER_HINTS_MAX  8
+
+
+/* the troubleshooting hints for a node, as sentences; returns how many */
+size_t cluster_status_hints(const cluster_status_cluster_t *cluster,
+    const cluster_status_node_t *node, int64_t now,
+    char hints[][CLUSTER_HINT_SIZE], size_t max);
+
+/* the Web component's status: "ok", "stale", "failing", "unknown" */
+const char *cluster_status_web(const cluster_status_node_t *node);
+
+/* the Service component's: "ok", "warning", "error", "unknown" */
+const char *cluster_status_service_name(const cluster_status_node_t *node);
+
 /* whether a node takes traffic, the panic guard included */
 int cluster_status_node_in_rotation(const cluster_status_cluster_t *cluster,
     const cluster_status_node_t *node);

@@ -1,0 +1,756 @@
+/*
+ * ngx_cluster_module: the HTML page and the Prometheus text.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cluster_json.h"
+#include "cluster_page.h"
+
+
+static void cluster_page_escape(cluster_buf_t *b, const char *s, size_t len,
+    int prometheus);
+static void cluster_page_text(cluster_buf_t *b, const char *s);
+static void cluster_page_age(cluster_buf_t *b, int64_t since, int64_t now);
+static void cluster_page_duration(cluster_buf_t *b, int64_t ms);
+static void cluster_page_cluster(cluster_buf_t *b,
+    const cluster_status_cluster_t *c, int64_t now);
+static void cluster_page_node(cluster_buf_t *b,
+    const cluster_status_cluster_t *c, const cluster_status_node_t *node,
+    int64_t now);
+static void cluster_page_findings(cluster_buf_t *b, uint32_t findings);
+static const char *cluster_page_node_name(const cluster_status_node_t *node,
+    size_t *len);
+static void cluster_page_labels(cluster_buf_t *b,
+    const cluster_status_cluster_t *c, const cluster_status_node_t *node);
+
+
+static const char  cluster_page_style[] =
+    "body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;"
+    "margin:0;background:#f4f5f7;color:#1d2430}"
+    "header{background:#243447;color:#fff;padding:12px 20px}"
+    "header h1{margin:0;font-size:20px}"
+    "header p{margin:4px 0 0;font-size:12px;color:#c9d3df}"
+    "header a{color:#9fd0ff}"
+    "button{font:inherit;font-size:12px;margin-left:6px}"
+    "main{padding:12px 20px}"
+    "section{margin-bottom:24px}"
+    "h2{font-size:18px;margin:8px 0}"
+    "h3{font-size:14px;margin:0 0 8px;text-transform:uppercase;"
+    "letter-spacing:.04em;color:#52606d}"
+    ".pane{background:#fff;border:1px solid #d9dde3;border-radius:6px;"
+    "padding:12px;margin-bottom:12px}"
+    "dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;"
+    "margin:0}"
+    "dt{color:#52606d}dd{margin:0}"
+    ".scroll{overflow-x:auto}"
+    "table{border-collapse:collapse;width:100%;min-width:900px}"
+    "th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e6e9ee;"
+    "vertical-align:top}"
+    "th{font-size:12px;color:#52606d;white-space:nowrap}"
+    "td.n{text-align:right;font-variant-numeric:tabular-nums}"
+    ".ok{color:#1a7f37}.warn{color:#9a6700}.err{color:#cf222e}"
+    ".muted{color:#8792a2}"
+    "tr.hints td{border-bottom:1px solid #d9dde3;padding-top:0}"
+    "tr.hints ul{margin:0;padding-left:20px}"
+    "tr.hints li{margin:2px 0}"
+    ".panic{background:#ffebe9;border:1px solid #cf222e;color:#82071e;"
+    "padding:8px 12px;border-radius:6px;margin-bottom:12px}"
+    "small{display:block;color:#8792a2}";
+
+
+static const char  cluster_page_script[] =
+    "(function(){"
+    "var b=document.getElementById('pause'),"
+    "s=document.body.getAttribute('data-refresh')|0,t=null;"
+    "function paused(){return localStorage.getItem('clusterPaused')==='1';}"
+    "function arm(){if(t){clearTimeout(t);t=null;}"
+    "if(s>0&&!paused()){t=setTimeout(function(){location.reload();},s*1000);}"
+    "b.textContent=paused()?'Resume':'Pause';}"
+    "b.addEventListener('click',function(){"
+    "localStorage.setItem('clusterPaused',paused()?'0':'1');arm();});"
+    "arm();})();";
+
+
+size_t
+cluster_page_html(char *buf, size_t size,
+    const cluster_status_cluster_t *clusters, size_t n, int64_t now,
+    const char *version, const cluster_page_conf_t *conf)
+{
+    size_t         i;
+    cluster_buf_t  b;
+
+    cluster_buf_init(&b, buf, size);
+
+    cluster_buf_cstr(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
+                         "<meta charset=\"utf-8\">"
+                         "<meta name=\"viewport\" content=\"width=device-width,"
+                         " initial-scale=1\">"
+                         "<title>Cluster Overview</title><style>");
+    cluster_buf_cstr(&b, cluster_page_style);
+    cluster_buf_cstr(&b, "</style></head>\n<body data-refresh=\"");
+    cluster_buf_uint(&b, conf->refresh);
+    cluster_buf_cstr(&b, "\"><header><h1>Cluster Overview</h1><p>"
+                         "nginx cluster module ");
+    cluster_page_text(&b, version);
+    cluster_buf_cstr(&b, " &middot; generated ");
+    cluster_buf_time(&b, now);
+
+    if (conf->refresh) {
+        cluster_buf_cstr(&b, " &middot; refreshes every ");
+        cluster_buf_uint(&b, conf->refresh);
+        cluster_buf_cstr(&b, " s");
+    }
+
+    cluster_buf_cstr(&b, "<button id=\"pause\" type=\"button\">Pause</button>"
+                         " &middot; <a href=\"?format=json\">JSON</a>"
+                         " &middot; <a href=\"?format=prometheus\">"
+                         "Prometheus</a></p></header>\n<main>");
+
+    if (n == 0) {
+        cluster_buf_cstr(&b, "<p>No upstream has a cluster.</p>");
+    }
+
+    for (i = 0; i < n; i++) {
+        cluster_page_cluster(&b, &clusters[i], now);
+    }
+
+    cluster_buf_cstr(&b, "</main>\n<script>");
+    cluster_buf_cstr(&b, cluster_page_script);
+    cluster_buf_cstr(&b, "</script></body></html>\n");
+
+    return b.need;
+}
+
+
+static void
+cluster_page_cluster(cluster_buf_t *b, const cluster_status_cluster_t *c,
+    int64_t now)
+{
+    size_t                     i, in;
+    const cluster_settings_t  *s;
+
+    s = &c->settings;
+
+    in = 0;
+    for (i = 0; i < c->n; i++) {
+        in += cluster_status_node_in_rotation(c, &c->nodes[i]);
+    }
+
+    cluster_buf_cstr(b, "<section><h2>");
+    cluster_page_escape(b, c->name, c->name_len, 0);
+    cluster_buf_cstr(b, "</h2>");
+
+    if (c->panic) {
+        cluster_buf_cstr(b, "<div class=\"panic\"><strong>Panic:</strong> "
+                            "no node is in rotation, so every node not "
+                            "removed or drained takes traffic.</div>");
+    }
+
+    cluster_buf_cstr(b, "<div class=\"pane\"><h3>Cluster Configuration</h3>"
+                        "<dl><dt>Servers</dt><dd>");
+    cluster_buf_uint(b, c->n);
+    cluster_buf_cstr(b, ", ");
+    cluster_buf_uint(b, in);
+    cluster_buf_cstr(b, " in rotation</dd><dt>Load balancing</dt>"
+                        "<dd>Enabled</dd><dt>Automatic failover</dt><dd>");
+    cluster_buf_cstr(b, s->eject ? "Enabled" : "Disabled");
+    cluster_buf_cstr(b, "</dd><dt>Heartbeat interval</dt><dd>");
+    cluster_page_duration(b, s->interval);
+    cluster_buf_cstr(b, "</dd><dt>Stale timeout</dt><dd>");
+    cluster_page_duration(b, s->stale);
+    cluster_buf_cstr(b, "</dd><dt>Health checks</dt><dd>");
+
+    if (s->checks) {
+        cluster_buf_cstr(b, "Active, rise ");
+        cluster_buf_uint(b, s->rise);
+        cluster_buf_cstr(b, ", fall ");
+        cluster_buf_uint(b, s->fall);
+        cluster_buf_cstr(b, s->mandatory ? ", mandatory" : "");
+
+        if (c->messenger_port) {
+            cluster_buf_cstr(b, ", messenger port ");
+            cluster_buf_uint(b, c->messenger_port);
+        }
+
+    } else {
+        cluster_buf_cstr(b, "Passive only (from requests), rise ");
+        cluster_buf_uint(b, s->rise);
+        cluster_buf_cstr(b, ", fall ");
+        cluster_buf_uint(b, s->fall);
+    }
+
+    cluster_buf_cstr(b, "</dd><dt>Ejected when</dt><dd>");
+    cluster_page_findings(b, s->eject);
+    cluster_buf_cstr(b, "</dd><dt>Cluster release</dt><dd>");
+    cluster_page_text(b, c->release[0] ? c->release : "unknown");
+    cluster_buf_cstr(b, "</dd><dt>Panic</dt><dd>");
+    cluster_buf_cstr(b, c->panic ? "<span class=\"err\">Yes</span>" : "No");
+    cluster_buf_cstr(b, "</dd></dl></div>");
+
+    cluster_buf_cstr(b, "<div class=\"pane\"><h3>Servers in Cluster</h3>"
+                        "<div class=\"scroll\"><table><thead><tr>"
+                        "<th>Name</th><th>Address</th><th>Web</th>"
+                        "<th>Service</th><th>Version</th>"
+                        "<th>Encryption key</th><th>State</th>"
+                        "<th>In rotation</th><th>Requests</th>"
+                        "<th>Failures</th><th>Response</th><th>Since</th>"
+                        "</tr></thead><tbody>");
+
+    for (i = 0; i < c->n; i++) {
+        cluster_page_node(b, c, &c->nodes[i], now);
+    }
+
+    cluster_buf_cstr(b, "</tbody></table></div></div></section>\n");
+}
+
+
+static void
+cluster_page_node(cluster_buf_t *b, const cluster_status_cluster_t *c,
+    const cluster_status_node_t *node, int64_t now)
+{
+    char                   hints[CLUSTER_HINTS_MAX][CLUSTER_HINT_SIZE];
+    size_t                 i, n, len;
+    uint32_t               out;
+    const char            *name, *web, *service, *mark;
+    const cluster_node_t  *f;
+
+    f = &node->facts;
+    out = f->findings & cluster_settings_out(&c->settings);
+
+    if (!cluster_status_node_in_rotation(c, node)) {
+        mark = "<span class=\"err\" title=\"error\">&#10006;</span> ";
+
+    } else if (f->findings || c->panic) {
+        mark = "<span class=\"warn\" title=\"warning\">&#9888;</span> ";
+
+    } else {
+        mark = "<span class=\"ok\" title=\"ok\">&#10004;</span> ";
+    }
+
+    name = cluster_page_node_name(node, &len);
+
+    cluster_buf_cstr(b, "<tr><td>");
+    cluster_buf_cstr(b, mark);
+    cluster_buf_cstr(b, "<strong>");
+    cluster_page_escape(b, name, len, 0);
+    cluster_buf_cstr(b, "</strong>");
+
+    if (f->health.application[0]) {
+        cluster_buf_cstr(b, "<small>");
+        cluster_page_text(b, f->health.application);
+        cluster_buf_cstr(b, "</small>");
+    }
+
+    cluster_buf_cstr(b, node->backup ? "<small>backup</small>" : "");
+    cluster_buf_cstr(b, "</td><td>");
+    cluster_page_escape(b, node->id, node->id_len, 0);
+
+    /* Web */
+
+    web = cluster_status_web(node);
+
+    cluster_buf_cstr(b, "</td><td><span class=\"");
+    cluster_buf_cstr(b, strcmp(web, "ok") == 0 ? "ok"
+                        : strcmp(web, "unknown") == 0 ? "muted"
+                        : strcmp(web, "stale") == 0 ? "warn" : "err");
+    cluster_buf_cstr(b, "\">");
+    cluster_buf_cstr(b, web);
+    cluster_buf_cstr(b, "</span><small>");
+    cluster_page_age(b, f->last_heartbeat, now);
+    cluster_buf_cstr(b, "</small>");
+
+    if (f->check_reason[0]) {
+        cluster_buf_cstr(b, "<small>");
+        cluster_page_text(b, f->check_reason);
+        cluster_buf_cstr(b, "</small>");
+    }
+
+    /* Service */
+
+    service = cluster_status_service_name(node);
+
+    cluster_buf_cstr(b, "</td><td><span class=\"");
+    cluster_buf_cstr(b, strcmp(service, "ok") == 0 ? "ok"
+                        : strcmp(service, "unknown") == 0 ? "muted"
+                        : strcmp(service, "warning") == 0 ? "warn" : "err");
+    cluster_buf_cstr(b, "\">");
+    cluster_buf_cstr(b, service);
+    cluster_buf_cstr(b, "</span>");
+
+    if (f->messenger == CLUSTER_MESSENGER_OK) {
+        cluster_buf_cstr(b, "<small>messenger ok</small>");
+
+    } else if (f->messenger == CLUSTER_MESSENGER_UNREACHABLE) {
+        cluster_buf_cstr(b, "<small class=\"err\">messenger unreachable"
+                            "</small>");
+    }
+
+    if (f->service_heartbeat) {
+        cluster_buf_cstr(b, "<small>");
+        cluster_page_age(b, f->service_heartbeat, now);
+        cluster_buf_cstr(b, "</small>");
+    }
+
+    /* Version */
+
+    cluster_buf_cstr(b, "</td><td>");
+
+    if (f->health.release[0]) {
+        cluster_page_text(b, f->health.release);
+
+        if (f->version_skew) {
+            cluster_buf_cstr(b, " <span class=\"warn\">&#9888; not in sync"
+                                "</span>");
+
+        } else if (c->release[0]) {
+            cluster_buf_cstr(b, " <span class=\"ok\">&#10004;</span>");
+        }
+
+        if (f->health.version[0]) {
+            cluster_buf_cstr(b, "<small>");
+            cluster_page_text(b, f->health.version);
+            cluster_buf_cstr(b, "</small>");
+        }
+
+    } else {
+        cluster_buf_cstr(b, "<span class=\"muted\">unknown</span>");
+    }
+
+    /* Encryption key: the key check comes in a later version */
+
+    cluster_buf_cstr(b, "</td><td><span class=\"muted\">unknown</span></td>"
+                        "<td>");
+    cluster_page_text(b, node->tracked ? cluster_state_name(f->state)
+                                       : "untracked");
+    cluster_buf_cstr(b, "</td><td>");
+
+    if (cluster_status_node_in_rotation(c, node)) {
+        cluster_buf_cstr(b, out ? "<span class=\"warn\">yes, in panic</span>"
+                                : "<span class=\"ok\">yes</span>");
+
+    } else {
+        cluster_buf_cstr(b, "<span class=\"err\">no</span><small>");
+        cluster_page_findings(b, out);
+        cluster_buf_cstr(b, "</small>");
+    }
+
+    cluster_buf_cstr(b, "</td><td class=\"n\">");
+    cluster_buf_uint(b, f->requests);
+    cluster_buf_cstr(b, "</td><td class=\"n\">");
+    cluster_buf_uint(b, f->failures);
+    cluster_buf_cstr(b, "</td><td class=\"n\">");
+
+    if (f->requests) {
+        cluster_buf_uint(b, f->last_response_ms);
+        cluster_buf_cstr(b, " ms");
+
+    } else {
+        cluster_buf_cstr(b, "&ndash;");
+    }
+
+    cluster_buf_cstr(b, "</td><td>");
+    cluster_page_age(b, node->tracked ? f->state_since : 0, now);
+    cluster_buf_cstr(b, "</td></tr>");
+
+    n = cluster_status_hints(c, node, now, hints, CLUSTER_HINTS_MAX);
+
+    if (n == 0) {
+        return;
+    }
+
+    cluster_buf_cstr(b, "<tr class=\"hints\"><td colspan=\"12\"><ul>");
+
+    for (i = 0; i < n; i++) {
+        cluster_buf_cstr(b, "<li class=\"warn\">");
+        cluster_page_text(b, hints[i]);
+        cluster_buf_cstr(b, "</li>");
+    }
+
+    cluster_buf_cstr(b, "</ul></td></tr>");
+}
+
+
+static const char *
+cluster_page_node_name(const cluster_status_node_t *node, size_t *len)
+{
+    if (node->facts.health.instance[0]) {
+        *len = strlen(node->facts.health.instance);
+        return node->facts.health.instance;
+    }
+
+    *len = node->name_len;
+    return node->name;
+}
+
+
+static void
+cluster_page_findings(cluster_buf_t *b, uint32_t findings)
+{
+    uint32_t     bit;
+    const char  *name, *sep;
+
+    sep = "";
+
+    for (bit = 1; bit != 0 && bit <= findings; bit <<= 1) {
+        name = (findings & bit) ? cluster_finding_name(bit) : NULL;
+
+        if (name) {
+            cluster_buf_cstr(b, sep);
+            cluster_buf_cstr(b, name);
+            sep = ", ";
+        }
+    }
+
+    if (*sep == '\0') {
+        cluster_buf_cstr(b, "nothing");
+    }
+}
+
+
+static void
+cluster_page_text(cluster_buf_t *b, const char *s)
+{
+    cluster_page_escape(b, s, strlen(s), 0);
+}
+
+
+/*
+ * Text for HTML (every character with a meaning in markup as an entity) or
+ * for a Prometheus label value (\, " and the line's end escaped); bytes that
+ * are not UTF-8 become U+FFFD, control characters a space.
+ */
+static void
+cluster_page_escape(cluster_buf_t *b, const char *s, size_t len,
+    int prometheus)
+{
+    size_t                n;
+    const char           *esc;
+    const unsigned char  *p, *end, *run;
+
+    p = (const unsigned char *) s;
+    end = p + len;
+    run = p;
+
+    while (p < end) {
+        esc = NULL;
+        n = 1;
+
+        if (*p >= 0x80) {
+            n = cluster_utf8_length(p, (size_t) (end - p));
+
+            if (n) {
+                p += n;
+                continue;
+            }
+
+            esc = "\xef\xbf\xbd";
+            n = 1;
+
+        } else if (prometheus) {
+            esc = (*p == '\\') ? "\\\\" : (*p == '"') ? "\\\""
+                  : (*p == '\n') ? "\\n" : (*p < 0x20) ? " " : NULL;
+
+        } else {
+            esc = (*p == '&') ? "&amp;" : (*p == '<') ? "&lt;"
+                  : (*p == '>') ? "&gt;" : (*p == '"') ? "&quot;"
+                  : (*p == '\'') ? "&#39;" : (*p < 0x20) ? " " : NULL;
+        }
+
+        if (esc == NULL) {
+            p++;
+            continue;
+        }
+
+        cluster_buf_add(b, (const char *) run, (size_t) (p - run));
+        cluster_buf_cstr(b, esc);
+        p += n;
+        run = p;
+    }
+
+    cluster_buf_add(b, (const char *) run, (size_t) (p - run));
+}
+
+
+static void
+cluster_page_age(cluster_buf_t *b, int64_t since, int64_t now)
+{
+    if (since == 0) {
+        cluster_buf_cstr(b, "never");
+        return;
+    }
+
+    cluster_page_duration(b, now > since ? now - since : 0);
+    cluster_buf_cstr(b, " ago");
+}
+
+
+static void
+cluster_page_duration(cluster_buf_t *b, int64_t ms)
+{
+    int64_t  s;
+
+    s = ms / 1000;
+
+    if (ms < 1000) {
+        cluster_buf_int(b, ms);
+        cluster_buf_cstr(b, " ms");
+
+    } else if (s < 120) {
+        cluster_buf_int(b, s);
+        cluster_buf_cstr(b, " s");
+
+    } else if (s < 7200) {
+        cluster_buf_int(b, s / 60);
+        cluster_buf_cstr(b, " min");
+
+    } else if (s < 172800) {
+        cluster_buf_int(b, s / 3600);
+        cluster_buf_cstr(b, " h");
+
+    } else {
+        cluster_buf_int(b, s / 86400);
+        cluster_buf_cstr(b, " days");
+    }
+}
+
+
+/* Prometheus: one family after another, every node's sample in each */
+
+typedef enum {
+    CLUSTER_METRIC_STATE = 0,
+    CLUSTER_METRIC_IN_ROTATION,
+    CLUSTER_METRIC_HEARTBEAT_AGE,
+    CLUSTER_METRIC_REQUESTS,
+    CLUSTER_METRIC_FAILURES,
+    CLUSTER_METRIC_CHECKS,
+    CLUSTER_METRIC_CHECK_FAILURES,
+    CLUSTER_METRIC_SERVICE_UP,
+    CLUSTER_METRIC_VERSION_IN_SYNC,
+    CLUSTER_METRIC_VERSION_INFO,
+    CLUSTER_METRIC_LAST
+} cluster_metric_e;
+
+
+static const struct {
+    const char  *name;
+    const char  *type;
+    const char  *help;
+} cluster_metrics[] = {
+    { "nginx_cluster_node_state", "gauge",
+      "Whether the node is in this state: up, checking, stale, down, "
+      "drained or removed." },
+    { "nginx_cluster_node_in_rotation", "gauge",
+      "Whether the node takes traffic, the panic guard included." },
+    { "nginx_cluster_node_heartbeat_age_seconds", "gauge",
+      "Seconds since the node last answered a request or a check." },
+    { "nginx_cluster_node_requests_total", "counter",
+      "Requests proxied to the node." },
+    { "nginx_cluster_node_failures_total", "counter",
+      "Requests proxied to the node that failed." },
+    { "nginx_cluster_node_checks_total", "counter",
+      "Active checks of the node." },
+    { "nginx_cluster_node_check_failures_total", "counter",
+      "Active checks of the node that failed." },
+    { "nginx_cluster_node_service_up", "gauge",
+      "Whether the node's service component runs, as its checks found." },
+    { "nginx_cluster_node_version_in_sync", "gauge",
+      "Whether the node runs the cluster's release." },
+    { "nginx_cluster_node_version_info", "gauge",
+      "The release the node runs, as labels." }
+};
+
+
+size_t
+cluster_page_prometheus(char *buf, size_t size,
+    const cluster_status_cluster_t *clusters, size_t n, int64_t now,
+    const char *version)
+{
+    int                             st;
+    size_t                          i, j, in;
+    cluster_buf_t                   b;
+    cluster_metric_e                m;
+    const cluster_node_t           *f;
+    const cluster_status_node_t    *node;
+    const cluster_status_cluster_t *c;
+
+    cluster_buf_init(&b, buf, size);
+
+    cluster_buf_cstr(&b, "# HELP nginx_cluster_module_info The cluster "
+                         "module's version.\n"
+                         "# TYPE nginx_cluster_module_info gauge\n"
+                         "nginx_cluster_module_info{version=\"");
+    cluster_page_escape(&b, version, strlen(version), 1);
+    cluster_buf_cstr(&b, "\"} 1\n"
+                         "# HELP nginx_cluster_panic Whether the cluster's "
+                         "panic guard routes to every node.\n"
+                         "# TYPE nginx_cluster_panic gauge\n");
+
+    for (i = 0; i < n; i++) {
+        cluster_buf_cstr(&b, "nginx_cluster_panic{cluster=\"");
+        cluster_page_escape(&b, clusters[i].name, clusters[i].name_len, 1);
+        cluster_buf_cstr(&b, clusters[i].panic ? "\"} 1\n" : "\"} 0\n");
+    }
+
+    cluster_buf_cstr(&b, "# HELP nginx_cluster_nodes_in_rotation Nodes that "
+                         "take traffic.\n"
+                         "# TYPE nginx_cluster_nodes_in_rotation gauge\n");
+
+    for (i = 0; i < n; i++) {
+        in = 0;
+        for (j = 0; j < clusters[i].n; j++) {
+            in += cluster_status_node_in_rotation(&clusters[i],
+                                                  &clusters[i].nodes[j]);
+        }
+
+        cluster_buf_cstr(&b, "nginx_cluster_nodes_in_rotation{cluster=\"");
+        cluster_page_escape(&b, clusters[i].name, clusters[i].name_len, 1);
+        cluster_buf_cstr(&b, "\"} ");
+        cluster_buf_uint(&b, in);
+        cluster_buf_cstr(&b, "\n");
+    }
+
+    for (m = 0; m < CLUSTER_METRIC_LAST; m++) {
+        cluster_buf_cstr(&b, "# HELP ");
+        cluster_buf_cstr(&b, cluster_metrics[m].name);
+        cluster_buf_cstr(&b, " ");
+        cluster_buf_cstr(&b, cluster_metrics[m].help);
+        cluster_buf_cstr(&b, "\n# TYPE ");
+        cluster_buf_cstr(&b, cluster_metrics[m].name);
+        cluster_buf_cstr(&b, " ");
+        cluster_buf_cstr(&b, cluster_metrics[m].type);
+        cluster_buf_cstr(&b, "\n");
+
+        for (i = 0; i < n; i++) {
+            c = &clusters[i];
+
+            for (j = 0; j < c->n; j++) {
+                node = &c->nodes[j];
+                f = &node->facts;
+
+                if (!node->tracked) {
+                    continue;
+                }
+
+                switch (m) {
+
+                case CLUSTER_METRIC_STATE:
+                    for (st = CLUSTER_STATE_UP; st <= CLUSTER_STATE_REMOVED;
+                         st++)
+                    {
+                        cluster_buf_cstr(&b, cluster_metrics[m].name);
+                        cluster_page_labels(&b, c, node);
+                        cluster_buf_cstr(&b, ",state=\"");
+                        cluster_buf_cstr(&b, cluster_state_name(st));
+                        cluster_buf_cstr(&b, f->state == st ? "\"} 1\n"
+                                                            : "\"} 0\n");
+                    }
+
+                    continue;
+
+                case CLUSTER_METRIC_HEARTBEAT_AGE:
+                    if (f->last_heartbeat == 0) {
+                        continue;
+                    }
+
+                    break;
+
+                case CLUSTER_METRIC_SERVICE_UP:
+                    if (f->health.service == CLUSTER_HEALTH_UNKNOWN
+                        && f->messenger == CLUSTER_MESSENGER_UNKNOWN)
+                    {
+                        continue;
+                    }
+
+                    break;
+
+                case CLUSTER_METRIC_VERSION_IN_SYNC:
+                    if (f->health.release[0] == '\0' || c->release[0] == '\0')
+                    {
+                        continue;
+                    }
+
+                    break;
+
+                case CLUSTER_METRIC_VERSION_INFO:
+                    if (f->health.release[0] == '\0') {
+                        continue;
+                    }
+
+                    cluster_buf_cstr(&b, cluster_metrics[m].name);
+                    cluster_page_labels(&b, c, node);
+                    cluster_buf_cstr(&b, ",release=\"");
+                    cluster_page_escape(&b, f->health.release,
+                                        strlen(f->health.release), 1);
+                    cluster_buf_cstr(&b, "\",display=\"");
+                    cluster_page_escape(&b, f->health.version,
+                                        strlen(f->health.version), 1);
+                    cluster_buf_cstr(&b, "\"} 1\n");
+                    continue;
+
+                default:
+                    break;
+                }
+
+                cluster_buf_cstr(&b, cluster_metrics[m].name);
+                cluster_page_labels(&b, c, node);
+                cluster_buf_cstr(&b, "} ");
+
+                switch (m) {
+                case CLUSTER_METRIC_IN_ROTATION:
+                    cluster_buf_uint(&b,
+                                   cluster_status_node_in_rotation(c, node));
+                    break;
+                case CLUSTER_METRIC_HEARTBEAT_AGE:
+                    cluster_buf_seconds(&b, now > f->last_heartbeat
+                                            ? now - f->last_heartbeat : 0);
+                    break;
+                case CLUSTER_METRIC_REQUESTS:
+                    cluster_buf_uint(&b, f->requests);
+                    break;
+                case CLUSTER_METRIC_FAILURES:
+                    cluster_buf_uint(&b, f->failures);
+                    break;
+                case CLUSTER_METRIC_CHECKS:
+                    cluster_buf_uint(&b, f->checks);
+                    break;
+                case CLUSTER_METRIC_CHECK_FAILURES:
+                    cluster_buf_uint(&b, f->checks_failed);
+                    break;
+                case CLUSTER_METRIC_SERVICE_UP:
+                    cluster_buf_uint(&b,
+                        strcmp(cluster_status_service_name(node), "ok") == 0);
+                    break;
+                default: /* CLUSTER_METRIC_VERSION_IN_SYNC */
+                    cluster_buf_uint(&b, !f->version_skew);
+                    break;
+                }
+
+                cluster_buf_cstr(&b, "\n");
+            }
+        }
+    }
+
+    return b.need;
+}
+
+
+/* {cluster="...",node="...",name="..." without the closing brace */
+static void
+cluster_page_labels(cluster_buf_t *b, const cluster_status_cluster_t *c,
+    const cluster_status_node_t *node)
+{
+    size_t       len;
+    const char  *name;
+
+    name = cluster_page_node_name(node, &len);
+
+    cluster_buf_cstr(b, "{cluster=\"");
+    cluster_page_escape(b, c->name, c->name_len, 1);
+    cluster_buf_cstr(b, "\",node=\"");
+    cluster_page_escape(b, node->id, node->id_len, 1);
+    cluster_buf_cstr(b, "\",name=\"");
+    cluster_page_escape(b, name, len, 1);
+    cluster_buf_cstr(b, "\"");
+}

@@ -1,0 +1,33 @@
+/*
+ * ngx_cluster_module: the status for people (an HTML page, after Inedo's
+ * Cluster Overview) and for Prometheus (its text format), rendered from the
+ * same snapshot as the JSON document.
+ *
+ * The page is one self-contained document: its style and its small script
+ * are inline, it loads nothing from elsewhere, and every string that comes
+ * from a node is escaped, so a node cannot put markup into the page.
+ */
+
+#ifndef CLUSTER_PAGE_H
+#define CLUSTER_PAGE_H
+
+
+#include "cluster_status.h"
+
+
+typedef struct {
+    unsigned     refresh;         /* seconds between reloads; 0: never */
+} cluster_page_conf_t;
+
+
+/* as cluster_status_json(): the bytes needed, written while they fit */
+size_t cluster_page_html(char *buf, size_t size,
+    const cluster_status_cluster_t *clusters, size_t n, int64_t now,
+    const char *version, const cluster_page_conf_t *conf);
+
+size_t cluster_page_prometheus(char *buf, size_t size,
+    const cluster_status_cluster_t *clusters, size_t n, int64_t now,
+    const char *version);
+
+
+#endif /* CLUSTER_PAGE_H */
