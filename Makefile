@@ -87,6 +87,7 @@ unit: $(UNIT)
 prove: $(MODULE) $(SIM)
 	CLUSTER_MODULE=$(CURDIR)/$(MODULE) CLUSTER_SIM=$(CURDIR)/$(SIM) \
 	CLUSTER_SANITIZE=$(SANITIZE) NGINX_BIN=$(NGINX_BIN) \
+	CLUSTER_ARTIFACTS=$(CURDIR)/$(BUILD)/artifacts \
 	prove -I t/lib $(or $(T),t/)
 
 check:
@@ -104,6 +105,10 @@ demo: setup
 
 bench: setup
 	$(MAKE) module sim
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_OWN) -O2 -Isrc -o $(BUILD)/bench-render \
+	    tests/bench_render.c $(CORE_SRCS) -ljansson
+	$(BUILD)/bench-render
 	CLUSTER_MODULE=$(CURDIR)/$(MODULE) NGINX_BIN=$(NGINX_BIN) \
 	bash tests/bench.sh
 	CLUSTER_MODULE=$(CURDIR)/$(MODULE) CLUSTER_SIM=$(CURDIR)/$(SIM) \

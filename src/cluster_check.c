@@ -119,5 +119,7 @@ cluster_check_problem(const cluster_health_t *h, char *buf, size_t size)
         return;
     }
 
-    snprintf(buf, size, "%s error%s%s", what, detail[0] ? ": " : "", detail);
+    /* a reason is a summary: the detail is cut to fit */
+    snprintf(buf, size, "%s error%s%.40s", what, detail[0] ? ": " : "",
+             detail);
 }

@@ -17,6 +17,8 @@ packages="
     libpq-dev
     wrk
     curl
+    chromium
+    prometheus
 "
 
 if [ "${1:-}" = fuzz ]; then

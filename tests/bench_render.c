@@ -1,0 +1,146 @@
+/*
+ * make bench, part three: how long the status takes to render in each
+ * format for 1, 64 and 1,000 nodes, and how big it is.  Each figure is the
+ * median of many renders into a buffer of the right size, as the module
+ * renders after its first guess.
+ */
+
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cluster_page.h"
+#include "cluster_status.h"
+
+
+#define T0       1795606110000LL
+#define REPEAT   201
+
+
+typedef size_t (*render_pt)(char *buf, size_t size,
+    const cluster_status_cluster_t *clusters, size_t n, int64_t now,
+    const char *version);
+
+
+static cluster_page_conf_t  page_conf = { 10 };
+
+
+static size_t
+render_html(char *buf, size_t size, const cluster_status_cluster_t *clusters,
+    size_t n, int64_t now, const char *version)
+{
+    return cluster_page_html(buf, size, clusters, n, now, version,
+                             &page_conf);
+}
+
+
+static double
+now_us(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+
+static int
+cmp(const void *a, const void *b)
+{
+    double  x = *(const double *) a, y = *(const double *) b;
+
+    return x < y ? -1 : x > y;
+}
+
+
+int
+main(void)
+{
+    char                      *buf, (*ids)[32];
+    double                     t[REPEAT], t0;
+    size_t                     i, k, f, size, sizes[] = { 1, 64, 1000 };
+    cluster_status_node_t     *nodes;
+    cluster_status_cluster_t   c;
+
+    static const struct {
+        const char  *name;
+        render_pt    render;
+    } formats[] = {
+        { "json", cluster_status_json },
+        { "html", render_html },
+        { "prometheus", cluster_page_prometheus }
+    };
+
+    printf("%-12s %6s %12s %12s\n", "format", "nodes", "median us",
+           "bytes");
+
+    for (k = 0; k < 3; k++) {
+        nodes = calloc(sizes[k], sizeof(cluster_status_node_t));
+        ids = calloc(sizes[k], sizeof(*ids));
+
+        memset(&c, 0, sizeof(c));
+        c.name = "proget";
+        c.name_len = 6;
+        cluster_settings_default(&c.settings);
+        c.settings.checks = 1;
+        c.messenger_port = 33237;
+        strcpy(c.release, "23.0.27");
+        c.nodes = nodes;
+        c.n = sizes[k];
+
+        for (i = 0; i < sizes[k]; i++) {
+            snprintf(ids[i], sizeof(ids[i]), "10.0.%zu.%zu:8624",
+                     i / 250, i % 250 + 1);
+            nodes[i].id = ids[i];
+            nodes[i].id_len = strlen(ids[i]);
+            nodes[i].name = ids[i];
+            nodes[i].name_len = nodes[i].id_len;
+            nodes[i].weight = 1;
+            nodes[i].tracked = 1;
+
+            cluster_node_init(&nodes[i].facts, T0);
+            nodes[i].facts.requests = 123456;
+            nodes[i].facts.last_heartbeat = T0 + 1000;
+            nodes[i].facts.last_check = T0 + 1000;
+            nodes[i].facts.last_check_ok = T0 + 1000;
+            nodes[i].facts.checks = 4000;
+            nodes[i].facts.state = CLUSTER_STATE_UP;
+            nodes[i].facts.messenger = CLUSTER_MESSENGER_OK;
+            strcpy(nodes[i].facts.health.application, "ProGet");
+            strcpy(nodes[i].facts.health.release,
+                   i % 10 ? "23.0.27" : "23.0.30");
+            strcpy(nodes[i].facts.health.version, "2023.27 (Build 5)");
+            nodes[i].facts.health.database = CLUSTER_HEALTH_OK;
+            nodes[i].facts.health.license = CLUSTER_HEALTH_OK;
+            nodes[i].facts.health.service = CLUSTER_HEALTH_OK;
+            nodes[i].facts.version_skew = (i % 10 == 0);
+        }
+
+        for (f = 0; f < 3; f++) {
+            size = formats[f].render(NULL, 0, &c, 1, T0 + 2000, "0.1.0");
+            buf = malloc(size);
+
+            for (i = 0; i < REPEAT; i++) {
+                t0 = now_us();
+                formats[f].render(buf, size, &c, 1, T0 + 2000, "0.1.0");
+                t[i] = now_us() - t0;
+            }
+
+            qsort(t, REPEAT, sizeof(double), cmp);
+
+            printf("%-12s %6zu %12.1f %12zu\n", formats[f].name, sizes[k],
+                   t[REPEAT / 2], size);
+
+            free(buf);
+        }
+
+        free(nodes);
+        free(ids);
+    }
+
+    return 0;
+}
