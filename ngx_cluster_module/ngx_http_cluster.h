@@ -46,6 +46,8 @@ typedef struct {
     ngx_uint_t                        generation; /* of the live config */
     int64_t                           next_evaluation;
     char                              release[24]; /* the cluster's */
+    cluster_action_t                  actions[CLUSTER_ACTIONS_MAX];
+    ngx_uint_t                        nactions;   /* ever; a ring of them */
     u_short                           len;
     u_char                            name[1];
 } ngx_http_cluster_shm_cluster_t;
@@ -124,6 +126,8 @@ typedef struct {
 
 typedef struct {
     ngx_msec_t                        refresh;    /* of the HTML page */
+    ngx_flag_t                        admin;
+    ngx_str_t                         token;      /* from token_file= */
 } ngx_http_cluster_loc_conf_t;
 
 

@@ -33,6 +33,8 @@ static char *ngx_http_cluster_slow_start(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cluster_node_name(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_cluster_read_token(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *token);
 static char *ngx_http_cluster_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void ngx_http_cluster_mark(ngx_conf_t *cf,
@@ -254,7 +256,14 @@ ngx_http_cluster_create_loc_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     clcf->token = { 0, NULL };
+     */
+
     clcf->refresh = NGX_CONF_UNSET_MSEC;
+    clcf->admin = NGX_CONF_UNSET;
 
     return clcf;
 }
@@ -267,6 +276,8 @@ ngx_http_cluster_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_cluster_loc_conf_t  *conf = child;
 
     ngx_conf_merge_msec_value(conf->refresh, prev->refresh, 10000);
+    ngx_conf_merge_value(conf->admin, prev->admin, 0);
+    ngx_conf_merge_str_value(conf->token, prev->token, "");
 
     return NGX_CONF_OK;
 }
@@ -824,6 +835,88 @@ ngx_http_cluster_node_name(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * The admin token: the file's first line, kept from every log and message;
+ * a file that others may read is refused, as a key would be.
+ */
+static char *
+ngx_http_cluster_read_token(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *token)
+{
+    u_char           *p, *last;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    if (ngx_conf_full_name(cf->cycle, name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot open the token file \"%V\"", name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+        || (ngx_file_access(&fi) & 0004))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the token file \"%V\" is readable by others, "
+                           "expected a mode such as 0600 or 0640", name);
+        (void) ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_pnalloc(cf->pool, 1024);
+    if (p == NULL) {
+        (void) ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.fd = fd;
+    file.name = *name;
+    file.log = cf->log;
+
+    n = ngx_read_file(&file, p, 1024, 0);
+
+    (void) ngx_close_file(fd);
+
+    if (n == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    last = p;
+
+    while (last < p + n && *last != CR && *last != LF) {
+        last++;
+    }
+
+    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
+        last--;
+    }
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    if (last - p < 16) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the token in \"%V\" is too short, expected at "
+                           "least 16 characters on its first line", name);
+        return NGX_CONF_ERROR;
+    }
+
+    token->data = p;
+    token->len = last - p;
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_cluster_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -862,9 +955,39 @@ ngx_http_cluster_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strcmp(value[i].data, "admin=on") == 0) {
+            clcf->admin = 1;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "admin=off") == 0) {
+            clcf->admin = 0;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "token_file=", 11) == 0) {
+            s.data = value[i].data + 11;
+            s.len = value[i].len - 11;
+
+            if (ngx_http_cluster_read_token(cf, &s, &clcf->token)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\", expected "
-                           "\"refresh=\"", &value[i]);
+                           "\"refresh=\", \"admin=on\", \"admin=off\" or "
+                           "\"token_file=\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (clcf->token.len && clcf->admin != 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"token_file=\" goes with \"admin=on\"");
         return NGX_CONF_ERROR;
     }
 

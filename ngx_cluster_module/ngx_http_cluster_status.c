@@ -23,6 +23,14 @@ static ngx_http_cluster_format_e ngx_http_cluster_format(
 static ngx_int_t ngx_http_cluster_snapshot(ngx_http_request_t *r,
     ngx_http_cluster_srv_conf_t *cscf, cluster_status_cluster_t *c,
     int64_t now);
+static ngx_int_t ngx_http_cluster_admin(ngx_http_request_t *r,
+    ngx_str_t *path);
+static ngx_int_t ngx_http_cluster_admin_allowed(ngx_http_request_t *r,
+    ngx_http_cluster_loc_conf_t *clcf, u_char *who, size_t size);
+static ngx_table_elt_t *ngx_http_cluster_header(ngx_http_request_t *r,
+    const char *name, size_t len);
+static ngx_int_t ngx_http_cluster_send(ngx_http_request_t *r,
+    ngx_uint_t status, const char *type, u_char *body, size_t len);
 
 
 ngx_int_t
@@ -35,7 +43,9 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
     ngx_uint_t                      i, nodes;
     ngx_chain_t                     out;
     ngx_table_elt_t                *h;
+    ngx_str_t                       path;
     cluster_page_conf_t             page;
+    ngx_http_core_loc_conf_t       *hlcf;
     cluster_status_cluster_t       *clusters;
     ngx_http_cluster_format_e       format;
     ngx_http_cluster_srv_conf_t   **cscfp;
@@ -44,6 +54,22 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "cluster status handler");
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    /* <location>/nodes/<id>/<action>: an operator's action */
+
+    if (r->uri.len > hlcf->name.len + 7
+        && ngx_strncmp(r->uri.data + hlcf->name.len
+                       - (hlcf->name.data[hlcf->name.len - 1] == '/'),
+                       "/nodes/", 7) == 0)
+    {
+        path.data = r->uri.data + hlcf->name.len + 7
+                    - (hlcf->name.data[hlcf->name.len - 1] == '/');
+        path.len = r->uri.data + r->uri.len - path.data;
+
+        return ngx_http_cluster_admin(r, &path);
+    }
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -82,6 +108,13 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_cluster_module);
     page.refresh = (unsigned) (clcf->refresh / 1000);
+    page.admin = clcf->admin;
+    page.base = (const char *) hlcf->name.data;
+    page.base_len = hlcf->name.len;
+
+    if (page.base_len && page.base[page.base_len - 1] == '/') {
+        page.base_len--;
+    }
 
     /* a first guess; the renderer says when it needs more */
     size = 4096 + nodes * 2048;
@@ -283,6 +316,15 @@ ngx_http_cluster_snapshot(ngx_http_request_t *r,
     c->panic = (int) cscf->shared->panic;
     ngx_memcpy(c->release, cscf->shared->release, sizeof(c->release));
 
+    /* the ring of last actions, newest first */
+
+    c->nactions = ngx_min(cscf->shared->nactions, CLUSTER_ACTIONS_MAX);
+
+    for (i = 0; i < c->nactions; i++) {
+        c->actions[i] = cscf->shared->actions[(cscf->shared->nactions - 1 - i)
+                                              % CLUSTER_ACTIONS_MAX];
+    }
+
     for (i = 0; i < cscf->nmembers; i++) {
         if (cscf->nodes[i]) {
             sn[i].facts = *cscf->nodes[i];
@@ -293,4 +335,330 @@ ngx_http_cluster_snapshot(ngx_http_request_t *r,
     ngx_shmtx_unlock(&cscf->shpool->mutex);
 
     return NGX_OK;
+}
+
+
+/*
+ * POST <location>/nodes/<id>/<action>[?cluster=<name>]: drain, remove or
+ * restore a node, in every cluster that has it unless one is named.
+ */
+static ngx_int_t
+ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
+{
+    u_char                         *slash, who[64], *p, body[256];
+    int64_t                         now;
+    ngx_int_t                       rc;
+    ngx_str_t                       id, action, cluster;
+    ngx_uint_t                      i, j, found;
+    cluster_admin_e                 admin;
+    cluster_action_t               *a;
+    ngx_http_cluster_srv_conf_t   **cscfp, *cscf;
+    ngx_http_cluster_loc_conf_t    *clcf;
+    ngx_http_cluster_main_conf_t   *cmcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_cluster_module);
+
+    if (!clcf->admin) {
+        return NGX_HTTP_FORBIDDEN;
+    }
+
+    slash = NULL;
+
+    for (p = path->data + path->len; p > path->data; p--) {
+        if (p[-1] == '/') {
+            slash = p - 1;
+            break;
+        }
+    }
+
+    if (slash == NULL || slash == path->data) {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    id.data = path->data;
+    id.len = slash - path->data;
+    action.data = slash + 1;
+    action.len = path->data + path->len - action.data;
+
+    if (action.len == 5 && ngx_strncmp(action.data, "drain", 5) == 0) {
+        admin = CLUSTER_ADMIN_DRAIN;
+
+    } else if (action.len == 6 && ngx_strncmp(action.data, "remove", 6) == 0) {
+        admin = CLUSTER_ADMIN_REMOVE;
+
+    } else if (action.len == 7
+               && ngx_strncmp(action.data, "restore", 7) == 0)
+    {
+        admin = CLUSTER_ADMIN_NONE;
+
+    } else {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    /* GET never changes anything */
+
+    if (r->method != NGX_HTTP_POST) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_cluster_admin_allowed(r, clcf, who, sizeof(who));
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "cluster", 7, &cluster) != NGX_OK) {
+        cluster.len = 0;
+    }
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_cluster_module);
+    cscfp = cmcf->clusters.elts;
+
+    now = ngx_http_cluster_now();
+    found = 0;
+
+    for (i = 0; i < cmcf->clusters.nelts; i++) {
+        cscf = cscfp[i];
+
+        if (cluster.len
+            && (cluster.len != cscf->upstream->host.len
+                || ngx_strncmp(cluster.data, cscf->upstream->host.data,
+                               cluster.len) != 0))
+        {
+            continue;
+        }
+
+        for (j = 0; j < cscf->nmembers; j++) {
+
+            if (cscf->nodes[j] == NULL
+                || cscf->members[j].id->len != id.len
+                || ngx_strncmp(cscf->members[j].id->data, id.data, id.len)
+                   != 0)
+            {
+                continue;
+            }
+
+            found++;
+
+            ngx_shmtx_lock(&cscf->shpool->mutex);
+
+            cscf->nodes[j]->admin = (uint8_t) admin;
+
+            a = &cscf->shared->actions[cscf->shared->nactions++
+                                       % CLUSTER_ACTIONS_MAX];
+            a->at = now;
+            a->admin = (uint8_t) admin;
+            ngx_cpystrn((u_char *) a->node, cscf->members[j].name->data,
+                        ngx_min(cscf->members[j].name->len + 1,
+                                sizeof(a->node)));
+            ngx_cpystrn((u_char *) a->by, who, sizeof(a->by));
+
+            ngx_http_cluster_evaluate_node(cscf, cscf->nodes[j], now,
+                                           r->connection->log);
+
+            ngx_shmtx_unlock(&cscf->shpool->mutex);
+
+            ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                          "cluster \"%V\" node \"%V\": %s by %s",
+                          &cscf->upstream->host, cscf->members[j].id,
+                          cluster_action_name(admin), who);
+        }
+    }
+
+    if (!found) {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    p = ngx_snprintf(body, sizeof(body),
+                     "{\"action\":\"%s\",\"nodes\":%ui}\n",
+                     cluster_action_name(admin), found);
+
+    return ngx_http_cluster_send(r, NGX_HTTP_OK, "application/json", body,
+                                 p - body);
+}
+
+
+/*
+ * Cross-site requests are refused (Sec-Fetch-Site, Origin); with a token,
+ * the bearer must hold it, compared in constant time.  "who" says who
+ * acted, for the log and the page.
+ */
+static ngx_int_t
+ngx_http_cluster_admin_allowed(ngx_http_request_t *r,
+    ngx_http_cluster_loc_conf_t *clcf, u_char *who, size_t size)
+{
+    u_char            *p, diff;
+    size_t             i, n;
+    ngx_str_t          bearer;
+    ngx_table_elt_t   *h, *host;
+
+    h = ngx_http_cluster_header(r, "Sec-Fetch-Site", 14);
+
+    if (h && !(h->value.len == 11
+               && ngx_strncasecmp(h->value.data, (u_char *) "same-origin", 11)
+                  == 0)
+          && !(h->value.len == 4
+               && ngx_strncasecmp(h->value.data, (u_char *) "none", 4) == 0))
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "cluster admin action refused: cross-site request");
+        return NGX_HTTP_FORBIDDEN;
+    }
+
+    h = ngx_http_cluster_header(r, "Origin", 6);
+    host = r->headers_in.host;
+
+    if (h) {
+        /* the Origin's host must be the request's own */
+        p = ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                             (u_char *) "://", 3 - 1);
+
+        if (p == NULL || host == NULL
+            || (size_t) (h->value.data + h->value.len - (p + 3))
+               != host->value.len
+            || ngx_strncasecmp(p + 3, host->value.data, host->value.len) != 0)
+        {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "cluster admin action refused: cross-site request");
+            return NGX_HTTP_FORBIDDEN;
+        }
+    }
+
+    if (clcf->token.len) {
+        h = r->headers_in.authorization;
+
+        if (h == NULL || h->value.len < 7
+            || ngx_strncasecmp(h->value.data, (u_char *) "Bearer ", 7) != 0)
+        {
+            goto unauthorized;
+        }
+
+        bearer.data = h->value.data + 7;
+        bearer.len = h->value.len - 7;
+
+        /* every byte of the longer is looked at, whatever the others */
+
+        n = ngx_max(bearer.len, clcf->token.len);
+        diff = (u_char) (bearer.len != clcf->token.len);
+
+        for (i = 0; i < n; i++) {
+            diff |= (i < bearer.len ? bearer.data[i] : 0)
+                    ^ (i < clcf->token.len ? clcf->token.data[i] : 0);
+        }
+
+        if (diff) {
+            goto unauthorized;
+        }
+
+        p = ngx_snprintf(who, size - 1, "token from %V",
+                         &r->connection->addr_text);
+        *p = '\0';
+
+        return NGX_OK;
+    }
+
+    if (r->headers_in.user.len) {
+        /* the user that nginx's auth_basic let in */
+        p = ngx_snprintf(who, size - 1, "%V from %V", &r->headers_in.user,
+                         &r->connection->addr_text);
+
+    } else {
+        p = ngx_snprintf(who, size - 1, "%V", &r->connection->addr_text);
+    }
+
+    *p = '\0';
+
+    return NGX_OK;
+
+unauthorized:
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "cluster admin action refused: no valid token");
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "WWW-Authenticate");
+    ngx_str_set(&h->value, "Bearer realm=\"cluster\"");
+
+    return NGX_HTTP_UNAUTHORIZED;
+}
+
+
+static ngx_table_elt_t *
+ngx_http_cluster_header(ngx_http_request_t *r, const char *name, size_t len)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_http_cluster_send(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, u_char *body, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->pos, body, len);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    r->headers_out.content_type.data = (u_char *) type;
+    r->headers_out.content_type.len = ngx_strlen(type);
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
 }

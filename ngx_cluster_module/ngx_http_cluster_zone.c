@@ -210,6 +210,7 @@ ngx_http_cluster_zone_cluster(ngx_slab_pool_t *shpool,
     c->panic = 0;
     c->generation = 0;
     c->release[0] = '\0';
+    c->nactions = 0;
     c->next_evaluation = 0;
     c->len = (u_short) name->len;
     ngx_memcpy(c->name, name->data, name->len);

@@ -15,10 +15,17 @@ static void cluster_page_text(cluster_buf_t *b, const char *s);
 static void cluster_page_age(cluster_buf_t *b, int64_t since, int64_t now);
 static void cluster_page_duration(cluster_buf_t *b, int64_t ms);
 static void cluster_page_cluster(cluster_buf_t *b,
-    const cluster_status_cluster_t *c, int64_t now);
+    const cluster_status_cluster_t *c, int64_t now,
+    const cluster_page_conf_t *conf);
 static void cluster_page_node(cluster_buf_t *b,
     const cluster_status_cluster_t *c, const cluster_status_node_t *node,
-    int64_t now);
+    int64_t now, const cluster_page_conf_t *conf);
+static void cluster_page_button(cluster_buf_t *b,
+    const cluster_status_cluster_t *c, const cluster_status_node_t *node,
+    const char *action, const char *label);
+static void cluster_page_actions(cluster_buf_t *b,
+    const cluster_status_cluster_t *c, int64_t now,
+    const cluster_page_conf_t *conf);
 static void cluster_page_findings(cluster_buf_t *b, uint32_t findings);
 static const char *cluster_page_node_name(const cluster_status_node_t *node,
     size_t *len);
@@ -57,7 +64,10 @@ static const char  cluster_page_style[] =
     "tr.hints li{margin:2px 0}"
     ".panic{background:#ffebe9;border:1px solid #cf222e;color:#82071e;"
     "padding:8px 12px;border-radius:6px;margin-bottom:12px}"
-    "small{display:block;color:#8792a2}";
+    "small{display:block;color:#8792a2}"
+    "td small{white-space:nowrap}"
+    "button.act{margin:0 4px 4px 0}"
+    "#token{font-size:12px;width:10em}";
 
 
 static const char  cluster_page_script[] =
@@ -70,7 +80,22 @@ static const char  cluster_page_script[] =
     "b.textContent=paused()?'Resume':'Pause';}"
     "b.addEventListener('click',function(){"
     "localStorage.setItem('clusterPaused',paused()?'0':'1');arm();});"
-    "arm();})();";
+    "arm();"
+    "var k=document.getElementById('token');"
+    "if(k){k.value=sessionStorage.getItem('clusterToken')||'';"
+    "k.addEventListener('change',function(){"
+    "sessionStorage.setItem('clusterToken',k.value);});}"
+    "var base=document.body.getAttribute('data-base');"
+    "document.querySelectorAll('button.act').forEach(function(x){"
+    "x.addEventListener('click',function(){"
+    "var h={},t=k&&k.value;if(t){h.Authorization='Bearer '+t;}"
+    "fetch(base+'/nodes/'+encodeURIComponent(x.getAttribute('data-node'))"
+    "+'/'+x.getAttribute('data-action')+'?cluster='"
+    "+encodeURIComponent(x.getAttribute('data-cluster')),"
+    "{method:'POST',headers:h,credentials:'same-origin'})"
+    ".then(function(r){if(!r.ok){alert('The action was refused: '+r.status);}"
+    "location.reload();});});});"
+    "})();";
 
 
 size_t
@@ -91,6 +116,8 @@ cluster_page_html(char *buf, size_t size,
     cluster_buf_cstr(&b, cluster_page_style);
     cluster_buf_cstr(&b, "</style></head>\n<body data-refresh=\"");
     cluster_buf_uint(&b, conf->refresh);
+    cluster_buf_cstr(&b, "\" data-base=\"");
+    cluster_page_escape(&b, conf->base, conf->base_len, 0);
     cluster_buf_cstr(&b, "\"><header><h1>Cluster Overview</h1><p>"
                          "nginx cluster module ");
     cluster_page_text(&b, version);
@@ -106,14 +133,22 @@ cluster_page_html(char *buf, size_t size,
     cluster_buf_cstr(&b, "<button id=\"pause\" type=\"button\">Pause</button>"
                          " &middot; <a href=\"?format=json\">JSON</a>"
                          " &middot; <a href=\"?format=prometheus\">"
-                         "Prometheus</a></p></header>\n<main>");
+                         "Prometheus</a>");
+
+    if (conf->admin) {
+        cluster_buf_cstr(&b, " &middot; <label>admin token <input id=\"token\""
+                             " type=\"password\" autocomplete=\"off\">"
+                             "</label>");
+    }
+
+    cluster_buf_cstr(&b, "</p></header>\n<main>");
 
     if (n == 0) {
         cluster_buf_cstr(&b, "<p>No upstream has a cluster.</p>");
     }
 
     for (i = 0; i < n; i++) {
-        cluster_page_cluster(&b, &clusters[i], now);
+        cluster_page_cluster(&b, &clusters[i], now, conf);
     }
 
     cluster_buf_cstr(&b, "</main>\n<script>");
@@ -126,7 +161,7 @@ cluster_page_html(char *buf, size_t size,
 
 static void
 cluster_page_cluster(cluster_buf_t *b, const cluster_status_cluster_t *c,
-    int64_t now)
+    int64_t now, const cluster_page_conf_t *conf)
 {
     size_t                     i, in;
     const cluster_settings_t  *s;
@@ -195,20 +230,106 @@ cluster_page_cluster(cluster_buf_t *b, const cluster_status_cluster_t *c,
                         "<th>Service</th><th>Version</th>"
                         "<th>Encryption key</th><th>State</th>"
                         "<th>In rotation</th><th>Requests</th>"
-                        "<th>Failures</th><th>Response</th><th>Since</th>"
-                        "</tr></thead><tbody>");
+                        "<th>Failures</th><th>Response</th><th>Since</th>");
+    cluster_buf_cstr(b, conf->admin ? "<th>Actions</th>" : "");
+    cluster_buf_cstr(b, "</tr></thead><tbody>");
 
     for (i = 0; i < c->n; i++) {
-        cluster_page_node(b, c, &c->nodes[i], now);
+        if (c->nodes[i].facts.admin != CLUSTER_ADMIN_REMOVE) {
+            cluster_page_node(b, c, &c->nodes[i], now, conf);
+        }
     }
 
-    cluster_buf_cstr(b, "</tbody></table></div></div></section>\n");
+    cluster_buf_cstr(b, "</tbody></table></div></div>");
+
+    cluster_page_actions(b, c, now, conf);
+
+    cluster_buf_cstr(b, "</section>\n");
+}
+
+
+/* the removed nodes, and the last actions on the cluster's nodes */
+static void
+cluster_page_actions(cluster_buf_t *b, const cluster_status_cluster_t *c,
+    int64_t now, const cluster_page_conf_t *conf)
+{
+    size_t       i, len, removed;
+    const char  *name;
+
+    removed = 0;
+
+    for (i = 0; i < c->n; i++) {
+        if (c->nodes[i].facts.admin != CLUSTER_ADMIN_REMOVE) {
+            continue;
+        }
+
+        if (removed++ == 0) {
+            cluster_buf_cstr(b, "<div class=\"pane\"><h3>Removed from the "
+                                "Cluster</h3><ul>");
+        }
+
+        name = cluster_page_node_name(&c->nodes[i], &len);
+
+        cluster_buf_cstr(b, "<li><strong>");
+        cluster_page_escape(b, name, len, 0);
+        cluster_buf_cstr(b, "</strong> ");
+        cluster_page_escape(b, c->nodes[i].id, c->nodes[i].id_len, 0);
+        cluster_buf_cstr(b, " ");
+
+        if (conf->admin) {
+            cluster_page_button(b, c, &c->nodes[i], "restore", "Restore");
+        }
+
+        cluster_buf_cstr(b, "</li>");
+    }
+
+    if (removed) {
+        cluster_buf_cstr(b, "</ul></div>");
+    }
+
+    if (c->nactions == 0) {
+        return;
+    }
+
+    cluster_buf_cstr(b, "<div class=\"pane\"><h3>Last Actions</h3><ul>");
+
+    for (i = 0; i < c->nactions; i++) {
+        cluster_buf_cstr(b, "<li>");
+        cluster_page_age(b, c->actions[i].at, now);
+        cluster_buf_cstr(b, ": <strong>");
+        cluster_buf_cstr(b, cluster_action_name(c->actions[i].admin));
+        cluster_buf_cstr(b, "</strong> ");
+        cluster_page_text(b, c->actions[i].node);
+        cluster_buf_cstr(b, " by ");
+        cluster_page_text(b, c->actions[i].by);
+        cluster_buf_cstr(b, "</li>");
+    }
+
+    cluster_buf_cstr(b, "</ul></div>");
+}
+
+
+static void
+cluster_page_button(cluster_buf_t *b, const cluster_status_cluster_t *c,
+    const cluster_status_node_t *node, const char *action, const char *label)
+{
+    cluster_buf_cstr(b, "<button class=\"act\" type=\"button\" "
+                        "data-cluster=\"");
+    cluster_page_escape(b, c->name, c->name_len, 0);
+    cluster_buf_cstr(b, "\" data-node=\"");
+    cluster_page_escape(b, node->id, node->id_len, 0);
+    cluster_buf_cstr(b, "\" data-action=\"");
+    cluster_buf_cstr(b, action);
+    cluster_buf_cstr(b, "\">");
+    cluster_buf_cstr(b, label);
+    cluster_buf_cstr(b, "</button>");
 }
 
 
 static void
 cluster_page_node(cluster_buf_t *b, const cluster_status_cluster_t *c,
-    const cluster_status_node_t *node, int64_t now)
+    const cluster_status_node_t *node, int64_t now,
+    const cluster_page_conf_t *conf)
 {
     char                   hints[CLUSTER_HINTS_MAX][CLUSTER_HINT_SIZE];
     size_t                 i, n, len;
@@ -352,7 +473,23 @@ cluster_page_node(cluster_buf_t *b, const cluster_status_cluster_t *c,
 
     cluster_buf_cstr(b, "</td><td>");
     cluster_page_age(b, node->tracked ? f->state_since : 0, now);
-    cluster_buf_cstr(b, "</td></tr>");
+    cluster_buf_cstr(b, "</td>");
+
+    if (conf->admin) {
+        cluster_buf_cstr(b, "<td>");
+
+        if (node->tracked && f->admin == CLUSTER_ADMIN_NONE) {
+            cluster_page_button(b, c, node, "drain", "Drain");
+            cluster_page_button(b, c, node, "remove", "Remove");
+
+        } else if (node->tracked) {
+            cluster_page_button(b, c, node, "restore", "Restore");
+        }
+
+        cluster_buf_cstr(b, "</td>");
+    }
+
+    cluster_buf_cstr(b, "</tr>");
 
     n = cluster_status_hints(c, node, now, hints, CLUSTER_HINTS_MAX);
 
@@ -360,7 +497,10 @@ cluster_page_node(cluster_buf_t *b, const cluster_status_cluster_t *c,
         return;
     }
 
-    cluster_buf_cstr(b, "<tr class=\"hints\"><td colspan=\"12\"><ul>");
+    cluster_buf_cstr(b, conf->admin ? "<tr class=\"hints\"><td colspan=\"13\">"
+                                      "<ul>"
+                                    : "<tr class=\"hints\"><td colspan=\"12\">"
+                                      "<ul>");
 
     for (i = 0; i < n; i++) {
         cluster_buf_cstr(b, "<li class=\"warn\">");

@@ -17,6 +17,9 @@
 
 typedef struct {
     unsigned     refresh;         /* seconds between reloads; 0: never */
+    unsigned     admin:1;         /* show the admin actions' buttons */
+    const char  *base;            /* the status location, for their URLs */
+    size_t       base_len;
 } cluster_page_conf_t;
 
 

@@ -73,6 +73,29 @@ cluster_status_json(char *buf, size_t size,
         cluster_json_key(&b, "settings");
         cluster_status_settings(&b, c);
         cluster_buf_cstr(&b, ",");
+        cluster_json_key(&b, "last_actions");
+        cluster_buf_cstr(&b, "[");
+
+        for (j = 0; j < c->nactions; j++) {
+            cluster_buf_cstr(&b, j ? ",{" : "{");
+            cluster_json_key(&b, "at");
+            cluster_json_time(&b, c->actions[j].at);
+            cluster_buf_cstr(&b, ",");
+            cluster_json_key(&b, "action");
+            cluster_buf_cstr(&b, "\"");
+            cluster_buf_cstr(&b, cluster_action_name(c->actions[j].admin));
+            cluster_buf_cstr(&b, "\",");
+            cluster_json_key(&b, "node");
+            cluster_json_string(&b, c->actions[j].node,
+                                strlen(c->actions[j].node));
+            cluster_buf_cstr(&b, ",");
+            cluster_json_key(&b, "by");
+            cluster_json_string(&b, c->actions[j].by,
+                                strlen(c->actions[j].by));
+            cluster_buf_cstr(&b, "}");
+        }
+
+        cluster_buf_cstr(&b, "],");
         cluster_json_key(&b, "nodes");
         cluster_buf_cstr(&b, "[");
 
@@ -90,6 +113,20 @@ cluster_status_json(char *buf, size_t size,
     cluster_buf_cstr(&b, "]}\n");
 
     return b.need;
+}
+
+
+const char *
+cluster_action_name(uint8_t admin)
+{
+    switch (admin) {
+    case CLUSTER_ADMIN_DRAIN:
+        return "drain";
+    case CLUSTER_ADMIN_REMOVE:
+        return "remove";
+    default:
+        return "restore";
+    }
 }
 
 

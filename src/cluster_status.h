@@ -22,6 +22,17 @@ typedef struct {
 } cluster_status_node_t;
 
 
+/* an operator's action on a node, as the status lists the last ones */
+typedef struct {
+    int64_t                 at;
+    uint8_t                 admin;    /* cluster_admin_e it set */
+    char                    node[64];
+    char                    by[48];   /* the user, or "token", and address */
+} cluster_action_t;
+
+#define CLUSTER_ACTIONS_MAX  8
+
+
 typedef struct {
     const char             *name;     /* the upstream's name */
     size_t                  name_len;
@@ -31,7 +42,13 @@ typedef struct {
     int                     panic;
     cluster_status_node_t  *nodes;
     size_t                  n;
+    cluster_action_t        actions[CLUSTER_ACTIONS_MAX]; /* newest first */
+    size_t                  nactions;
 } cluster_status_cluster_t;
+
+
+/* the name of the action that sets an admin state: drain, remove, restore */
+const char *cluster_action_name(uint8_t admin);
 
 
 /*

@@ -25,7 +25,7 @@ typedef size_t (*render_pt)(char *buf, size_t size,
     const char *version);
 
 
-static cluster_page_conf_t  page_conf = { 10 };
+static cluster_page_conf_t  page_conf = { 10, 1, "/cluster", 8 };
 
 
 static size_t
