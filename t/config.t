@@ -105,8 +105,41 @@ check("cluster zone=c:1m;",
       qr/"cluster_status" directive is not allowed here/,
       "cluster_status;  # BAD\n");
 check("cluster zone=c:1m;",
-      qr/invalid number of arguments in "cluster_status"/,
+      qr/invalid parameter "on", expected "refresh=", "admin=on", "admin=off" or "token_file="/,
       "location /c { cluster_status on; }  # BAD\n");
+check("cluster zone=c:1m;",
+      qr/invalid time in "refresh=soon", expected seconds such as 10s, or 0 for none/,
+      "location /c { cluster_status refresh=soon; }  # BAD\n");
+check("cluster zone=c:1m;",
+      qr/cannot open the token file "\S+\/missing"/,
+      "location /c { cluster_status admin=on token_file=%%DIR%%/missing; }  # BAD\n");
+
+for (['loose', 0644, 'a-long-enough-token-0123456789',
+      qr/the token file "\S+\/loose" is readable by others, expected a mode such as 0600 or 0640/],
+     ['short', 0600, 'short',
+      qr/the token in "\S+\/short" is too short, expected at least 16 characters/])
+{
+    my ($name, $mode, $text, $error) = @$_;
+    open my $fh, '>', $t->dir . "/$name" or die;
+    print $fh "$text\n";
+    close $fh;
+    chmod $mode, $t->dir . "/$name";
+
+    check("cluster zone=c:1m;", $error,
+          "location /c { cluster_status admin=on token_file=%%DIR%%/$name; }  # BAD\n");
+
+    my ($rc, $out) = $t->test_config;
+    unlike($out, qr/\Q$text\E/, "  and never shows the token") if $name eq 'loose';
+}
+
+open my $tf, '>', $t->dir . '/token' or die;
+print $tf "a-long-enough-token-0123456789\n";
+close $tf;
+chmod 0600, $t->dir . '/token';
+
+check("cluster zone=c:1m;",
+      qr/"token_file=" goes with "admin=on"/,
+      "location /c { cluster_status token_file=%%DIR%%/token; }  # BAD\n");
 check("cluster zone=c:1m;",
       qr/"cluster_status" directive is duplicate/,
       "location /c { cluster_status; cluster_status; }  # BAD\n");
