@@ -48,6 +48,7 @@ typedef struct {
     char                              release[24]; /* the cluster's */
     cluster_action_t                  actions[CLUSTER_ACTIONS_MAX];
     ngx_uint_t                        nactions;   /* ever; a ring of them */
+    ngx_uint_t                        dirty;      /* the state file lags */
     u_short                           len;
     u_char                            name[1];
 } ngx_http_cluster_shm_cluster_t;
@@ -73,6 +74,12 @@ typedef struct {
 
 
 typedef struct ngx_http_cluster_probe_s  ngx_http_cluster_probe_t;
+
+
+typedef struct {
+    ngx_array_t                       clusters;   /* of srv conf pointers */
+    ngx_str_t                         state_file;
+} ngx_http_cluster_main_conf_t;
 
 
 typedef struct {
@@ -110,6 +117,7 @@ typedef struct {
     ngx_uint_t                       *peer_member[2]; /* primary, backup */
     cluster_node_t                  **peer_node[2];
 
+    ngx_http_cluster_main_conf_t     *main;
     ngx_slab_pool_t                  *shpool;
     ngx_http_cluster_shm_cluster_t   *shared;
     ngx_uint_t                        generation; /* this config's */
@@ -117,11 +125,6 @@ typedef struct {
     u_char                           *file;       /* of the first cluster_* */
     ngx_uint_t                        line;
 } ngx_http_cluster_srv_conf_t;
-
-
-typedef struct {
-    ngx_array_t                       clusters;   /* of srv conf pointers */
-} ngx_http_cluster_main_conf_t;
 
 
 typedef struct {
@@ -148,6 +151,10 @@ ngx_int_t ngx_http_cluster_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 void ngx_http_cluster_zone_go_live(ngx_http_cluster_srv_conf_t *cscf);
 ngx_int_t ngx_http_cluster_check_init_process(ngx_cycle_t *cycle,
     ngx_http_cluster_srv_conf_t *cscf);
+void ngx_http_cluster_state_load(ngx_http_cluster_main_conf_t *cmcf,
+    ngx_shm_zone_t *shm_zone, ngx_log_t *log);
+void ngx_http_cluster_state_save(ngx_http_cluster_main_conf_t *cmcf,
+    ngx_log_t *log);
 void ngx_http_cluster_evaluate(ngx_http_cluster_srv_conf_t *cscf,
     int64_t now, ngx_log_t *log);
 void ngx_http_cluster_evaluate_all(ngx_http_cluster_srv_conf_t *cscf,

@@ -210,6 +210,11 @@ ngx_http_cluster_tick(ngx_event_t *ev)
 
     ngx_http_cluster_evaluate(cscf, now, ev->log);
 
+    if (cscf->shared->dirty && cscf->main->state_file.len) {
+        /* a state changed or an operator acted: keep it for a restart */
+        ngx_http_cluster_state_save(cscf->main, ev->log);
+    }
+
     if (cscf->probes
         && cscf->generation == cscf->shared->generation)
     {

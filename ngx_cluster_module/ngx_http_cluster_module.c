@@ -19,6 +19,7 @@ static char *ngx_http_cluster_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_cluster_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_cluster_init_process(ngx_cycle_t *cycle);
+static void ngx_http_cluster_exit_master(ngx_cycle_t *cycle);
 
 static char *ngx_http_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_cluster_heartbeat(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -90,6 +91,13 @@ static ngx_command_t  ngx_http_cluster_commands[] = {
       0,
       NULL },
 
+    { ngx_string("cluster_state_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_cluster_main_conf_t, state_file),
+      NULL },
+
     { ngx_string("cluster_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
       ngx_http_cluster_status,
@@ -127,7 +135,7 @@ ngx_module_t  ngx_http_cluster_module = {
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
-    NULL,                                  /* exit master */
+    ngx_http_cluster_exit_master,          /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
@@ -174,6 +182,14 @@ ngx_http_cluster_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_cluster_srv_conf_t    *cscf;
     ngx_http_upstream_srv_conf_t  **uscfp;
     ngx_http_upstream_main_conf_t  *umcf;
+
+    ngx_http_cluster_main_conf_t   *cmcf = conf;
+
+    if (cmcf->state_file.len
+        && ngx_conf_full_name(cf->cycle, &cmcf->state_file, 1) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
 
@@ -321,6 +337,20 @@ ngx_http_cluster_init_process(ngx_cycle_t *cycle)
 }
 
 
+/* the master, last out, writes the state file at exit */
+static void
+ngx_http_cluster_exit_master(ngx_cycle_t *cycle)
+{
+    ngx_http_cluster_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_cluster_module);
+
+    if (cmcf && cmcf->state_file.len && cmcf->clusters.nelts) {
+        ngx_http_cluster_state_save(cmcf, cycle->log);
+    }
+}
+
+
 static ngx_int_t
 ngx_http_cluster_add_variables(ngx_conf_t *cf)
 {
@@ -426,6 +456,7 @@ ngx_http_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     *cscfp = cscf;
+    cscf->main = cmcf;
 
     ngx_http_cluster_mark(cf, cscf);
 

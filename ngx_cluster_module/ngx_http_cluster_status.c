@@ -449,6 +449,7 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
             ngx_shmtx_lock(&cscf->shpool->mutex);
 
             cscf->nodes[j]->admin = (uint8_t) admin;
+            cscf->shared->dirty = 1;
 
             a = &cscf->shared->actions[cscf->shared->nactions++
                                        % CLUSTER_ACTIONS_MAX];

@@ -32,7 +32,7 @@ ngx_http_cluster_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     size_t                          len;
     int64_t                         now;
-    ngx_uint_t                      i;
+    ngx_uint_t                      i, fresh;
     ngx_slab_pool_t                *shpool;
     ngx_http_cluster_shctx_t       *sh;
     ngx_http_cluster_srv_conf_t   **cscfp;
@@ -41,7 +41,9 @@ ngx_http_cluster_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     cmcf = shm_zone->data;
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
-    if (data || shm_zone->shm.exists) {
+    fresh = (data == NULL && !shm_zone->shm.exists);
+
+    if (!fresh) {
         /* a reload, or a zone that outlives its cycle: adopt its records */
         sh = shpool->data;
 
@@ -86,6 +88,11 @@ ngx_http_cluster_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         {
             return NGX_ERROR;
         }
+    }
+
+    if (fresh && cmcf->state_file.len) {
+        /* a start, not a reload: what the last run knew */
+        ngx_http_cluster_state_load(cmcf, shm_zone, shm_zone->shm.log);
     }
 
     return NGX_OK;
@@ -211,6 +218,7 @@ ngx_http_cluster_zone_cluster(ngx_slab_pool_t *shpool,
     c->generation = 0;
     c->release[0] = '\0';
     c->nactions = 0;
+    c->dirty = 0;
     c->next_evaluation = 0;
     c->len = (u_short) name->len;
     ngx_memcpy(c->name, name->data, name->len);
@@ -461,6 +469,8 @@ ngx_http_cluster_log_change(ngx_http_cluster_srv_conf_t *cscf,
     } else if (!change->old_in_rotation && change->new_in_rotation) {
         level = NGX_LOG_NOTICE;
     }
+
+    cscf->shared->dirty = 1;
 
     ngx_log_error(level, log, 0,
                   "cluster \"%V\" node \"%V\"%s%V%s is %s, %s rotation, "

@@ -9,7 +9,6 @@
 #include "cluster_health.h"
 
 
-static void cluster_health_copy(char *dst, size_t size, json_t *v);
 static uint8_t cluster_health_status(json_t *v);
 
 
@@ -79,8 +78,7 @@ cluster_health_parse(const char *body, size_t len, cluster_health_t *h)
 }
 
 
-/* a JSON string into a fixed field, cut at a UTF-8 character boundary */
-static void
+void
 cluster_health_copy(char *dst, size_t size, json_t *v)
 {
     size_t       n;

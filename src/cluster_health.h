@@ -52,6 +52,10 @@ typedef enum {
 cluster_health_rc_e cluster_health_parse(const char *body, size_t len,
     cluster_health_t *h);
 
+/* a JSON string into a fixed field, cut at a UTF-8 character boundary */
+struct json_t;
+void cluster_health_copy(char *dst, size_t size, struct json_t *v);
+
 /*
  * Compares two release numbers ("23.0.27") component by component, as
  * numbers; returns <0, 0 or >0.  Empty sorts first.
