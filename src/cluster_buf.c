@@ -21,6 +21,11 @@ cluster_buf_add(cluster_buf_t *b, const char *data, size_t len)
 {
     size_t  room;
 
+    if (len == 0) {
+        /* and so never a copy to the NULL of a pass that only measures */
+        return;
+    }
+
     b->need += len;
 
     room = (size_t) (b->end - b->pos);

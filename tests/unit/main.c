@@ -17,6 +17,7 @@ main(void)
     test_json();
     test_status();
     test_check();
+    test_state();
 
     printf("%u passed, %u failed\n", unit_passed, unit_failed);
 

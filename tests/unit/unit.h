@@ -43,6 +43,7 @@ void test_buf(void);
 void test_json(void);
 void test_status(void);
 void test_check(void);
+void test_state(void);
 
 
 #endif /* UNIT_H */
