@@ -79,6 +79,7 @@ typedef struct ngx_http_cluster_probe_s  ngx_http_cluster_probe_t;
 typedef struct {
     ngx_array_t                       clusters;   /* of srv conf pointers */
     ngx_str_t                         state_file;
+    int64_t                           next_save;  /* this worker's */
 } ngx_http_cluster_main_conf_t;
 
 
@@ -130,7 +131,9 @@ typedef struct {
 typedef struct {
     ngx_msec_t                        refresh;    /* of the HTML page */
     ngx_flag_t                        admin;
-    ngx_str_t                         token;      /* from token_file= */
+    ngx_flag_t                        status;     /* cluster_status here */
+    ngx_flag_t                        token;      /* token_file= given */
+    u_char                            token_digest[20]; /* SHA-1 of it */
 } ngx_http_cluster_loc_conf_t;
 
 

@@ -210,8 +210,14 @@ ngx_http_cluster_tick(ngx_event_t *ev)
 
     ngx_http_cluster_evaluate(cscf, now, ev->log);
 
-    if (cscf->shared->dirty && cscf->main->state_file.len) {
-        /* a state changed or an operator acted: keep it for a restart */
+    if (cscf->shared->dirty && cscf->main->state_file.len && ngx_worker == 0
+        && now >= cscf->main->next_save)
+    {
+        /*
+         * A state changed or an operator acted: keep it for a restart.
+         * One writer, the first worker, and once a second at most.
+         */
+        cscf->main->next_save = now + 1000;
         ngx_http_cluster_state_save(cscf->main, ev->log);
     }
 

@@ -8,6 +8,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <ngx_sha1.h>
+
 #include "ngx_http_cluster.h"
 
 
@@ -19,7 +21,7 @@ static char *ngx_http_cluster_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_cluster_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_cluster_init_process(ngx_cycle_t *cycle);
-static void ngx_http_cluster_exit_master(ngx_cycle_t *cycle);
+static void ngx_http_cluster_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_cluster_heartbeat(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -35,7 +37,7 @@ static char *ngx_http_cluster_slow_start(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_cluster_node_name(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cluster_read_token(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_str_t *token);
+    u_char *digest);
 static char *ngx_http_cluster_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void ngx_http_cluster_mark(ngx_conf_t *cf,
@@ -134,8 +136,8 @@ ngx_module_t  ngx_http_cluster_module = {
     ngx_http_cluster_init_process,         /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
-    ngx_http_cluster_exit_master,          /* exit master */
+    ngx_http_cluster_exit_process,         /* exit process */
+    NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
@@ -272,14 +274,10 @@ ngx_http_cluster_create_loc_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    /*
-     * set by ngx_pcalloc():
-     *
-     *     clcf->token = { 0, NULL };
-     */
-
     clcf->refresh = NGX_CONF_UNSET_MSEC;
     clcf->admin = NGX_CONF_UNSET;
+    clcf->status = NGX_CONF_UNSET;
+    clcf->token = NGX_CONF_UNSET;
 
     return clcf;
 }
@@ -291,9 +289,27 @@ ngx_http_cluster_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_cluster_loc_conf_t  *prev = parent;
     ngx_http_cluster_loc_conf_t  *conf = child;
 
+    ngx_http_core_loc_conf_t  *hlcf;
+
     ngx_conf_merge_msec_value(conf->refresh, prev->refresh, 10000);
     ngx_conf_merge_value(conf->admin, prev->admin, 0);
-    ngx_conf_merge_str_value(conf->token, prev->token, "");
+    ngx_conf_merge_value(conf->status, prev->status, 0);
+
+    if (conf->token == NGX_CONF_UNSET) {
+        conf->token = (prev->token == NGX_CONF_UNSET) ? 0 : prev->token;
+        ngx_memcpy(conf->token_digest, prev->token_digest, 20);
+    }
+
+    /*
+     * Within "limit_except", the status location's own configuration is
+     * the limit's, and has no handler: give it one, as proxy_pass does.
+     */
+
+    hlcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (conf->status && hlcf->lmt_excpt && hlcf->handler == NULL) {
+        hlcf->handler = ngx_http_cluster_status_handler;
+    }
 
     return NGX_CONF_OK;
 }
@@ -337,15 +353,25 @@ ngx_http_cluster_init_process(ngx_cycle_t *cycle)
 }
 
 
-/* the master, last out, writes the state file at exit */
+/*
+ * The state file's writer, the first worker, writes it once more as it
+ * exits; not the master, which runs as root.
+ */
 static void
-ngx_http_cluster_exit_master(ngx_cycle_t *cycle)
+ngx_http_cluster_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_cluster_main_conf_t  *cmcf;
 
+    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return;
+    }
+
     cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_cluster_module);
 
-    if (cmcf && cmcf->state_file.len && cmcf->clusters.nelts) {
+    if (cmcf && cmcf->state_file.len && cmcf->clusters.nelts
+        && ngx_worker == 0)
+    {
         ngx_http_cluster_state_save(cmcf, cycle->log);
     }
 }
@@ -871,11 +897,12 @@ ngx_http_cluster_node_name(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  * a file that others may read is refused, as a key would be.
  */
 static char *
-ngx_http_cluster_read_token(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *token)
+ngx_http_cluster_read_token(ngx_conf_t *cf, ngx_str_t *name, u_char *digest)
 {
-    u_char           *p, *last;
+    u_char           *p, *last, text[1024];
     ssize_t           n;
     ngx_fd_t          fd;
+    ngx_sha1_t        sha1;
     ngx_file_t        file;
     ngx_file_info_t   fi;
 
@@ -891,9 +918,14 @@ ngx_http_cluster_read_token(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *token)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-        || (ngx_file_access(&fi) & 0004))
-    {
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot stat the token file \"%V\"", name);
+        (void) ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_file_access(&fi) & 0004) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "the token file \"%V\" is readable by others, "
                            "expected a mode such as 0600 or 0640", name);
@@ -901,18 +933,14 @@ ngx_http_cluster_read_token(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *token)
         return NGX_CONF_ERROR;
     }
 
-    p = ngx_pnalloc(cf->pool, 1024);
-    if (p == NULL) {
-        (void) ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
+    p = text;
 
     ngx_memzero(&file, sizeof(ngx_file_t));
     file.fd = fd;
     file.name = *name;
     file.log = cf->log;
 
-    n = ngx_read_file(&file, p, 1024, 0);
+    n = ngx_read_file(&file, p, sizeof(text), 0);
 
     (void) ngx_close_file(fd);
 
@@ -924,6 +952,14 @@ ngx_http_cluster_read_token(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *token)
 
     while (last < p + n && *last != CR && *last != LF) {
         last++;
+    }
+
+    if (last == p + sizeof(text)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the token in \"%V\" is too long, expected a "
+                           "first line of less than 1024 characters", name);
+        ngx_explicit_memzero(text, sizeof(text));
+        return NGX_CONF_ERROR;
     }
 
     while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
@@ -938,11 +974,17 @@ ngx_http_cluster_read_token(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *token)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "the token in \"%V\" is too short, expected at "
                            "least 16 characters on its first line", name);
+        ngx_explicit_memzero(text, sizeof(text));
         return NGX_CONF_ERROR;
     }
 
-    token->data = p;
-    token->len = last - p;
+    /* only its digest is kept; the token itself is wiped */
+
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, p, last - p);
+    ngx_sha1_final(digest, &sha1);
+
+    ngx_explicit_memzero(text, sizeof(text));
 
     return NGX_CONF_OK;
 }
@@ -974,10 +1016,11 @@ ngx_http_cluster_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
             t = ngx_parse_time(&s, 1);
 
-            if (t == NGX_ERROR) {
+            if (t == NGX_ERROR || t > 86400) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid time in \"%V\", expected "
-                                   "seconds such as 10s, or 0 for none",
+                                   "seconds such as 10s, at most a day, or "
+                                   "0 for none",
                                    &value[i]);
                 return NGX_CONF_ERROR;
             }
@@ -1000,12 +1043,13 @@ ngx_http_cluster_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.data = value[i].data + 11;
             s.len = value[i].len - 11;
 
-            if (ngx_http_cluster_read_token(cf, &s, &clcf->token)
+            if (ngx_http_cluster_read_token(cf, &s, clcf->token_digest)
                 != NGX_CONF_OK)
             {
                 return NGX_CONF_ERROR;
             }
 
+            clcf->token = 1;
             continue;
         }
 
@@ -1016,11 +1060,27 @@ ngx_http_cluster_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (clcf->token.len && clcf->admin != 1) {
+    if (clcf->token == 1 && clcf->admin != 1) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"token_file=\" goes with \"admin=on\"");
         return NGX_CONF_ERROR;
     }
+
+    if (clcf->admin == 1
+        && (hlcf->named || hlcf->noname || hlcf->exact_match
+#if (NGX_PCRE)
+            || hlcf->regex
+#endif
+           ))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"admin=on\" needs a prefix location, such as "
+                           "\"location /cluster\", for the actions' paths "
+                           "under it");
+        return NGX_CONF_ERROR;
+    }
+
+    clcf->status = 1;
 
     hlcf->handler = ngx_http_cluster_status_handler;
 

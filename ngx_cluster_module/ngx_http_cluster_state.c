@@ -14,10 +14,12 @@
 
 /*
  * The state file: read when a zone is new (a start, not a reload, which
- * keeps the zone), written when a node's state changed or an operator
- * acted, at most once per second, and when nginx exits.  It is written
- * whole into a file beside it, then renamed over it, so a reader never sees
- * half of one.  A missing or broken file is said in the log and ignored.
+ * keeps the zone), written by one worker (the first) when a node's state
+ * changed or an operator acted, at most once per second, and when that
+ * worker exits.  It is written whole into a file of its own beside it,
+ * created anew (never through a link that someone put there), then renamed
+ * over it, so a reader never sees half of one.  A missing or broken file is
+ * said in the log and ignored.
  */
 
 
@@ -44,8 +46,8 @@ ngx_http_cluster_state_load(ngx_http_cluster_main_conf_t *cmcf,
     ngx_file_info_t                fi;
     ngx_http_cluster_state_ctx_t   ctx;
 
-    fd = ngx_open_file(cmcf->state_file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN,
-                       0);
+    fd = ngx_open_file(cmcf->state_file.data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
+                       NGX_FILE_OPEN, 0);
 
     if (fd == NGX_INVALID_FILE) {
         ngx_log_error(NGX_LOG_NOTICE, log, ngx_errno,
@@ -55,6 +57,7 @@ ngx_http_cluster_state_load(ngx_http_cluster_main_conf_t *cmcf,
     }
 
     if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+        || !ngx_is_file(&fi)
         || ngx_file_size(&fi) > 16 * 1024 * 1024)
     {
         ngx_log_error(NGX_LOG_WARN, log, 0,
@@ -224,8 +227,12 @@ ngx_http_cluster_state_save(ngx_http_cluster_main_conf_t *cmcf,
     tmp.len = ngx_sprintf(tmp.data, "%V.tmp.%P%Z", &cmcf->state_file, ngx_pid)
               - tmp.data - 1;
 
-    fd = ngx_open_file(tmp.data, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
-                       NGX_FILE_DEFAULT_ACCESS);
+    /* a file of our own: an old one goes, a link is never followed */
+
+    (void) ngx_delete_file(tmp.data);
+
+    fd = open((char *) tmp.data, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC,
+              0644);
 
     if (fd == NGX_INVALID_FILE) {
         ngx_log_error(NGX_LOG_ERR, log, ngx_errno,

@@ -8,6 +8,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <ngx_sha1.h>
+
 #include "ngx_http_cluster.h"
 
 
@@ -29,6 +31,8 @@ static ngx_int_t ngx_http_cluster_admin_allowed(ngx_http_request_t *r,
     ngx_http_cluster_loc_conf_t *clcf, u_char *who, size_t size);
 static ngx_table_elt_t *ngx_http_cluster_header(ngx_http_request_t *r,
     const char *name, size_t len);
+static ngx_int_t ngx_http_cluster_add_header(ngx_http_request_t *r,
+    const char *key, const char *value);
 static ngx_int_t ngx_http_cluster_send(ngx_http_request_t *r,
     ngx_uint_t status, const char *type, u_char *body, size_t len);
 
@@ -43,6 +47,7 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
     ngx_uint_t                      i, nodes;
     ngx_chain_t                     out;
     ngx_table_elt_t                *h;
+    size_t                          base;
     ngx_str_t                       path;
     cluster_page_conf_t             page;
     ngx_http_core_loc_conf_t       *hlcf;
@@ -59,14 +64,17 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
 
     /* <location>/nodes/<id>/<action>: an operator's action */
 
-    if (r->uri.len > hlcf->name.len + 7
-        && ngx_strncmp(r->uri.data + hlcf->name.len
-                       - (hlcf->name.data[hlcf->name.len - 1] == '/'),
-                       "/nodes/", 7) == 0)
+    base = hlcf->name.len;
+
+    if (base && hlcf->name.data[base - 1] == '/') {
+        base--;
+    }
+
+    if (r->uri.len > base + 7
+        && ngx_strncmp(r->uri.data + base, "/nodes/", 7) == 0)
     {
-        path.data = r->uri.data + hlcf->name.len + 7
-                    - (hlcf->name.data[hlcf->name.len - 1] == '/');
-        path.len = r->uri.data + r->uri.len - path.data;
+        path.data = r->uri.data + base + 7;
+        path.len = r->uri.len - base - 7;
 
         return ngx_http_cluster_admin(r, &path);
     }
@@ -110,11 +118,7 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
     page.refresh = (unsigned) (clcf->refresh / 1000);
     page.admin = clcf->admin;
     page.base = (const char *) hlcf->name.data;
-    page.base_len = hlcf->name.len;
-
-    if (page.base_len && page.base[page.base_len - 1] == '/') {
-        page.base_len--;
-    }
+    page.base_len = base;
 
     /* a first guess; the renderer says when it needs more */
     size = 4096 + nodes * 2048;
@@ -202,6 +206,18 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
 #endif
     ngx_str_set(&h->key, "Vary");
     ngx_str_set(&h->value, "Accept");
+
+    /* the page's buttons act: no other site may frame it */
+
+    if (ngx_http_cluster_add_header(r, "Content-Security-Policy",
+                                    "frame-ancestors 'none'") != NGX_OK
+        || ngx_http_cluster_add_header(r, "X-Frame-Options", "DENY")
+           != NGX_OK
+        || ngx_http_cluster_add_header(r, "X-Content-Type-Options", "nosniff")
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     rc = ngx_http_send_header(r);
 
@@ -413,7 +429,19 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
         return rc;
     }
 
-    if (ngx_http_arg(r, (u_char *) "cluster", 7, &cluster) != NGX_OK) {
+    if (ngx_http_arg(r, (u_char *) "cluster", 7, &cluster) == NGX_OK) {
+        /* the page sends it escaped, as a query's values are */
+        p = ngx_pnalloc(r->pool, cluster.len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        slash = cluster.data;
+        cluster.data = p;
+        ngx_unescape_uri(&p, &slash, cluster.len, NGX_UNESCAPE_URI);
+        cluster.len = p - cluster.data;
+
+    } else {
         cluster.len = 0;
     }
 
@@ -494,9 +522,10 @@ static ngx_int_t
 ngx_http_cluster_admin_allowed(ngx_http_request_t *r,
     ngx_http_cluster_loc_conf_t *clcf, u_char *who, size_t size)
 {
-    u_char            *p, diff;
-    size_t             i, n;
+    u_char            *p, diff, digest[20];
+    size_t             i;
     ngx_str_t          bearer;
+    ngx_sha1_t         sha1;
     ngx_table_elt_t   *h, *host;
 
     h = ngx_http_cluster_header(r, "Sec-Fetch-Site", 14);
@@ -531,7 +560,7 @@ ngx_http_cluster_admin_allowed(ngx_http_request_t *r,
         }
     }
 
-    if (clcf->token.len) {
+    if (clcf->token) {
         h = r->headers_in.authorization;
 
         if (h == NULL || h->value.len < 7
@@ -543,14 +572,19 @@ ngx_http_cluster_admin_allowed(ngx_http_request_t *r,
         bearer.data = h->value.data + 7;
         bearer.len = h->value.len - 7;
 
-        /* every byte of the longer is looked at, whatever the others */
+        /*
+         * Digests of equal length, compared byte by byte to the end: the
+         * time says nothing of the token, not even its length.
+         */
 
-        n = ngx_max(bearer.len, clcf->token.len);
-        diff = (u_char) (bearer.len != clcf->token.len);
+        ngx_sha1_init(&sha1);
+        ngx_sha1_update(&sha1, bearer.data, bearer.len);
+        ngx_sha1_final(digest, &sha1);
 
-        for (i = 0; i < n; i++) {
-            diff |= (i < bearer.len ? bearer.data[i] : 0)
-                    ^ (i < clcf->token.len ? clcf->token.data[i] : 0);
+        diff = 0;
+
+        for (i = 0; i < 20; i++) {
+            diff |= digest[i] ^ clcf->token_digest[i];
         }
 
         if (diff) {
@@ -564,15 +598,19 @@ ngx_http_cluster_admin_allowed(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (r->headers_in.user.len) {
-        /* the user that nginx's auth_basic let in */
-        p = ngx_snprintf(who, size - 1, "%V from %V", &r->headers_in.user,
-                         &r->connection->addr_text);
-
-    } else {
-        p = ngx_snprintf(who, size - 1, "%V", &r->connection->addr_text);
+    if (r->headers_in.user.len == 0) {
+        /*
+         * With no token, nginx's auth_basic must have let a user in: an
+         * address alone proves nothing to a page that rebinds its name.
+         */
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "cluster admin action refused: no token_file= and no "
+                      "user authenticated by auth_basic");
+        return NGX_HTTP_FORBIDDEN;
     }
 
+    p = ngx_snprintf(who, size - 1, "%V from %V", &r->headers_in.user,
+                     &r->connection->addr_text);
     *p = '\0';
 
     return NGX_OK;
@@ -662,4 +700,28 @@ ngx_http_cluster_send(ngx_http_request_t *r, ngx_uint_t status,
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_http_cluster_add_header(ngx_http_request_t *r, const char *key,
+    const char *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
+
+    return NGX_OK;
 }

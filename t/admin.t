@@ -58,6 +58,19 @@ my $conf = <<'EOF';
         location /open {
             cluster_status;
         }
+
+        location /bare {
+            cluster_status admin=on;
+        }
+
+        location /limited {
+            cluster_status admin=on token_file=%%DIR%%/token;
+
+            limit_except GET {
+                allow 127.0.0.1;
+                deny all;
+            }
+        }
     }
 EOF
 
@@ -95,6 +108,9 @@ is(post("/cluster/nodes/$addr{web1}/drain", %bearer,
    'Sec-Fetch-Site cross-site: 403');
 is(post("/open/nodes/$addr{web1}/drain")->{status}, 403,
    'admin off: 403');
+is(post("/bare/nodes/$addr{web1}/drain")->{status}, 403,
+   'admin on, but neither token nor auth_basic: 403');
+
 is(post("/cluster/nodes/10.9.9.9:1/drain", %bearer)->{status}, 404,
    'an unknown node: 404');
 is(post("/cluster/nodes/$addr{web1}/reboot", %bearer)->{status}, 404,
@@ -167,6 +183,12 @@ is_deeply([map { "$_->{action} $_->{node}" } @actions],
           ["remove $addr{web2}", "drain $addr{web1}"],
           'the last actions, newest first');
 like($actions[0]{by}, qr/^token from 127\.0\.0\.1$/, 'with who');
+
+# within limit_except, as nginx users protect POST
+is(post("/limited/nodes/$addr{web3}/drain", %bearer)->{status}, 200,
+   'under limit_except: the action works');
+is(post("/limited/nodes/$addr{web3}/restore", %bearer)->{status}, 200,
+   'and restores');
 
 # both survive a reload
 $t->reload;

@@ -108,8 +108,11 @@ check("cluster zone=c:1m;",
       qr/invalid parameter "on", expected "refresh=", "admin=on", "admin=off" or "token_file="/,
       "location /c { cluster_status on; }  # BAD\n");
 check("cluster zone=c:1m;",
-      qr/invalid time in "refresh=soon", expected seconds such as 10s, or 0 for none/,
+      qr/invalid time in "refresh=soon", expected seconds such as 10s, at most a day, or 0 for none/,
       "location /c { cluster_status refresh=soon; }  # BAD\n");
+check("cluster zone=c:1m;",
+      qr/"admin=on" needs a prefix location, such as "location \/cluster"/,
+      "location = /c { cluster_status admin=on; }  # BAD\n");
 check("cluster zone=c:1m;",
       qr/cannot open the token file "\S+\/missing"/,
       "location /c { cluster_status admin=on token_file=%%DIR%%/missing; }  # BAD\n");

@@ -16,6 +16,12 @@ my $t = ClusterTest->new(workers => 2);
 
 $t->sim($_) for qw(web1 web2);
 
+my $token = 'a-token-for-the-state-test-0123';
+open my $tf, '>', $t->dir . '/token' or die;
+print $tf "$token\n";
+close $tf;
+chmod 0600, $t->dir . '/token';
+
 # the workers write the file: their folder must let them
 mkdir $t->dir . '/state';
 chmod 0777, $t->dir . '/state';
@@ -40,7 +46,7 @@ $t->write_config(<<'EOF');
         }
 
         location /cluster {
-            cluster_status admin=on;
+            cluster_status admin=on token_file=%%DIR%%/token;
         }
     }
 EOF
@@ -59,7 +65,8 @@ ok($t->wait_for(sub {
 $t->spread(6);
 
 is(http_request($t->port('http'), 'POST', "/cluster/nodes/$addr{web2}/remove",
-                '')->{status}, 200, 'web2 removed');
+                '', Authorization => "Bearer $token")->{status}, 200,
+   'web2 removed');
 
 ok($t->wait_for(sub { $t->read_file('state/cluster.json') =~ /"admin":2/ }, 5),
    'the change is written within a second');

@@ -62,6 +62,9 @@ is($r->{headers}{vary}, 'Accept', 'varies by Accept');
 $r = $t->get('/cluster', Accept => 'text/html,application/xhtml+xml,*/*;q=0.8');
 is($r->{status}, 200, 'a browser gets the page');
 like($r->{headers}{'content-type'}, qr{^text/html; charset=utf-8}, 'as HTML');
+is($r->{headers}{'x-frame-options'}, 'DENY', 'no other site may frame it');
+is($r->{headers}{'content-security-policy'}, "frame-ancestors 'none'",
+   'said twice');
 
 my $html = $r->{body};
 like($html, qr{<h3>Cluster Configuration</h3>}, 'the configuration pane');
