@@ -79,7 +79,7 @@ $(SIM): tests/sim/cluster_sim.c
 
 $(UNIT): tests/unit/*.c tests/unit/*.h $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS_OWN) $(UNIT_SAN) -Isrc -o $@ tests/unit/*.c $(CORE_SRCS) -ljansson
+	$(CC) $(CFLAGS_OWN) $(UNIT_SAN) -Isrc -o $@ tests/unit/*.c $(CORE_SRCS) -ljansson -lsodium
 
 unit: $(UNIT)
 	$(UNIT)
@@ -107,7 +107,7 @@ bench: setup
 	$(MAKE) module sim
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS_OWN) -O2 -Isrc -o $(BUILD)/bench-render \
-	    tests/bench_render.c $(CORE_SRCS) -ljansson
+	    tests/bench_render.c $(CORE_SRCS) -ljansson -lsodium
 	$(BUILD)/bench-render
 	CLUSTER_MODULE=$(CURDIR)/$(MODULE) NGINX_BIN=$(NGINX_BIN) \
 	bash tests/bench.sh

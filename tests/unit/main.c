@@ -18,6 +18,7 @@ main(void)
     test_status();
     test_check();
     test_state();
+    test_cookie();
 
     printf("%u passed, %u failed\n", unit_passed, unit_failed);
 

@@ -44,6 +44,7 @@ void test_json(void);
 void test_status(void);
 void test_check(void);
 void test_state(void);
+void test_cookie(void);
 
 
 #endif /* UNIT_H */

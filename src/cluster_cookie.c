@@ -1,0 +1,165 @@
+/*
+ * ngx_cluster_module: the EncryptionKey and the cookie scheme v1.
+ */
+
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cluster_cookie.h"
+
+
+#define CLUSTER_COOKIE_VERSION  0x01
+#define CLUSTER_COOKIE_HEAD     (1 + CLUSTER_COOKIE_NONCE)
+
+
+int
+cluster_cookie_init(void)
+{
+    return sodium_init() < 0 ? -1 : 0;
+}
+
+
+int
+cluster_key_parse(const char *text, size_t len, uint8_t raw[CLUSTER_KEY_RAW])
+{
+    size_t       bin_len;
+    const char  *end;
+
+    while (len && (*text == ' ' || *text == '\t' || *text == '\r'
+                   || *text == '\n'))
+    {
+        text++;
+        len--;
+    }
+
+    while (len && (text[len - 1] == ' ' || text[len - 1] == '\t'
+                   || text[len - 1] == '\r' || text[len - 1] == '\n'))
+    {
+        len--;
+    }
+
+    if (len != 2 * CLUSTER_KEY_RAW) {
+        return -1;
+    }
+
+    if (sodium_hex2bin(raw, CLUSTER_KEY_RAW, text, len, NULL, &bin_len, &end)
+        != 0
+        || bin_len != CLUSTER_KEY_RAW || end != text + len)
+    {
+        sodium_memzero(raw, CLUSTER_KEY_RAW);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+void
+cluster_cookie_key(const uint8_t raw[CLUSTER_KEY_RAW],
+    uint8_t key[CLUSTER_KEY_SEAL])
+{
+    static const char  label[] = "ngx_cluster cookie v1";
+
+    crypto_generichash(key, CLUSTER_KEY_SEAL, (const uint8_t *) label,
+                       sizeof(label) - 1, raw, CLUSTER_KEY_RAW);
+}
+
+
+void
+cluster_key_fingerprint(const uint8_t raw[CLUSTER_KEY_RAW], char out[9])
+{
+    uint8_t            fp[16];
+
+    static const char  label[] = "ngx_cluster fingerprint v1";
+
+    crypto_generichash(fp, sizeof(fp), (const uint8_t *) label,
+                       sizeof(label) - 1, raw, CLUSTER_KEY_RAW);
+
+    sodium_bin2hex(out, 9, fp, 4);
+}
+
+
+size_t
+cluster_cookie_seal(const uint8_t key[CLUSTER_KEY_SEAL], const char *name,
+    size_t name_len, const uint8_t *text, size_t text_len,
+    const uint8_t nonce[CLUSTER_COOKIE_NONCE], char *out, size_t size)
+{
+    size_t              blob_len;
+    uint8_t             blob[CLUSTER_COOKIE_MAX];
+    unsigned long long  ct_len;
+
+    blob_len = CLUSTER_COOKIE_HEAD + text_len
+               + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+
+    if (blob_len > sizeof(blob)
+        || size < sodium_base64_ENCODED_LEN(blob_len,
+                               sodium_base64_VARIANT_URLSAFE_NO_PADDING))
+    {
+        return 0;
+    }
+
+    blob[0] = CLUSTER_COOKIE_VERSION;
+    memcpy(blob + 1, nonce, CLUSTER_COOKIE_NONCE);
+
+    crypto_aead_xchacha20poly1305_ietf_encrypt(blob + CLUSTER_COOKIE_HEAD,
+                                               &ct_len, text, text_len,
+                                               (const uint8_t *) name,
+                                               name_len, NULL, nonce, key);
+
+    sodium_bin2base64(out, size, blob, CLUSTER_COOKIE_HEAD + ct_len,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+
+    return strlen(out);
+}
+
+
+cluster_cookie_rc_e
+cluster_cookie_open(const uint8_t key[CLUSTER_KEY_SEAL], const char *name,
+    size_t name_len, const char *value, size_t len, uint8_t *text,
+    size_t size, size_t *text_len)
+{
+    size_t              blob_len;
+    uint8_t             blob[CLUSTER_COOKIE_MAX];
+    const char         *end;
+    unsigned long long  pt_len;
+
+    if (len == 0 || len > CLUSTER_COOKIE_MAX) {
+        return CLUSTER_COOKIE_MALFORMED;
+    }
+
+    if (sodium_base642bin(blob, sizeof(blob), value, len, NULL, &blob_len,
+                          &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING)
+        != 0
+        || end != value + len)
+    {
+        return CLUSTER_COOKIE_MALFORMED;
+    }
+
+    if (blob_len < CLUSTER_COOKIE_HEAD
+                   + crypto_aead_xchacha20poly1305_ietf_ABYTES
+        || blob[0] != CLUSTER_COOKIE_VERSION)
+    {
+        return CLUSTER_COOKIE_MALFORMED;
+    }
+
+    if (blob_len - CLUSTER_COOKIE_HEAD
+        - crypto_aead_xchacha20poly1305_ietf_ABYTES > size)
+    {
+        return CLUSTER_COOKIE_MALFORMED;
+    }
+
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(text, &pt_len, NULL,
+                                 blob + CLUSTER_COOKIE_HEAD,
+                                 blob_len - CLUSTER_COOKIE_HEAD,
+                                 (const uint8_t *) name, name_len,
+                                 blob + 1, key)
+        != 0)
+    {
+        return CLUSTER_COOKIE_FORGED;
+    }
+
+    *text_len = (size_t) pt_len;
+
+    return CLUSTER_COOKIE_OPENED;
+}
