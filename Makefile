@@ -10,8 +10,8 @@ MAKEFLAGS += --no-print-directory
 #   make check      the tests once, for one build: SANITIZE=0 or 1
 #   make demo       three simulated nodes behind nginx, with the status page
 #   make bench      throughput and latency against plain round robin
-#   make fuzz       libFuzzer over the readers of the checks' answers
-#                   (FUZZ_SECONDS, 600 by default)
+#   make fuzz       libFuzzer over the readers of the checks' answers and
+#                   the cookie opener (FUZZ_SECONDS each, 600 by default)
 #
 # NGINX_SRC=/path/to/nginx-1.x.y builds against another nginx source tree;
 # NGINX_CONFIGURE="..." adds to its configure flags.
@@ -126,6 +126,12 @@ fuzz:
 	    src/cluster_node.c -ljansson
 	build/fuzz/fuzz_check -max_total_time=$(FUZZ_SECONDS) -max_len=80000 \
 	    -print_final_stats=1 build/fuzz/corpus tests/fuzz/seeds
+	@mkdir -p build/fuzz/cookie-corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
+	    -o build/fuzz/fuzz_cookie tests/fuzz/fuzz_cookie.c \
+	    src/cluster_cookie.c -lsodium
+	build/fuzz/fuzz_cookie -max_total_time=$(FUZZ_SECONDS) -max_len=5000 \
+	    -print_final_stats=1 build/fuzz/cookie-corpus tests/fuzz/seeds
 
 clean:
 	rm -rf build
