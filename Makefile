@@ -8,7 +8,7 @@ MAKEFLAGS += --no-print-directory
 #                   twice: with the module as released, and with it built
 #                   under AddressSanitizer and UndefinedBehaviorSanitizer
 #   make check      the tests once, for one build: SANITIZE=0 or 1
-#   make demo       three simulated nodes behind nginx, with the status page
+#   make demo       four simulated nodes behind nginx, with the status page
 #   make bench      throughput and latency against plain round robin
 #   make fuzz       libFuzzer over the readers of the checks' answers and
 #                   the cookie opener (FUZZ_SECONDS each, 600 by default)

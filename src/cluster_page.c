@@ -65,7 +65,7 @@ static const char  cluster_page_style[] =
     ".panic{background:#ffebe9;border:1px solid #cf222e;color:#82071e;"
     "padding:8px 12px;border-radius:6px;margin-bottom:12px}"
     "small{display:block;color:#8792a2}"
-    "td small{white-space:nowrap}"
+    "td:last-child,td.n{white-space:nowrap}"
     "button.act{margin:0 4px 4px 0}"
     "#token{font-size:12px;width:10em}";
 

@@ -545,7 +545,8 @@ cluster_status_hints(const cluster_status_cluster_t *cluster,
     const cluster_status_node_t *node, int64_t now,
     char hints[][CLUSTER_HINT_SIZE], size_t max)
 {
-    size_t                 n;
+    char                   detail[100];
+    size_t                 n, len;
     const cluster_node_t  *f;
 
     f = &node->facts;
@@ -576,6 +577,11 @@ cluster_status_hints(const cluster_status_cluster_t *cluster,
                  (long long) (cluster_node_heartbeat_age(f, now) / 1000));
     }
 
+    if (f->findings & CLUSTER_FINDING_DOWN) {
+        /* what else it said is from before it stopped answering */
+        return n;
+    }
+
     if (f->version_skew && cluster->release[0] && n < max) {
         snprintf(hints[n++], CLUSTER_HINT_SIZE,
                  "Software version %s is not in sync with the cluster's "
@@ -584,12 +590,16 @@ cluster_status_hints(const cluster_status_cluster_t *cluster,
     }
 
     if (f->health.service == CLUSTER_HEALTH_ERROR && n < max) {
+        /* the product's detail is a sentence: its full stop is ours */
+        len = strlen(f->health.service_detail);
+        len -= (len && f->health.service_detail[len - 1] == '.');
+        snprintf(detail, sizeof(detail), "%.*s", (int) len,
+                 f->health.service_detail);
+
         snprintf(hints[n++], CLUSTER_HINT_SIZE,
                  "The service component is not running%s%s%s. Start the "
                  "%s%sService on this node.",
-                 f->health.service_detail[0] ? " (" : "",
-                 f->health.service_detail,
-                 f->health.service_detail[0] ? ")" : "",
+                 detail[0] ? " (" : "", detail, detail[0] ? ")" : "",
                  f->health.application,
                  f->health.application[0] ? " " : "");
     }

@@ -122,7 +122,7 @@ like($n->{health}{reason}, qr/^degraded: service error: The service is not runni
      'a degraded check, with its reason');
 is($n->{state}, 'up', 'the web node itself stays up');
 is($n->{in_rotation}, JSON::PP::true, 'and in rotation');
-ok((grep { /The service component is not running \(The service is not running\.\)\. Start the ProGet Service on this node\./ }
+ok((grep { /The service component is not running \(The service is not running\)\. Start the ProGet Service on this node\./ }
     @{$n->{hints}}), 'the service hint');
 
 $t->sim_control('web1', 'reset=1');
@@ -142,6 +142,8 @@ like($n->{health}{reason}, qr/^(connection refused or unreachable|connect: Conne
      'the reason');
 ok((grep { /The web server does not answer its health check/ } @{$n->{hints}}),
    'the hint');
+is(scalar @{$n->{hints}}, 1,
+   'only that one: what else it said is from before it stopped');
 ok($detect < 3, "detected in ${\ sprintf '%.2f', $detect} s (interval x fall = 0.6 s)");
 
 $t0 = time;

@@ -32,6 +32,9 @@ like($out, qr/127\.0\.0\.12:$node\s+web2\s+up\s+in\s+23\.0\.27\s+error/,
      'the node whose service is stopped is marked');
 like($out, qr/web2: The service component is not running/, 'with its hint');
 like($out, qr{status is at http://127\.0\.0\.1:$port/cluster}, 'says where');
+like($out, qr{the token in\ndemo: /\S+/admin\.token}, 'and where the admin token is');
+my ($tokfile) = $out =~ m{demo: (/\S+/admin\.token)};
+ok(!-e $tokfile, 'which goes with the demo');
 like($out, qr/stopped nginx and the simulated nodes/, 'and stops');
 
 ok(!$t->wait_port($port, 0.2), 'nothing left listening on its port');

@@ -66,7 +66,11 @@ start_node() {
 start_node web1 127.0.0.11 23.0.27 json2025 ok
 start_node web2 127.0.0.12 23.0.27 text2026 error
 start_node web3 127.0.0.13 23.0.31 json2025 ok
-start_node web4 127.0.0.14 23.0.27 buildmaster ok
+start_node web4 127.0.0.14 23.0.27 text2026 ok
+
+# the admin actions' token: in a file of the demo's, never printed
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$dir/admin.token"
+chmod 600 "$dir/admin.token"
 
 cat > "$dir/nginx.conf" <<CONF
 load_module $CLUSTER_MODULE;
@@ -97,6 +101,7 @@ http {
         cluster_node_name 127.0.0.11:$node_port web1;
         cluster_node_name 127.0.0.12:$node_port web2;
         cluster_node_name 127.0.0.13:$node_port web3;
+        cluster_node_name 127.0.0.14:$node_port web4;
         cluster_heartbeat interval=1s stale=1m;
         cluster_check timeout=2s rise=2 fall=2 messenger=$messenger;
         cluster_eject stale down;
@@ -110,7 +115,7 @@ http {
         }
 
         location /cluster {
-            cluster_status;
+            cluster_status refresh=5s admin=on token_file=$dir/admin.token;
             allow 127.0.0.1;
             deny all;
         }
@@ -183,7 +188,10 @@ traffic 20
 summary
 
 echo
-echo "demo: the status is at http://127.0.0.1:$port/cluster (JSON)"
+echo "demo: the status is at http://127.0.0.1:$port/cluster: a page in a"
+echo "demo: browser, JSON with curl, ?format=prometheus for Prometheus;"
+echo "demo: its Drain/Remove/Restore buttons take the token in"
+echo "demo: $dir/admin.token"
 echo "demo: what nginx logged of the cluster:"
 grep -o 'cluster "proget".*findings: [a-z_ ]*' "$dir/error.log" \
     | sed -e 's/ while .*//' -e 's/^/  /'
