@@ -69,7 +69,8 @@ $(BUILD)/nginx/objs/Makefile: config
 
 $(MODULE): $(BUILD)/nginx/objs/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
 	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
-	cp $(BUILD)/nginx/objs/ngx_http_cluster_module.so $@
+	cp $(BUILD)/nginx/objs/ngx_http_cluster_module.so $@.new
+	mv -f $@.new $@
 
 sim: $(SIM)
 

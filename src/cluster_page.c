@@ -65,7 +65,7 @@ static const char  cluster_page_style[] =
     ".panic{background:#ffebe9;border:1px solid #cf222e;color:#82071e;"
     "padding:8px 12px;border-radius:6px;margin-bottom:12px}"
     "small{display:block;color:#8792a2}"
-    "td:last-child,td.n{white-space:nowrap}"
+    "td:first-child,td.n,td.t,td:last-child{white-space:nowrap}"
     "button.act{margin:0 4px 4px 0}"
     "#token{font-size:12px;width:10em}";
 
@@ -471,7 +471,7 @@ cluster_page_node(cluster_buf_t *b, const cluster_status_cluster_t *c,
         cluster_buf_cstr(b, "&ndash;");
     }
 
-    cluster_buf_cstr(b, "</td><td>");
+    cluster_buf_cstr(b, "</td><td class=\"t\">");
     cluster_page_age(b, node->tracked ? f->state_since : 0, now);
     cluster_buf_cstr(b, "</td>");
 

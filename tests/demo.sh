@@ -140,12 +140,12 @@ done
 traffic() {
     local i
     for i in $(seq "$1"); do
-        curl -s -o /dev/null "http://127.0.0.1:$port/feeds/" || true
+        curl -s -m 5 -o /dev/null "http://127.0.0.1:$port/feeds/" || true
     done
 }
 
 summary() {
-    curl -s "http://127.0.0.1:$port/cluster" | perl -MJSON::PP -e '
+    curl -s -m 5 "http://127.0.0.1:$port/cluster" | perl -MJSON::PP -e '
         my $doc = decode_json(join "", <STDIN>);
         for my $c (@{$doc->{clusters}}) {
             printf "cluster %s, release %s: %d of %d nodes in rotation%s\n",
