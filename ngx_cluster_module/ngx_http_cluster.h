@@ -94,6 +94,10 @@ typedef struct {
     ngx_msec_t                        slow_start;
     ngx_array_t                      *names;      /* of ngx_keyval_t */
 
+    /* cluster_key: the raw key, in libsodium's guarded memory */
+    uint8_t                          *key;
+    char                              key_fingerprint[9];
+
     /* cluster_check */
     ngx_flag_t                        check;
     ngx_str_t                         check_uri;
@@ -150,6 +154,8 @@ typedef struct {
 
 ngx_int_t ngx_http_cluster_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
+void ngx_http_cluster_mark(ngx_conf_t *cf, ngx_http_cluster_srv_conf_t *cscf);
+char *ngx_http_cluster_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_cluster_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 void ngx_http_cluster_zone_go_live(ngx_http_cluster_srv_conf_t *cscf);
 ngx_int_t ngx_http_cluster_check_init_process(ngx_cycle_t *cycle,

@@ -40,8 +40,6 @@ static char *ngx_http_cluster_read_token(ngx_conf_t *cf, ngx_str_t *name,
     u_char *digest);
 static char *ngx_http_cluster_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static void ngx_http_cluster_mark(ngx_conf_t *cf,
-    ngx_http_cluster_srv_conf_t *cscf);
 
 static ngx_int_t ngx_http_cluster_node_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -82,6 +80,13 @@ static ngx_command_t  ngx_http_cluster_commands[] = {
     { ngx_string("cluster_slow_start"),
       NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
       ngx_http_cluster_slow_start,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cluster_key"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_http_cluster_key,
       NGX_HTTP_SRV_CONF_OFFSET,
       0,
       NULL },
@@ -396,7 +401,7 @@ ngx_http_cluster_add_variables(ngx_conf_t *cf)
 }
 
 
-static void
+void
 ngx_http_cluster_mark(ngx_conf_t *cf, ngx_http_cluster_srv_conf_t *cscf)
 {
     /* remember where the cluster was first configured, for later errors */

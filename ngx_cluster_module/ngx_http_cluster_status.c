@@ -311,6 +311,7 @@ ngx_http_cluster_snapshot(ngx_http_request_t *r,
     c->name_len = cscf->upstream->host.len;
     c->settings = cscf->settings;
     c->messenger_port = cscf->check == 1 ? (unsigned) cscf->messenger : 0;
+    c->key_fingerprint = cscf->key ? cscf->key_fingerprint : NULL;
     c->nodes = sn;
     c->n = cscf->nmembers;
 

@@ -218,6 +218,16 @@ cluster_page_cluster(cluster_buf_t *b, const cluster_status_cluster_t *c,
 
     cluster_buf_cstr(b, "</dd><dt>Ejected when</dt><dd>");
     cluster_page_findings(b, s->eject);
+    cluster_buf_cstr(b, "</dd><dt>Encryption key</dt><dd>");
+
+    if (c->key_fingerprint) {
+        cluster_buf_cstr(b, "fingerprint ");
+        cluster_page_text(b, c->key_fingerprint);
+
+    } else {
+        cluster_buf_cstr(b, "not configured");
+    }
+
     cluster_buf_cstr(b, "</dd><dt>Cluster release</dt><dd>");
     cluster_page_text(b, c->release[0] ? c->release : "unknown");
     cluster_buf_cstr(b, "</dd><dt>Panic</dt><dd>");

@@ -67,6 +67,11 @@ cluster_status_json(char *buf, size_t size,
         cluster_json_string_or_null(&b, c->release[0] ? c->release : NULL,
                                     strlen(c->release));
         cluster_buf_cstr(&b, ",");
+        cluster_json_key(&b, "key_fingerprint");
+        cluster_json_string_or_null(&b, c->key_fingerprint,
+                                    c->key_fingerprint
+                                    ? strlen(c->key_fingerprint) : 0);
+        cluster_buf_cstr(&b, ",");
         cluster_json_key(&b, "nodes_in_rotation");
         cluster_buf_uint(&b, in);
         cluster_buf_cstr(&b, ",");

@@ -38,6 +38,7 @@ typedef struct {
     size_t                  name_len;
     cluster_settings_t      settings;
     unsigned                messenger_port;  /* 0: not checked */
+    const char             *key_fingerprint; /* of cluster_key; NULL */
     char                    release[24];     /* the cluster's; "" unknown */
     int                     panic;
     cluster_status_node_t  *nodes;

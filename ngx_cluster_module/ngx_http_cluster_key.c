@@ -1,0 +1,276 @@
+
+/*
+ * Copyright (C) ngx_cluster_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <sodium.h>
+
+#include "ngx_http_cluster.h"
+#include "cluster_cookie.h"
+
+
+/*
+ * cluster_key: Inedo's EncryptionKey, from a file, an environment variable
+ * (or the file its _FILE variant names), or the <EncryptionKey> element of
+ * an Inedo XML configuration file.  The key lives in libsodium's guarded
+ * memory, read-only, wiped when the configuration goes; no message ever
+ * shows it, only where it was to be found.
+ */
+
+
+#define NGX_HTTP_CLUSTER_KEY_FILE_MAX  (64 * 1024)
+
+
+static ngx_int_t ngx_http_cluster_key_read(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *text);
+static char *ngx_http_cluster_key_store(ngx_conf_t *cf,
+    ngx_http_cluster_srv_conf_t *cscf, u_char *text, size_t len,
+    ngx_str_t *source);
+static void ngx_http_cluster_key_cleanup(void *data);
+
+
+char *
+ngx_http_cluster_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cluster_srv_conf_t  *cscf = conf;
+
+    int                   captures[6];
+    char                 *env, *rv;
+    u_char                errstr[NGX_MAX_CONF_ERRSTR];
+    ngx_int_t             n;
+    ngx_str_t            *value, s, text, var;
+    ngx_regex_compile_t   rc;
+
+    if (cscf->key) {
+        return "is duplicate";
+    }
+
+    if (cluster_cookie_init() != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "libsodium failed to start");
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strncmp(value[1].data, "file=", 5) == 0) {
+        s.data = value[1].data + 5;
+        s.len = value[1].len - 5;
+
+        if (ngx_http_cluster_key_read(cf, &s, &text) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        rv = ngx_http_cluster_key_store(cf, cscf, text.data, text.len, &s);
+        sodium_memzero(text.data, text.len);
+        return rv;
+    }
+
+    if (ngx_strncmp(value[1].data, "env=", 4) == 0) {
+        var.len = value[1].len - 4;
+        var.data = ngx_pnalloc(cf->pool, var.len + sizeof("_FILE"));
+        if (var.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(var.data, value[1].data + 4, var.len);
+        var.data[var.len] = '\0';
+
+        env = getenv((char *) var.data);
+
+        if (env && *env) {
+            return ngx_http_cluster_key_store(cf, cscf, (u_char *) env,
+                                              ngx_strlen(env), &var);
+        }
+
+        /* PROGET_ENCRYPTION_KEY_FILE: the file that holds it */
+
+        ngx_memcpy(var.data + var.len, "_FILE", sizeof("_FILE"));
+
+        env = getenv((char *) var.data);
+
+        if (env == NULL || *env == '\0') {
+            var.data[var.len] = '\0';
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the environment variable \"%s\" is not set, "
+                               "nor \"%s_FILE\"", var.data, var.data);
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = (u_char *) env;
+        s.len = ngx_strlen(env);
+
+        if (ngx_http_cluster_key_read(cf, &s, &text) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        rv = ngx_http_cluster_key_store(cf, cscf, text.data, text.len, &s);
+        sodium_memzero(text.data, text.len);
+        return rv;
+    }
+
+    if (ngx_strncmp(value[1].data, "inedo_config=", 13) == 0) {
+        s.data = value[1].data + 13;
+        s.len = value[1].len - 13;
+
+        if (ngx_http_cluster_key_read(cf, &s, &text) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
+
+        ngx_str_set(&rc.pattern,
+                    "<EncryptionKey>\\s*([0-9A-Fa-f]{32})\\s*</EncryptionKey>");
+        rc.pool = cf->pool;
+        rc.err.len = NGX_MAX_CONF_ERRSTR;
+        rc.err.data = errstr;
+
+        if (ngx_regex_compile(&rc) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%V", &rc.err);
+            sodium_memzero(text.data, text.len);
+            return NGX_CONF_ERROR;
+        }
+
+        n = ngx_regex_exec(rc.regex, &text, captures, 6);
+
+        if (n < 2) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "no <EncryptionKey> element of 32 hex digits "
+                               "in \"%V\"", &s);
+            sodium_memzero(text.data, text.len);
+            return NGX_CONF_ERROR;
+        }
+
+        rv = ngx_http_cluster_key_store(cf, cscf, text.data + captures[2],
+                                        captures[3] - captures[2], &s);
+        sodium_memzero(text.data, text.len);
+        return rv;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\", expected \"file=\", "
+                       "\"env=\" or \"inedo_config=\"", &value[1]);
+    return NGX_CONF_ERROR;
+}
+
+
+/* a key's file: its owner's alone, read whole into the pool */
+static ngx_int_t
+ngx_http_cluster_key_read(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *text)
+{
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_str_t        full;
+    ngx_file_t       file;
+    ngx_file_info_t  fi;
+
+    full = *name;
+
+    if (ngx_conf_full_name(cf->cycle, &full, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_open_file(full.data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
+                       NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot open the key file \"%V\"", &full);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR || !ngx_is_file(&fi)
+        || ngx_file_size(&fi) > NGX_HTTP_CLUSTER_KEY_FILE_MAX)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the key file \"%V\" is not a file of 64 KiB or "
+                           "less", &full);
+        (void) ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    if (ngx_file_access(&fi) & 0004) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the key file \"%V\" is readable by others, "
+                           "expected a mode such as 0600 or 0640", &full);
+        (void) ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    text->data = ngx_pnalloc(cf->pool, (size_t) ngx_file_size(&fi) + 1);
+    if (text->data == NULL) {
+        (void) ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.fd = fd;
+    file.name = full;
+    file.log = cf->log;
+
+    n = ngx_read_file(&file, text->data, (size_t) ngx_file_size(&fi), 0);
+
+    (void) ngx_close_file(fd);
+
+    if (n == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    text->len = (size_t) n;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_cluster_key_store(ngx_conf_t *cf, ngx_http_cluster_srv_conf_t *cscf,
+    u_char *text, size_t len, ngx_str_t *source)
+{
+    uint8_t             *raw;
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    raw = sodium_malloc(CLUSTER_KEY_RAW);
+    if (raw == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no guarded memory for the key");
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_cluster_key_cleanup;
+    cln->data = raw;
+
+    if (cluster_key_parse((const char *) text, len, raw) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the key from \"%V\" is not an EncryptionKey, "
+                           "expected 32 hex digits", source);
+        return NGX_CONF_ERROR;
+    }
+
+    cluster_key_fingerprint(raw, cscf->key_fingerprint);
+
+    /* out of core dumps where the system allows, read-only from here on */
+    (void) sodium_mprotect_readonly(raw);
+
+    cscf->key = raw;
+
+    ngx_http_cluster_mark(cf, cscf);
+
+    return NGX_CONF_OK;
+}
+
+
+/* the configuration goes: the key is wiped with its guarded pages */
+static void
+ngx_http_cluster_key_cleanup(void *data)
+{
+    sodium_free(data);
+}
