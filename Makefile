@@ -74,9 +74,10 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
 
 sim: $(SIM)
 
-$(SIM): tests/sim/cluster_sim.c
+$(SIM): tests/sim/cluster_sim.c src/cluster_cookie.c src/cluster_cookie.h
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS_OWN) -O2 $(SAN_FLAGS) -o $@ $<
+	$(CC) $(CFLAGS_OWN) -O2 $(SAN_FLAGS) -Isrc -o $@ tests/sim/cluster_sim.c \
+	    src/cluster_cookie.c -lsodium
 
 $(UNIT): tests/unit/*.c tests/unit/*.h $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)

@@ -271,7 +271,7 @@ sub sim {
     my $port = $opts{port} // $self->port($name);
     my @args = ('--name', $name, '--port', $port);
 
-    for my $k (qw(version health service listen messenger)) {
+    for my $k (qw(version health service listen messenger key cookie)) {
         push @args, "--$k", $opts{$k} if defined $opts{$k};
     }
 

@@ -5,6 +5,7 @@
  *   cluster-sim --name web1 --port 8624 [--listen 127.0.0.1]
  *               [--version 23.0.27] [--health json2025|text2026|buildmaster]
  *               [--service ok|error] [--messenger PORT]
+ *               [--key HEX] [--cookie NAME]
  *
  * It answers /health (and /health/json) as the product does, any other path
  * with a small page, and keeps connections alive.  While it runs, its
@@ -24,6 +25,12 @@
  *                JSON), redirect (302 to /log-in), reset (close unanswered),
  *                hang (never answer), script (markup in the version)
  *   reset=1      back to normal
+ *
+ * With --key (an EncryptionKey, 32 hex digits), it plays a node with its
+ * own key: /log-in mints the auth cookie (--cookie, ".ProGetAuth") sealed
+ * with the scheme v1 and that key, and any other page answers 302 to
+ * /log-in unless the request's cookie opens with it: what users see when a
+ * node's key differs.
  *
  * /_sim/stats answers the counts of requests served, as JSON.  With
  * --messenger, it also accepts (and closes) connections on that port, as
@@ -51,6 +58,10 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
+
+#include "cluster_cookie.h"
 
 
 #define SIM_MAX_CONNS   4096
@@ -100,6 +111,12 @@ typedef struct {
     uint64_t      content_requests;
     uint64_t      messenger_connections;
     char          health_host[128];   /* the Host of the last /health */
+
+    int           keyed;
+    const char   *cookie;
+    uint8_t       key[CLUSTER_KEY_SEAL];
+    uint64_t      logins;
+    uint64_t      login_redirects;
 } sim_t;
 
 
@@ -137,9 +154,21 @@ sim_close(int ep, sim_conn_t *c)
 }
 
 
+static void sim_respond_with(sim_conn_t *c, int status, const char *type,
+    const char *headers, const char *body, int keepalive);
+
+
 static void
 sim_respond(sim_conn_t *c, int status, const char *type, const char *body,
     int keepalive)
+{
+    sim_respond_with(c, status, type, "", body, keepalive);
+}
+
+
+static void
+sim_respond_with(sim_conn_t *c, int status, const char *type,
+    const char *headers, const char *body, int keepalive)
 {
     int          n;
     size_t       len;
@@ -163,9 +192,10 @@ sim_respond(sim_conn_t *c, int status, const char *type, const char *body,
                  "Content-Type: %s\r\n"
                  "Content-Length: %zu\r\n"
                  "X-Node: %s\r\n"
+                 "%s"
                  "Connection: %s\r\n"
                  "\r\n%s",
-                 status, reason, type, len, sim.name,
+                 status, reason, type, len, sim.name, headers,
                  keepalive ? "keep-alive" : "close", body);
 
     if (n < 0 || (size_t) n >= SIM_OUT_SIZE - c->out_len) {
@@ -454,9 +484,75 @@ sim_hostile(sim_conn_t *c, int keepalive)
 }
 
 
+/* whether the Cookie header holds an auth cookie that opens with our key */
+static int
+sim_signed_in(const char *cookies)
+{
+    size_t                n, len;
+    uint8_t               text[1024];
+    const char           *p, *end;
+    cluster_cookie_rc_e   rc;
+
+    n = strlen(sim.cookie);
+
+    for (p = cookies; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL)
+    {
+        p += strspn(p, " ");
+
+        if (strncmp(p, sim.cookie, n) != 0 || p[n] != '=') {
+            continue;
+        }
+
+        p += n + 1;
+        end = strchr(p, ';');
+        len = end ? (size_t) (end - p) : strlen(p);
+
+        rc = cluster_cookie_open(sim.key, sim.cookie, n, p, len, text,
+                                 sizeof(text), &len);
+
+        return rc == CLUSTER_COOKIE_OPENED;
+    }
+
+    return 0;
+}
+
+
+static void
+sim_log_in(sim_conn_t *c, int keepalive)
+{
+    char     text[256], value[1024], headers[1200];
+    time_t   now;
+    size_t   len;
+    uint8_t  nonce[CLUSTER_COOKIE_NONCE];
+
+    now = time(NULL);
+    len = (size_t) snprintf(text, sizeof(text),
+                            "{\"sub\":\"user\",\"iat\":%lld,\"exp\":%lld,"
+                            "\"node\":\"%s\"}",
+                            (long long) now, (long long) now + 3600,
+                            sim.name);
+
+    randombytes_buf(nonce, sizeof(nonce));
+
+    if (cluster_cookie_seal(sim.key, sim.cookie, strlen(sim.cookie),
+                            (const uint8_t *) text, len, nonce, value,
+                            sizeof(value)) == 0)
+    {
+        sim_respond(c, 500, "text/plain", "cannot seal\n", keepalive);
+        return;
+    }
+
+    sim.logins++;
+
+    snprintf(headers, sizeof(headers),
+             "Set-Cookie: %s=%s; Path=/; HttpOnly\r\n", sim.cookie, value);
+    sim_respond_with(c, 200, "text/plain", headers, "signed in\n", keepalive);
+}
+
+
 static void
 sim_answer(sim_conn_t *c, const char *path, const char *query,
-    const char *host, int keepalive)
+    const char *host, const char *cookies, int keepalive)
 {
     int   healthy, status;
     char  body[1024];
@@ -497,6 +593,19 @@ sim_answer(sim_conn_t *c, const char *path, const char *query,
 
     sim.content_requests++;
 
+    if (sim.keyed && strcmp(path, "/log-in") == 0) {
+        sim_log_in(c, keepalive);
+        return;
+    }
+
+    if (sim.keyed && !sim_signed_in(cookies)) {
+        /* what users see when the node that minted it had another key */
+        sim.login_redirects++;
+        sim_respond_with(c, 302, "text/plain", "Location: /log-in\r\n",
+                         "sign in\n", keepalive);
+        return;
+    }
+
     if (sim.status) {
         snprintf(body, sizeof(body), "error %d from node %s\n", sim.status,
                  sim.name);
@@ -515,7 +624,7 @@ sim_request(sim_conn_t *c)
 {
     int           keepalive, http10;
     char         *end, *line_end, *sp1, *sp2, *q, *h, *hv;
-    char          path[1024], query[1024], host[128];
+    char          path[1024], query[1024], host[128], cookies[4096];
     size_t        hlen, blen, plen;
     const char   *cl;
 
@@ -589,6 +698,18 @@ sim_request(sim_conn_t *c)
         snprintf(host, sizeof(host), "%.*s", (int) strcspn(hv, "\r"), hv);
     }
 
+    /* the Cookie header, for a keyed node */
+    cookies[0] = '\0';
+    hv = strncasecmp(h, "cookie:", 7) == 0 ? h - 2
+                                           : strcasestr(h, "\r\ncookie:");
+
+    if (hv) {
+        hv += 9;
+        hv += strspn(hv, " \t");
+        snprintf(cookies, sizeof(cookies), "%.*s", (int) strcspn(hv, "\r"),
+                 hv);
+    }
+
     q = strchr(sp1 + 1, '?');
     plen = q ? (size_t) (q - (sp1 + 1)) : strlen(sp1 + 1);
 
@@ -614,11 +735,14 @@ sim_request(sim_conn_t *c)
         snprintf(body, sizeof(body),
                  "{\"name\":\"%s\",\"requests\":%llu,\"health\":%llu,"
                  "\"content\":%llu,\"messenger\":%llu,"
+                 "\"logins\":%llu,\"login_redirects\":%llu,"
                  "\"health_host\":\"%s\"}\n",
                  sim.name, (unsigned long long) sim.requests,
                  (unsigned long long) sim.health_requests,
                  (unsigned long long) sim.content_requests,
                  (unsigned long long) sim.messenger_connections,
+                 (unsigned long long) sim.logins,
+                 (unsigned long long) sim.login_redirects,
                  sim.health_host);
         sim_respond(c, 200, "application/json", body, keepalive);
         return 1;
@@ -635,7 +759,7 @@ sim_request(sim_conn_t *c)
         return 1;
     }
 
-    sim_answer(c, path, query, host, keepalive);
+    sim_answer(c, path, query, host, cookies, keepalive);
 
     if (sim.delay > 0) {
         c->due = sim_now() + sim.delay;
@@ -791,7 +915,8 @@ sim_usage(void)
             "usage: cluster-sim --name NAME --port PORT [--listen ADDR]\n"
             "                   [--version RELEASE]\n"
             "                   [--health json2025|text2026|buildmaster]\n"
-            "                   [--service ok|error] [--messenger PORT]\n");
+            "                   [--service ok|error] [--messenger PORT]\n"
+            "                   [--key HEX] [--cookie NAME]\n");
     exit(2);
 }
 
@@ -810,6 +935,7 @@ main(int argc, char **argv)
     sim.listen = "127.0.0.1";
     sim.service_ok = 1;
     sim.messenger_fd = -1;
+    sim.cookie = ".ProGetAuth";
     snprintf(sim.answer, sizeof(sim.answer), "normal");
     snprintf(sim.version, sizeof(sim.version), "23.0.27");
 
@@ -847,6 +973,25 @@ main(int argc, char **argv)
 
         } else if (strcmp(argv[i], "--messenger") == 0) {
             sim.messenger_port = atoi(argv[++i]);
+
+        } else if (strcmp(argv[i], "--key") == 0) {
+            uint8_t  raw[CLUSTER_KEY_RAW];
+
+            i++;
+
+            if (cluster_cookie_init() != 0
+                || cluster_key_parse(argv[i], strlen(argv[i]), raw) != 0)
+            {
+                fprintf(stderr, "cluster-sim: --key takes 32 hex digits\n");
+                return 2;
+            }
+
+            cluster_cookie_key(raw, sim.key);
+            sodium_memzero(raw, sizeof(raw));
+            sim.keyed = 1;
+
+        } else if (strcmp(argv[i], "--cookie") == 0) {
+            sim.cookie = argv[++i];
 
         } else {
             sim_usage();
