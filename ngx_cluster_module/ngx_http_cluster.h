@@ -96,7 +96,12 @@ typedef struct {
 
     /* cluster_key: the raw key, in libsodium's guarded memory */
     uint8_t                          *key;
+    uint8_t                          *seal_key;   /* the cookies' key */
     char                              key_fingerprint[9];
+
+    /* cluster_cookie */
+    ngx_regex_t                      *cookie_name;
+    ngx_regex_t                      *login;
 
     /* cluster_check */
     ngx_flag_t                        check;
@@ -141,6 +146,13 @@ typedef struct {
 } ngx_http_cluster_loc_conf_t;
 
 
+/* what $cluster_key_check says of a request's auth cookie */
+#define NGX_HTTP_CLUSTER_KEY_UNASKED   0
+#define NGX_HTTP_CLUSTER_KEY_NONE      1
+#define NGX_HTTP_CLUSTER_KEY_OK        2
+#define NGX_HTTP_CLUSTER_KEY_MISMATCH  3
+
+
 /* the balancer's per-request data; round robin's data comes first */
 typedef struct {
     ngx_http_upstream_rr_peer_data_t  rrp;
@@ -149,6 +161,7 @@ typedef struct {
     cluster_node_t                   *node;       /* of the current try */
     ngx_str_t                        *name;       /* of the current try */
     cluster_state_e                   state;      /* when it was chosen */
+    ngx_uint_t                        key_check;  /* of its auth cookie */
 } ngx_http_cluster_peer_data_t;
 
 
@@ -156,6 +169,9 @@ ngx_int_t ngx_http_cluster_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
 void ngx_http_cluster_mark(ngx_conf_t *cf, ngx_http_cluster_srv_conf_t *cscf);
 char *ngx_http_cluster_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_cluster_cookie_init(ngx_conf_t *cf);
+ngx_uint_t ngx_http_cluster_key_check(ngx_http_request_t *r);
 ngx_int_t ngx_http_cluster_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 void ngx_http_cluster_zone_go_live(ngx_http_cluster_srv_conf_t *cscf);
 ngx_int_t ngx_http_cluster_check_init_process(ngx_cycle_t *cycle,

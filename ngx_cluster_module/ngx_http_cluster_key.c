@@ -257,8 +257,24 @@ ngx_http_cluster_key_store(ngx_conf_t *cf, ngx_http_cluster_srv_conf_t *cscf,
 
     cluster_key_fingerprint(raw, cscf->key_fingerprint);
 
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cscf->seal_key = sodium_malloc(CLUSTER_KEY_SEAL);
+    if (cscf->seal_key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_cluster_key_cleanup;
+    cln->data = cscf->seal_key;
+
+    cluster_cookie_key(raw, cscf->seal_key);
+
     /* out of core dumps where the system allows, read-only from here on */
     (void) sodium_mprotect_readonly(raw);
+    (void) sodium_mprotect_readonly(cscf->seal_key);
 
     cscf->key = raw;
 

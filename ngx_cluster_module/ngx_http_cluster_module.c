@@ -45,6 +45,8 @@ static ngx_int_t ngx_http_cluster_node_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_cluster_node_state_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_cluster_key_check_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_command_t  ngx_http_cluster_commands[] = {
@@ -91,6 +93,13 @@ static ngx_command_t  ngx_http_cluster_commands[] = {
       0,
       NULL },
 
+    { ngx_string("cluster_cookie"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE12,
+      ngx_http_cluster_cookie,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("cluster_node_name"),
       NGX_HTTP_UPS_CONF|NGX_CONF_TAKE2,
       ngx_http_cluster_node_name,
@@ -118,7 +127,7 @@ static ngx_command_t  ngx_http_cluster_commands[] = {
 
 static ngx_http_module_t  ngx_http_cluster_module_ctx = {
     ngx_http_cluster_add_variables,        /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_cluster_cookie_init,          /* postconfiguration */
 
     ngx_http_cluster_create_main_conf,     /* create main configuration */
     ngx_http_cluster_init_main_conf,       /* init main configuration */
@@ -155,6 +164,10 @@ static ngx_http_variable_t  ngx_http_cluster_vars[] = {
 
     { ngx_string("cluster_node_state"), NULL,
       ngx_http_cluster_node_state_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("cluster_key_check"), NULL,
+      ngx_http_cluster_key_check_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -1137,6 +1150,33 @@ ngx_http_cluster_node_state_variable(ngx_http_request_t *r,
     v->no_cacheable = 0;
     v->not_found = 0;
     v->data = (u_char *) state;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cluster_key_check_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    const char  *check;
+
+    switch (ngx_http_cluster_key_check(r)) {
+    case NGX_HTTP_CLUSTER_KEY_OK:
+        check = "ok";
+        break;
+    case NGX_HTTP_CLUSTER_KEY_MISMATCH:
+        check = "mismatch";
+        break;
+    default:
+        check = "none";
+    }
+
+    v->len = ngx_strlen(check);
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = (u_char *) check;
 
     return NGX_OK;
 }

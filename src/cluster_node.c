@@ -27,6 +27,9 @@ static const struct {
 };
 
 
+static void cluster_node_up_again(cluster_node_t *node);
+
+
 void
 cluster_settings_default(cluster_settings_t *s)
 {
@@ -84,7 +87,34 @@ cluster_node_success(cluster_node_t *node, const cluster_settings_t *s,
 
     if (node->down && node->consecutive_successes >= s->rise) {
         node->down = 0;
+        cluster_node_up_again(node);
     }
+}
+
+
+/* a node back from down may have been restarted with another key */
+static void
+cluster_node_up_again(cluster_node_t *node)
+{
+    if (node->key == CLUSTER_KEY_MISMATCH) {
+        node->key = CLUSTER_KEY_UNKNOWN;
+    }
+}
+
+
+void
+cluster_node_key_verdict(cluster_node_t *node, int opened, int64_t now)
+{
+    if (opened) {
+        node->cookies_opened++;
+
+    } else {
+        node->cookies_refused++;
+    }
+
+    node->key = (uint8_t) (opened ? CLUSTER_KEY_IN_SYNC
+                                  : CLUSTER_KEY_MISMATCH);
+    node->key_since = now;
 }
 
 
@@ -191,6 +221,7 @@ cluster_node_check(cluster_node_t *node, const cluster_settings_t *s,
 
         if (node->check_down && node->check_successes >= s->rise) {
             node->check_down = 0;
+            cluster_node_up_again(node);
         }
 
     } else {
@@ -272,6 +303,12 @@ cluster_node_findings(const cluster_node_t *node, const cluster_settings_t *s,
 
     if (node->version_skew) {
         findings |= CLUSTER_FINDING_VERSION_SKEW;
+    }
+
+    if (node->key == CLUSTER_KEY_MISMATCH && now - node->key_since <= s->stale
+        && now >= node->key_since)
+    {
+        findings |= CLUSTER_FINDING_KEY_MISMATCH;
     }
 
     /*

@@ -74,6 +74,14 @@ typedef struct {
 } cluster_settings_t;
 
 
+/* whether the node seals its auth cookies with the cluster's key */
+typedef enum {
+    CLUSTER_KEY_UNKNOWN = 0,
+    CLUSTER_KEY_IN_SYNC,
+    CLUSTER_KEY_MISMATCH
+} cluster_key_e;
+
+
 /* the messenger port, as the last check found it */
 typedef enum {
     CLUSTER_MESSENGER_UNKNOWN = 0,  /* not checked */
@@ -121,6 +129,13 @@ typedef struct {
     uint8_t      health_fallback; /* /health/json was 404: use /health */
     char         check_reason[72];
     cluster_health_t  health;
+
+    /* the key check */
+    int64_t      key_since;       /* when the verdict was reached */
+    uint64_t     cookies_opened;  /* its auth cookies the cluster's key opens */
+    uint64_t     cookies_refused; /* and those it does not */
+    uint64_t     lost_sessions;   /* valid cookies answered with a sign-in */
+    uint8_t      key;             /* cluster_key_e */
 
     uint64_t     requests;        /* tries sent to the node */
     uint64_t     failures;        /* of which failed */
@@ -175,6 +190,14 @@ void cluster_version_sync(cluster_node_t *const *nodes, size_t n,
 /* the share (0 to 1000) of its traffic a node in slow start may take */
 unsigned cluster_node_slow_start_share(const cluster_node_t *node,
     const cluster_settings_t *s, int64_t now);
+
+/*
+ * A node's auth cookie, opened (1) or refused (0) by the cluster's key: one
+ * refused cookie proves the node's key differs.  The verdict lapses when
+ * the node comes back from down (a key is changed by a restart) or after
+ * "stale", so a mended node comes back into rotation.
+ */
+void cluster_node_key_verdict(cluster_node_t *node, int opened, int64_t now);
 
 /* an answer from the node (a proxied response or a successful check) */
 void cluster_node_success(cluster_node_t *node, const cluster_settings_t *s,

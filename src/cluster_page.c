@@ -449,10 +449,27 @@ cluster_page_node(cluster_buf_t *b, const cluster_status_cluster_t *c,
         cluster_buf_cstr(b, "<span class=\"muted\">unknown</span>");
     }
 
-    /* Encryption key: the key check comes in a later version */
+    /* Encryption key */
 
-    cluster_buf_cstr(b, "</td><td><span class=\"muted\">unknown</span></td>"
-                        "<td>");
+    cluster_buf_cstr(b, "</td><td>");
+
+    if (f->findings & CLUSTER_FINDING_KEY_MISMATCH) {
+        cluster_buf_cstr(b, "<span class=\"err\">&#10006; not in sync</span>");
+
+    } else if (f->key == CLUSTER_KEY_IN_SYNC) {
+        cluster_buf_cstr(b, "<span class=\"ok\">&#10004; in sync</span>");
+
+    } else {
+        cluster_buf_cstr(b, "<span class=\"muted\">unknown</span>");
+    }
+
+    if (f->lost_sessions) {
+        cluster_buf_cstr(b, "<small>");
+        cluster_buf_uint(b, f->lost_sessions);
+        cluster_buf_cstr(b, " sessions lost</small>");
+    }
+
+    cluster_buf_cstr(b, "</td><td>");
     cluster_page_text(b, node->tracked ? cluster_state_name(f->state)
                                        : "untracked");
     cluster_buf_cstr(b, "</td><td>");
@@ -679,6 +696,8 @@ typedef enum {
     CLUSTER_METRIC_SERVICE_UP,
     CLUSTER_METRIC_VERSION_IN_SYNC,
     CLUSTER_METRIC_VERSION_INFO,
+    CLUSTER_METRIC_KEY_IN_SYNC,
+    CLUSTER_METRIC_LOST_SESSIONS,
     CLUSTER_METRIC_LAST
 } cluster_metric_e;
 
@@ -708,7 +727,11 @@ static const struct {
     { "nginx_cluster_node_version_in_sync", "gauge",
       "Whether the node runs the cluster's release." },
     { "nginx_cluster_node_version_info", "gauge",
-      "The release the node runs, as labels." }
+      "The release the node runs, as labels." },
+    { "nginx_cluster_node_key_in_sync", "gauge",
+      "Whether the node's auth cookies open with the cluster's key." },
+    { "nginx_cluster_node_lost_sessions_total", "counter",
+      "Requests with a valid auth cookie the node answered with a sign-in." }
 };
 
 
@@ -823,6 +846,15 @@ cluster_page_prometheus(char *buf, size_t size,
 
                     break;
 
+                case CLUSTER_METRIC_KEY_IN_SYNC:
+                    if (f->key != CLUSTER_KEY_IN_SYNC
+                        && !(f->findings & CLUSTER_FINDING_KEY_MISMATCH))
+                    {
+                        continue;
+                    }
+
+                    break;
+
                 case CLUSTER_METRIC_VERSION_INFO:
                     if (f->health.release[0] == '\0') {
                         continue;
@@ -871,6 +903,13 @@ cluster_page_prometheus(char *buf, size_t size,
                 case CLUSTER_METRIC_SERVICE_UP:
                     cluster_buf_uint(&b,
                         strcmp(cluster_status_service_name(node), "ok") == 0);
+                    break;
+                case CLUSTER_METRIC_KEY_IN_SYNC:
+                    cluster_buf_uint(&b,
+                        !(f->findings & CLUSTER_FINDING_KEY_MISMATCH));
+                    break;
+                case CLUSTER_METRIC_LOST_SESSIONS:
+                    cluster_buf_uint(&b, f->lost_sessions);
                     break;
                 default: /* CLUSTER_METRIC_VERSION_IN_SYNC */
                     cluster_buf_uint(&b, !f->version_skew);

@@ -367,10 +367,31 @@ cluster_status_node(cluster_buf_t *b, const cluster_status_cluster_t *cluster,
         cluster_buf_cstr(b, "null");
     }
 
-    /* learnt by the key check */
     cluster_buf_cstr(b, "},");
     cluster_json_key(b, "encryption_key");
-    cluster_buf_cstr(b, "{\"in_sync\":null,\"evidence\":null},");
+    cluster_buf_cstr(b, "{");
+    cluster_json_key(b, "in_sync");
+
+    if (f->findings & CLUSTER_FINDING_KEY_MISMATCH) {
+        cluster_buf_cstr(b, "false,\"evidence\":\"crypto\"");
+
+    } else if (f->key == CLUSTER_KEY_IN_SYNC) {
+        cluster_buf_cstr(b, "true,\"evidence\":\"crypto\"");
+
+    } else {
+        cluster_buf_cstr(b, "null,\"evidence\":null");
+    }
+
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "cookies_opened");
+    cluster_buf_uint(b, f->cookies_opened);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "cookies_refused");
+    cluster_buf_uint(b, f->cookies_refused);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "lost_sessions");
+    cluster_buf_uint(b, f->lost_sessions);
+    cluster_buf_cstr(b, "},");
     cluster_json_key(b, "hints");
     cluster_status_hints_json(b, cluster, node, now);
     cluster_buf_cstr(b, "}");
@@ -585,6 +606,17 @@ cluster_status_hints(const cluster_status_cluster_t *cluster,
     if (f->findings & CLUSTER_FINDING_DOWN) {
         /* what else it said is from before it stopped answering */
         return n;
+    }
+
+    if ((f->findings & CLUSTER_FINDING_KEY_MISMATCH) && n < max) {
+        snprintf(hints[n++], CLUSTER_HINT_SIZE,
+                 "Encryption key not in sync: the auth cookies this node "
+                 "mints do not open with the cluster's key%s%s%s, so users "
+                 "are prompted to log in again on the other nodes. Copy the "
+                 "shared EncryptionKey to this node and restart it.",
+                 cluster->key_fingerprint ? " (fingerprint " : "",
+                 cluster->key_fingerprint ? cluster->key_fingerprint : "",
+                 cluster->key_fingerprint ? ")" : "");
     }
 
     if (f->version_skew && cluster->release[0] && n < max) {

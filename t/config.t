@@ -99,6 +99,12 @@ check("cluster zone=c:1m;  # BAD\ncluster_node_name 10.0.0.1:80 web1;",
       qr/"cluster_node_name" names "10\.0\.0\.1:80", which is no server of upstream "proget"/);
 check("cluster zone=c:1m;\ncluster_node_name 127.0.0.1:8001 a;\ncluster_node_name 127.0.0.1:8001 b;  # BAD",
       qr/duplicate name for "127\.0\.0\.1:8001"/);
+check("cluster zone=c:1m;\ncluster_cookie name=(unclosed;  # BAD",
+      qr/invalid regular expression in "name=\(unclosed"/);
+check("cluster zone=c:1m;\ncluster_cookie login=^/log-in;  # BAD",
+      qr/"cluster_cookie" needs "name=", a regular expression of the auth cookie's name/);
+check("cluster zone=c:1m;\ncluster_cookie cookie=x;  # BAD",
+      qr/invalid parameter "cookie=x", expected "name=" or "login="/);
 check("cluster_heartbeat interval=1s;  # BAD",
       qr/"cluster_\*" directives in upstream "proget" need "cluster zone=NAME:SIZE"/);
 check("cluster zone=c:1m;",

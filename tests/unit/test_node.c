@@ -224,6 +224,54 @@ test_backup_not_stale(void)
 
 
 static void
+test_key_verdicts(void)
+{
+    int                 i;
+    cluster_node_t      n;
+    cluster_change_t    ch;
+    cluster_settings_t  s = settings(CLUSTER_FINDING_DOWN
+                                     | CLUSTER_FINDING_KEY_MISMATCH);
+
+    cluster_node_init(&n, T0);
+    cluster_node_response(&n, &s, 1, 200, 1, T0);
+    cluster_node_evaluate(&n, &s, T0, &ch);
+    CHECK(n.key == CLUSTER_KEY_UNKNOWN);
+
+    /* one refused cookie proves the key differs: out */
+    cluster_node_key_verdict(&n, 0, T0 + 10);
+    CHECK(cluster_node_evaluate(&n, &s, T0 + 10, &ch) == 1);
+    CHECK(ch.findings == CLUSTER_FINDING_KEY_MISMATCH);
+    CHECK(ch.new_in_rotation == 0);
+    CHECK(n.cookies_refused == 1);
+
+    /* a trial is no cure for it */
+    CHECK(cluster_node_trial_due(&n, &s, T0 + 100000) == 0);
+
+    /* the verdict lapses after "stale": the node is tried again */
+    n.last_heartbeat = T0 + s.stale;
+    CHECK(cluster_node_evaluate(&n, &s, T0 + 10 + s.stale, &ch) == 0);
+    CHECK(cluster_node_evaluate(&n, &s, T0 + 11 + s.stale, &ch) == 1);
+    CHECK(ch.new_in_rotation == 1);
+
+    /* a cookie that opens: in sync */
+    cluster_node_key_verdict(&n, 1, T0 + 20000);
+    CHECK(n.key == CLUSTER_KEY_IN_SYNC && n.cookies_opened == 1);
+
+    /* a node back from down may have a new key: the verdict goes */
+    cluster_node_key_verdict(&n, 0, T0 + 30000);
+    for (i = 0; i < 3; i++) {
+        cluster_node_response(&n, &s, 0, 0, 1, T0 + 30001 + i);
+    }
+    CHECK(n.down == 1 && n.key == CLUSTER_KEY_MISMATCH);
+    cluster_node_response(&n, &s, 1, 200, 1, T0 + 30010);
+    cluster_node_response(&n, &s, 1, 200, 1, T0 + 30011);
+    CHECK(n.down == 0 && n.key == CLUSTER_KEY_UNKNOWN);
+    cluster_node_evaluate(&n, &s, T0 + 30011, &ch);
+    CHECK(n.in_rotation == 1);
+}
+
+
+static void
 test_admin(void)
 {
     cluster_node_t      n;
@@ -362,6 +410,7 @@ test_node(void)
     test_stale();
     test_never_heard();
     test_backup_not_stale();
+    test_key_verdicts();
     test_admin();
     test_trials();
     test_panic();

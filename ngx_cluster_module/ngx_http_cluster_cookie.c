@@ -1,0 +1,372 @@
+
+/*
+ * Copyright (C) ngx_cluster_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_cluster.h"
+#include "cluster_cookie.h"
+
+
+/*
+ * The cryptographic key check.  Every auth cookie a node sets (its name
+ * matches "cluster_cookie name=") is opened with the cluster's key: one
+ * that does not open proves the node's key differs.  A request that
+ * carried a cookie the cluster's key opens, answered with a sign-in (401,
+ * or a redirect to "login="), is a session lost.  Request cookies are only
+ * opened when that matters: on such an answer, or for $cluster_key_check.
+ */
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+
+
+static ngx_int_t ngx_http_cluster_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_cluster_cookie_value(ngx_http_cluster_srv_conf_t *cscf,
+    ngx_str_t *pair, ngx_str_t *value);
+static cluster_cookie_rc_e ngx_http_cluster_cookie_open(
+    ngx_http_cluster_srv_conf_t *cscf, ngx_str_t *name, ngx_str_t *value);
+
+
+ngx_int_t
+ngx_http_cluster_cookie_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_cluster_header_filter;
+
+    return NGX_OK;
+}
+
+
+char *
+ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cluster_srv_conf_t  *cscf = conf;
+
+    u_char               errstr[NGX_MAX_CONF_ERRSTR];
+    ngx_str_t           *value;
+    ngx_uint_t           i;
+    ngx_regex_t        **re;
+    ngx_regex_compile_t  rc;
+
+    if (cscf->cookie_name) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
+
+        if (ngx_strncmp(value[i].data, "name=", 5) == 0) {
+            re = &cscf->cookie_name;
+            rc.pattern.data = value[i].data + 5;
+            rc.pattern.len = value[i].len - 5;
+
+        } else if (ngx_strncmp(value[i].data, "login=", 6) == 0) {
+            re = &cscf->login;
+            rc.pattern.data = value[i].data + 6;
+            rc.pattern.len = value[i].len - 6;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\", expected "
+                               "\"name=\" or \"login=\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        rc.pool = cf->pool;
+        rc.err.len = NGX_MAX_CONF_ERRSTR;
+        rc.err.data = errstr;
+
+        if (rc.pattern.len == 0 || ngx_regex_compile(&rc) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid regular expression in \"%V\": %V",
+                               &value[i], &rc.err);
+            return NGX_CONF_ERROR;
+        }
+
+        *re = rc.regex;
+    }
+
+    if (cscf->cookie_name == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cluster_cookie\" needs \"name=\", a regular "
+                           "expression of the auth cookie's name");
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_http_cluster_mark(cf, cscf);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cluster_header_filter(ngx_http_request_t *r)
+{
+    int64_t                        now;
+    ngx_str_t                      name, value;
+    ngx_uint_t                     i, lost, opened, refused;
+    ngx_list_part_t               *part;
+    ngx_table_elt_t               *h, *location;
+    cluster_cookie_rc_e            rc;
+    ngx_http_cluster_srv_conf_t   *cscf;
+    ngx_http_cluster_peer_data_t  *cp;
+
+    cp = ngx_http_get_module_ctx(r, ngx_http_cluster_module);
+
+    if (cp == NULL || cp->node == NULL || cp->conf->seal_key == NULL
+        || cp->conf->cookie_name == NULL)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    cscf = cp->conf;
+    opened = 0;
+    refused = 0;
+    lost = 0;
+    location = r->headers_out.location;
+
+    /* the auth cookies the node sets */
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0) {
+            continue;
+        }
+
+        if (location == NULL && h[i].key.len == 8
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Location", 8) == 0)
+        {
+            /* nginx keeps a relative one out of headers_out.location */
+            location = &h[i];
+            continue;
+        }
+
+        if (h[i].key.len != 10
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "Set-Cookie", 10)
+               != 0)
+        {
+            continue;
+        }
+
+        name = h[i].value;
+
+        if (ngx_http_cluster_cookie_value(cscf, &name, &value) != NGX_OK) {
+            continue;
+        }
+
+        rc = ngx_http_cluster_cookie_open(cscf, &name, &value);
+
+        if (rc == CLUSTER_COOKIE_OPENED) {
+            opened++;
+
+        } else if (rc == CLUSTER_COOKIE_FORGED) {
+            refused++;
+
+        } else {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "cluster cookie set is not a v1 cookie");
+        }
+    }
+
+    /* a valid session sent to sign in again */
+
+    if ((r->headers_out.status == NGX_HTTP_UNAUTHORIZED
+         || ((r->headers_out.status == NGX_HTTP_MOVED_TEMPORARILY
+              || r->headers_out.status == NGX_HTTP_SEE_OTHER
+              || r->headers_out.status == NGX_HTTP_TEMPORARY_REDIRECT)
+             && cscf->login && location
+             && ngx_regex_exec(cscf->login, &location->value, NULL, 0) >= 0))
+        && ngx_http_cluster_key_check(r) == NGX_HTTP_CLUSTER_KEY_OK)
+    {
+        lost = 1;
+    }
+
+    if (opened || refused || lost) {
+        now = ngx_http_cluster_now();
+
+        ngx_shmtx_lock(&cscf->shpool->mutex);
+
+        /* a refused cookie outweighs any that opened */
+
+        if (opened) {
+            cluster_node_key_verdict(cp->node, 1, now);
+        }
+
+        if (refused) {
+            cluster_node_key_verdict(cp->node, 0, now);
+        }
+
+        cp->node->lost_sessions += lost;
+
+        ngx_http_cluster_evaluate_node(cscf, cp->node, now,
+                                       r->connection->log);
+
+        ngx_shmtx_unlock(&cscf->shpool->mutex);
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+/*
+ * $cluster_key_check, and the filter's own question: does the request's
+ * auth cookie open with the cluster's key?  Asked once a request.
+ */
+ngx_uint_t
+ngx_http_cluster_key_check(ngx_http_request_t *r)
+{
+    ngx_str_t                      name, value;
+    ngx_uint_t                     i;
+    ngx_list_part_t               *part;
+    ngx_table_elt_t               *h;
+    cluster_cookie_rc_e            rc;
+    ngx_http_cluster_peer_data_t  *cp;
+
+    cp = ngx_http_get_module_ctx(r, ngx_http_cluster_module);
+
+    if (cp == NULL || cp->conf->seal_key == NULL
+        || cp->conf->cookie_name == NULL)
+    {
+        return NGX_HTTP_CLUSTER_KEY_NONE;
+    }
+
+    if (cp->key_check != NGX_HTTP_CLUSTER_KEY_UNASKED) {
+        return cp->key_check;
+    }
+
+    cp->key_check = NGX_HTTP_CLUSTER_KEY_NONE;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != 6
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "Cookie", 6) != 0)
+        {
+            continue;
+        }
+
+        /* "a=1; NAME=VALUE; b=2": each pair in turn */
+
+        name = h[i].value;
+
+        while (name.len) {
+            if (ngx_http_cluster_cookie_value(cp->conf, &name, &value)
+                == NGX_OK)
+            {
+                rc = ngx_http_cluster_cookie_open(cp->conf, &name, &value);
+
+                cp->key_check = (rc == CLUSTER_COOKIE_OPENED)
+                                ? NGX_HTTP_CLUSTER_KEY_OK
+                                : NGX_HTTP_CLUSTER_KEY_MISMATCH;
+
+                return cp->key_check;
+            }
+        }
+    }
+
+    return cp->key_check;
+}
+
+
+/*
+ * Takes the first "name=value" pair off "pair" (up to ';'), leaving the
+ * rest there; NGX_OK when its name is the auth cookie's, with "pair" then
+ * holding the name and "value" the value.
+ */
+static ngx_int_t
+ngx_http_cluster_cookie_value(ngx_http_cluster_srv_conf_t *cscf,
+    ngx_str_t *pair, ngx_str_t *value)
+{
+    u_char     *p, *end, *eq, *semi;
+    ngx_str_t   name;
+
+    p = pair->data;
+    end = pair->data + pair->len;
+
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    semi = ngx_strlchr(p, end, ';');
+    if (semi == NULL) {
+        semi = end;
+    }
+
+    eq = ngx_strlchr(p, semi, '=');
+
+    /* the rest, for the next call */
+    pair->data = (semi < end) ? semi + 1 : end;
+    pair->len = end - pair->data;
+
+    if (eq == NULL || eq == p) {
+        return NGX_DECLINED;
+    }
+
+    name.data = p;
+    name.len = eq - p;
+
+    while (name.len && name.data[name.len - 1] == ' ') {
+        name.len--;
+    }
+
+    if (ngx_regex_exec(cscf->cookie_name, &name, NULL, 0) < 0) {
+        return NGX_DECLINED;
+    }
+
+    value->data = eq + 1;
+    value->len = semi - value->data;
+
+    while (value->len && value->data[value->len - 1] == ' ') {
+        value->len--;
+    }
+
+    *pair = name;
+
+    return NGX_OK;
+}
+
+
+static cluster_cookie_rc_e
+ngx_http_cluster_cookie_open(ngx_http_cluster_srv_conf_t *cscf,
+    ngx_str_t *name, ngx_str_t *value)
+{
+    size_t   len;
+    uint8_t  text[CLUSTER_COOKIE_MAX];
+
+    return cluster_cookie_open(cscf->seal_key, (const char *) name->data,
+                               name->len, (const char *) value->data,
+                               value->len, text, sizeof(text), &len);
+}
