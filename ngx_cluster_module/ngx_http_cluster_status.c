@@ -40,15 +40,13 @@ static ngx_int_t ngx_http_cluster_send(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_cluster_status_handler(ngx_http_request_t *r)
 {
-    size_t                          size, need;
+    size_t                          size, need, base;
     int64_t                         now;
     ngx_int_t                       rc;
     ngx_buf_t                      *b;
+    ngx_str_t                       path;
     ngx_uint_t                      i, nodes;
     ngx_chain_t                     out;
-    ngx_table_elt_t                *h;
-    size_t                          base;
-    ngx_str_t                       path;
     cluster_page_conf_t             page;
     ngx_http_core_loc_conf_t       *hlcf;
     cluster_status_cluster_t       *clusters;
@@ -181,36 +179,16 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
 
-    /* the status is live: no cache in between may keep it */
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    /*
+     * The status is live: no cache in between may keep it; its format
+     * follows Accept when the query does not say; and the page's buttons
+     * act, so no other site may frame it.
+     */
 
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Cache-Control");
-    ngx_str_set(&h->value, "no-store");
-
-    /* the format follows Accept when the query does not say */
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Vary");
-    ngx_str_set(&h->value, "Accept");
-
-    /* the page's buttons act: no other site may frame it */
-
-    if (ngx_http_cluster_add_header(r, "Content-Security-Policy",
-                                    "frame-ancestors 'none'") != NGX_OK
+    if (ngx_http_cluster_add_header(r, "Cache-Control", "no-store") != NGX_OK
+        || ngx_http_cluster_add_header(r, "Vary", "Accept") != NGX_OK
+        || ngx_http_cluster_add_header(r, "Content-Security-Policy",
+                                       "frame-ancestors 'none'") != NGX_OK
         || ngx_http_cluster_add_header(r, "X-Frame-Options", "DENY")
            != NGX_OK
         || ngx_http_cluster_add_header(r, "X-Content-Type-Options", "nosniff")
@@ -621,17 +599,12 @@ unauthorized:
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "cluster admin action refused: no valid token");
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_cluster_add_header(r, "WWW-Authenticate",
+                                    "Bearer realm=\"cluster\"")
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "WWW-Authenticate");
-    ngx_str_set(&h->value, "Bearer realm=\"cluster\"");
 
     return NGX_HTTP_UNAUTHORIZED;
 }
