@@ -162,6 +162,7 @@ typedef struct {
     ngx_str_t                        *name;       /* of the current try */
     cluster_state_e                   state;      /* when it was chosen */
     ngx_uint_t                        key_check;  /* of its auth cookie */
+    time_t                            key_expires; /* the cookie's "exp" */
 } ngx_http_cluster_peer_data_t;
 
 

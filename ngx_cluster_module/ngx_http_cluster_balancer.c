@@ -280,6 +280,7 @@ ngx_http_cluster_init_peer(ngx_http_request_t *r,
     cp->name = NULL;
     cp->state = CLUSTER_STATE_CHECKING;
     cp->key_check = NGX_HTTP_CLUSTER_KEY_UNASKED;
+    cp->key_expires = 0;
 
     ngx_http_set_ctx(r, cp, ngx_http_cluster_module);
 

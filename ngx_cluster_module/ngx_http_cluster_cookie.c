@@ -9,6 +9,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_cluster.h"
+#include <sodium.h>
+
 #include "cluster_cookie.h"
 
 
@@ -29,7 +31,8 @@ static ngx_int_t ngx_http_cluster_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_cluster_cookie_value(ngx_http_cluster_srv_conf_t *cscf,
     ngx_str_t *pair, ngx_str_t *value);
 static cluster_cookie_rc_e ngx_http_cluster_cookie_open(
-    ngx_http_cluster_srv_conf_t *cscf, ngx_str_t *name, ngx_str_t *value);
+    ngx_http_cluster_srv_conf_t *cscf, ngx_str_t *name, ngx_str_t *value,
+    time_t *expires);
 
 
 ngx_int_t
@@ -80,11 +83,18 @@ ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
+        if (rc.pattern.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "empty regular expression in \"%V\"",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
         rc.pool = cf->pool;
         rc.err.len = NGX_MAX_CONF_ERRSTR;
         rc.err.data = errstr;
 
-        if (rc.pattern.len == 0 || ngx_regex_compile(&rc) != NGX_OK) {
+        if (ngx_regex_compile(&rc) != NGX_OK) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid regular expression in \"%V\": %V",
                                &value[i], &rc.err);
@@ -112,7 +122,7 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
 {
     int64_t                        now;
     ngx_str_t                      name, value;
-    ngx_uint_t                     i, lost, opened, refused;
+    ngx_uint_t                     i, lost, opened, refused, others;
     ngx_list_part_t               *part;
     ngx_table_elt_t               *h, *location;
     cluster_cookie_rc_e            rc;
@@ -130,6 +140,7 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
     cscf = cp->conf;
     opened = 0;
     refused = 0;
+    others = 0;
     lost = 0;
     location = r->headers_out.location;
 
@@ -175,7 +186,7 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
             continue;
         }
 
-        rc = ngx_http_cluster_cookie_open(cscf, &name, &value);
+        rc = ngx_http_cluster_cookie_open(cscf, &name, &value, NULL);
 
         if (rc == CLUSTER_COOKIE_OPENED) {
             opened++;
@@ -184,6 +195,7 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
             refused++;
 
         } else {
+            others++;
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "cluster cookie set is not a v1 cookie");
         }
@@ -197,8 +209,11 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
               || r->headers_out.status == NGX_HTTP_TEMPORARY_REDIRECT)
              && cscf->login && location
              && ngx_regex_exec(cscf->login, &location->value, NULL, 0) >= 0))
-        && ngx_http_cluster_key_check(r) == NGX_HTTP_CLUSTER_KEY_OK)
+        && opened + refused + others == 0
+        && ngx_http_cluster_key_check(r) == NGX_HTTP_CLUSTER_KEY_OK
+        && cp->key_expires > ngx_time())
     {
+        /* a live session, not one that ended or was signed out */
         lost = 1;
     }
 
@@ -286,11 +301,15 @@ ngx_http_cluster_key_check(ngx_http_request_t *r)
             if (ngx_http_cluster_cookie_value(cp->conf, &name, &value)
                 == NGX_OK)
             {
-                rc = ngx_http_cluster_cookie_open(cp->conf, &name, &value);
+                rc = ngx_http_cluster_cookie_open(cp->conf, &name, &value,
+                                                  &cp->key_expires);
 
+                /* a cookie of another format says nothing of the key */
                 cp->key_check = (rc == CLUSTER_COOKIE_OPENED)
                                 ? NGX_HTTP_CLUSTER_KEY_OK
-                                : NGX_HTTP_CLUSTER_KEY_MISMATCH;
+                                : (rc == CLUSTER_COOKIE_FORGED)
+                                  ? NGX_HTTP_CLUSTER_KEY_MISMATCH
+                                  : NGX_HTTP_CLUSTER_KEY_NONE;
 
                 return cp->key_check;
             }
@@ -310,6 +329,7 @@ static ngx_int_t
 ngx_http_cluster_cookie_value(ngx_http_cluster_srv_conf_t *cscf,
     ngx_str_t *pair, ngx_str_t *value)
 {
+    int         captures[3];
     u_char     *p, *end, *eq, *semi;
     ngx_str_t   name;
 
@@ -342,7 +362,11 @@ ngx_http_cluster_cookie_value(ngx_http_cluster_srv_conf_t *cscf,
         name.len--;
     }
 
-    if (ngx_regex_exec(cscf->cookie_name, &name, NULL, 0) < 0) {
+    /* the whole name must match, not a part of it */
+
+    if (ngx_regex_exec(cscf->cookie_name, &name, captures, 3) < 0
+        || captures[0] != 0 || (size_t) captures[1] != name.len)
+    {
         return NGX_DECLINED;
     }
 
@@ -361,12 +385,34 @@ ngx_http_cluster_cookie_value(ngx_http_cluster_srv_conf_t *cscf,
 
 static cluster_cookie_rc_e
 ngx_http_cluster_cookie_open(ngx_http_cluster_srv_conf_t *cscf,
-    ngx_str_t *name, ngx_str_t *value)
+    ngx_str_t *name, ngx_str_t *value, time_t *expires)
 {
-    size_t   len;
-    uint8_t  text[CLUSTER_COOKIE_MAX];
+    u_char               *p, *last;
+    size_t                len;
+    uint8_t               text[CLUSTER_COOKIE_MAX];
+    cluster_cookie_rc_e   rc;
 
-    return cluster_cookie_open(cscf->seal_key, (const char *) name->data,
-                               name->len, (const char *) value->data,
-                               value->len, text, sizeof(text), &len);
+    rc = cluster_cookie_open(cscf->seal_key, (const char *) name->data,
+                             name->len, (const char *) value->data,
+                             value->len, text, sizeof(text), &len);
+
+    if (rc == CLUSTER_COOKIE_OPENED && expires) {
+        /* the session's end, "exp" of the plaintext; 0 when not said */
+        *expires = 0;
+        last = text + len;
+        p = ngx_strlcasestrn(text, last, (u_char *) "\"exp\":", 6 - 1);
+
+        if (p) {
+            for (p += 6; p < last && *p >= '0' && *p <= '9'; p++) {
+                if (*expires < NGX_MAX_TIME_T_VALUE / 10 - 10) {
+                    *expires = *expires * 10 + (*p - '0');
+                }
+            }
+        }
+    }
+
+    /* the session's contents stay nowhere */
+    sodium_memzero(text, sizeof(text));
+
+    return rc;
 }

@@ -32,6 +32,7 @@ static char *ngx_http_cluster_key_store(ngx_conf_t *cf,
     ngx_http_cluster_srv_conf_t *cscf, u_char *text, size_t len,
     ngx_str_t *source);
 static void ngx_http_cluster_key_cleanup(void *data);
+static void ngx_http_cluster_key_uncomment(ngx_str_t *text);
 
 
 char *
@@ -121,6 +122,8 @@ ngx_http_cluster_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
+        ngx_http_cluster_key_uncomment(&text);
+
         ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
 
         ngx_str_set(&rc.pattern,
@@ -193,10 +196,11 @@ ngx_http_cluster_key_read(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *text)
         return NGX_ERROR;
     }
 
-    if (ngx_file_access(&fi) & 0004) {
+    if (ngx_file_access(&fi) & 0006) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "the key file \"%V\" is readable by others, "
-                           "expected a mode such as 0600 or 0640", &full);
+                           "the key file \"%V\" is readable or writable by "
+                           "others, expected a mode such as 0600 or 0640",
+                           &full);
         (void) ngx_close_file(fd);
         return NGX_ERROR;
     }
@@ -289,4 +293,23 @@ static void
 ngx_http_cluster_key_cleanup(void *data)
 {
     sodium_free(data);
+}
+
+
+/* an XML comment's text is blanked: an old key kept there is no key */
+static void
+ngx_http_cluster_key_uncomment(ngx_str_t *text)
+{
+    u_char  *p, *end, *close;
+
+    p = text->data;
+    end = text->data + text->len;
+
+    while ((p = ngx_strlcasestrn(p, end, (u_char *) "<!--", 4 - 1))) {
+        close = ngx_strlcasestrn(p + 4, end, (u_char *) "-->", 3 - 1);
+        close = close ? close + 3 : end;
+
+        ngx_memset(p, ' ', close - p);
+        p = close;
+    }
 }

@@ -943,10 +943,11 @@ ngx_http_cluster_read_token(ngx_conf_t *cf, ngx_str_t *name, u_char *digest)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_file_access(&fi) & 0004) {
+    if (ngx_file_access(&fi) & 0006) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "the token file \"%V\" is readable by others, "
-                           "expected a mode such as 0600 or 0640", name);
+                           "the token file \"%V\" is readable or writable "
+                           "by others, expected a mode such as 0600 or 0640",
+                           name);
         (void) ngx_close_file(fd);
         return NGX_CONF_ERROR;
     }

@@ -89,6 +89,14 @@ cluster_cookie_seal(const uint8_t key[CLUSTER_KEY_SEAL], const char *name,
     uint8_t             blob[CLUSTER_COOKIE_MAX];
     unsigned long long  ct_len;
 
+    /* what is sealed must open: its encoding within CLUSTER_COOKIE_MAX */
+
+    if (text_len > CLUSTER_COOKIE_MAX / 4 * 3 - CLUSTER_COOKIE_HEAD
+                   - crypto_aead_xchacha20poly1305_ietf_ABYTES)
+    {
+        return 0;
+    }
+
     blob_len = CLUSTER_COOKIE_HEAD + text_len
                + crypto_aead_xchacha20poly1305_ietf_ABYTES;
 

@@ -98,6 +98,7 @@ cluster_node_up_again(cluster_node_t *node)
 {
     if (node->key == CLUSTER_KEY_MISMATCH) {
         node->key = CLUSTER_KEY_UNKNOWN;
+        node->key_refusals = 0;
     }
 }
 
@@ -107,14 +108,22 @@ cluster_node_key_verdict(cluster_node_t *node, int opened, int64_t now)
 {
     if (opened) {
         node->cookies_opened++;
-
-    } else {
-        node->cookies_refused++;
+        node->key_refusals = 0;
+        node->key = CLUSTER_KEY_IN_SYNC;
+        node->key_since = now;
+        return;
     }
 
-    node->key = (uint8_t) (opened ? CLUSTER_KEY_IN_SYNC
-                                  : CLUSTER_KEY_MISMATCH);
-    node->key_since = now;
+    node->cookies_refused++;
+
+    if (node->key_refusals < UINT8_MAX) {
+        node->key_refusals++;
+    }
+
+    if (node->key_refusals >= 2) {
+        node->key = CLUSTER_KEY_MISMATCH;
+        node->key_since = now;
+    }
 }
 
 

@@ -136,6 +136,7 @@ typedef struct {
     uint64_t     cookies_refused; /* and those it does not */
     uint64_t     lost_sessions;   /* valid cookies answered with a sign-in */
     uint8_t      key;             /* cluster_key_e */
+    uint8_t      key_refusals;    /* refused cookies in a row */
 
     uint64_t     requests;        /* tries sent to the node */
     uint64_t     failures;        /* of which failed */
@@ -192,8 +193,10 @@ unsigned cluster_node_slow_start_share(const cluster_node_t *node,
     const cluster_settings_t *s, int64_t now);
 
 /*
- * A node's auth cookie, opened (1) or refused (0) by the cluster's key: one
- * refused cookie proves the node's key differs.  The verdict lapses when
+ * A node's auth cookie, opened (1) or refused (0) by the cluster's key: two
+ * refused in a row prove the node's key differs (one might be a token of
+ * another format that looks like a cookie of the scheme, one time in 256),
+ * one that opens proves it is the cluster's.  The verdict lapses when
  * the node comes back from down (a key is changed by a restart) or after
  * "stale", so a mended node comes back into rotation.
  */

@@ -103,6 +103,8 @@ check("cluster zone=c:1m;\ncluster_cookie name=(unclosed;  # BAD",
       qr/invalid regular expression in "name=\(unclosed"/);
 check("cluster zone=c:1m;\ncluster_cookie login=^/log-in;  # BAD",
       qr/"cluster_cookie" needs "name=", a regular expression of the auth cookie's name/);
+check("cluster zone=c:1m;\ncluster_cookie name=;  # BAD",
+      qr/empty regular expression in "name="/);
 check("cluster zone=c:1m;\ncluster_cookie cookie=x;  # BAD",
       qr/invalid parameter "cookie=x", expected "name=" or "login="/);
 check("cluster_heartbeat interval=1s;  # BAD",
@@ -124,7 +126,7 @@ check("cluster zone=c:1m;",
       "location /c { cluster_status admin=on token_file=%%DIR%%/missing; }  # BAD\n");
 
 for (['loose', 0644, 'a-long-enough-token-0123456789',
-      qr/the token file "\S+\/loose" is readable by others, expected a mode such as 0600 or 0640/],
+      qr/the token file "\S+\/loose" is readable or writable by others, expected a mode such as 0600 or 0640/],
      ['short', 0600, 'short',
       qr/the token in "\S+\/short" is too short, expected at least 16 characters/])
 {

@@ -32,6 +32,7 @@ put('ProGet.config', <<"XML");
 <?xml version="1.0" encoding="utf-8"?>
 <InedoAppConfig>
   <ConnectionString>Data Source=db; Initial Catalog=ProGet</ConnectionString>
+  <!-- the old one: <EncryptionKey>ffeeddccbbaa99887766554433221100</EncryptionKey> -->
   <EncryptionKey>$key</EncryptionKey>
   <WebServer Enabled="true" Urls="http://*:8624/"/>
 </InedoAppConfig>
@@ -137,7 +138,7 @@ put('Other.config', "<InedoAppConfig><EncryptionKey>xyz</EncryptionKey></InedoAp
 refused("cluster_key file=$dir/missing;",
         qr/cannot open the key file ".*missing"/, 'a missing file');
 refused("cluster_key file=$dir/loose;",
-        qr/the key file ".*loose" is readable by others, expected a mode such as 0600 or 0640/,
+        qr/the key file ".*loose" is readable or writable by others, expected a mode such as 0600 or 0640/,
         'a file others may read');
 refused("cluster_key file=$dir/bad;",
         qr/the key from ".*bad" is not an EncryptionKey, expected 32 hex digits/,
