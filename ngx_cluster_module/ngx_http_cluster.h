@@ -146,6 +146,13 @@ typedef struct {
 } ngx_http_cluster_loc_conf_t;
 
 
+/* a walk over a list of headers, for ngx_http_cluster_header_next() */
+typedef struct {
+    ngx_list_part_t                  *part;
+    ngx_uint_t                        i;
+} ngx_http_cluster_walk_t;
+
+
 /* what $cluster_key_check says of a request's auth cookie */
 #define NGX_HTTP_CLUSTER_KEY_UNASKED   0
 #define NGX_HTTP_CLUSTER_KEY_NONE      1
@@ -169,6 +176,8 @@ typedef struct {
 ngx_int_t ngx_http_cluster_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
 void ngx_http_cluster_mark(ngx_conf_t *cf, ngx_http_cluster_srv_conf_t *cscf);
+ngx_table_elt_t *ngx_http_cluster_header_next(ngx_list_t *headers,
+    const char *name, size_t len, ngx_http_cluster_walk_t *walk);
 char *ngx_http_cluster_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_cluster_cookie_init(ngx_conf_t *cf);

@@ -122,9 +122,9 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
 {
     int64_t                        now;
     ngx_str_t                      name, value;
-    ngx_uint_t                     i, lost, opened, refused, others;
-    ngx_list_part_t               *part;
+    ngx_uint_t                     lost, opened, refused, others;
     ngx_table_elt_t               *h, *location;
+    ngx_http_cluster_walk_t        walk;
     cluster_cookie_rc_e            rc;
     ngx_http_cluster_srv_conf_t   *cscf;
     ngx_http_cluster_peer_data_t  *cp;
@@ -146,41 +146,12 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
 
     /* the auth cookies the node sets */
 
-    part = &r->headers_out.headers.part;
-    h = part->elts;
+    ngx_memzero(&walk, sizeof(ngx_http_cluster_walk_t));
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash == 0) {
-            continue;
-        }
-
-        if (location == NULL && h[i].key.len == 8
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Location", 8) == 0)
-        {
-            /* nginx keeps a relative one out of headers_out.location */
-            location = &h[i];
-            continue;
-        }
-
-        if (h[i].key.len != 10
-            || ngx_strncasecmp(h[i].key.data, (u_char *) "Set-Cookie", 10)
-               != 0)
-        {
-            continue;
-        }
-
-        name = h[i].value;
+    while ((h = ngx_http_cluster_header_next(&r->headers_out.headers,
+                                             "Set-Cookie", 10, &walk)))
+    {
+        name = h->value;
 
         if (ngx_http_cluster_cookie_value(cscf, &name, &value) != NGX_OK) {
             continue;
@@ -199,6 +170,13 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "cluster cookie set is not a v1 cookie");
         }
+    }
+
+    if (location == NULL) {
+        /* nginx keeps a relative one out of headers_out.location */
+        ngx_memzero(&walk, sizeof(ngx_http_cluster_walk_t));
+        location = ngx_http_cluster_header_next(&r->headers_out.headers,
+                                                "Location", 8, &walk);
     }
 
     /* a valid session sent to sign in again */
@@ -252,10 +230,9 @@ ngx_uint_t
 ngx_http_cluster_key_check(ngx_http_request_t *r)
 {
     ngx_str_t                      name, value;
-    ngx_uint_t                     i;
-    ngx_list_part_t               *part;
     ngx_table_elt_t               *h;
     cluster_cookie_rc_e            rc;
+    ngx_http_cluster_walk_t        walk;
     ngx_http_cluster_peer_data_t  *cp;
 
     cp = ngx_http_get_module_ctx(r, ngx_http_cluster_module);
@@ -272,30 +249,14 @@ ngx_http_cluster_key_check(ngx_http_request_t *r)
 
     cp->key_check = NGX_HTTP_CLUSTER_KEY_NONE;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    ngx_memzero(&walk, sizeof(ngx_http_cluster_walk_t));
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len != 6
-            || ngx_strncasecmp(h[i].key.data, (u_char *) "Cookie", 6) != 0)
-        {
-            continue;
-        }
-
+    while ((h = ngx_http_cluster_header_next(&r->headers_in.headers,
+                                             "Cookie", 6, &walk)))
+    {
         /* "a=1; NAME=VALUE; b=2": each pair in turn */
 
-        name = h[i].value;
+        name = h->value;
 
         while (name.len) {
             if (ngx_http_cluster_cookie_value(cp->conf, &name, &value)

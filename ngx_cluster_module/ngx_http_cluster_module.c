@@ -1181,3 +1181,42 @@ ngx_http_cluster_key_check_variable(ngx_http_request_t *r,
 
     return NGX_OK;
 }
+
+
+/*
+ * The next header named "name" in the list, from where the walk stopped
+ * (a walk of zeros starts it); NULL when there is no more.  Deleted
+ * headers (hash 0) are passed over.
+ */
+ngx_table_elt_t *
+ngx_http_cluster_header_next(ngx_list_t *headers, const char *name,
+    size_t len, ngx_http_cluster_walk_t *walk)
+{
+    ngx_table_elt_t  *h;
+
+    if (walk->part == NULL) {
+        walk->part = &headers->part;
+        walk->i = 0;
+    }
+
+    for ( ;; ) {
+
+        if (walk->i >= walk->part->nelts) {
+            if (walk->part->next == NULL) {
+                return NULL;
+            }
+
+            walk->part = walk->part->next;
+            walk->i = 0;
+            continue;
+        }
+
+        h = (ngx_table_elt_t *) walk->part->elts + walk->i++;
+
+        if (h->hash != 0 && h->key.len == len
+            && ngx_strncasecmp(h->key.data, (u_char *) name, len) == 0)
+        {
+            return h;
+        }
+    }
+}

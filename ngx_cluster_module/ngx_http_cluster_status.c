@@ -217,10 +217,9 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
 static ngx_http_cluster_format_e
 ngx_http_cluster_format(ngx_http_request_t *r)
 {
-    ngx_str_t         value;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    ngx_str_t                 value;
+    ngx_table_elt_t          *h;
+    ngx_http_cluster_walk_t   walk;
 
     if (ngx_http_arg(r, (u_char *) "format", 6, &value) == NGX_OK) {
 
@@ -239,27 +238,14 @@ ngx_http_cluster_format(ngx_http_request_t *r)
 
     /* the Accept header, whether nginx was built to keep it or not */
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    ngx_memzero(&walk, sizeof(ngx_http_cluster_walk_t));
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == 6
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept", 6) == 0
-            && ngx_strlcasestrn(h[i].value.data,
-                                h[i].value.data + h[i].value.len,
-                                (u_char *) "text/html", 9 - 1)
-               != NULL)
+    while ((h = ngx_http_cluster_header_next(&r->headers_in.headers,
+                                             "Accept", 6, &walk)))
+    {
+        if (ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                             (u_char *) "text/html", 9 - 1)
+            != NULL)
         {
             return NGX_HTTP_CLUSTER_HTML;
         }
@@ -613,31 +599,12 @@ unauthorized:
 static ngx_table_elt_t *
 ngx_http_cluster_header(ngx_http_request_t *r, const char *name, size_t len)
 {
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    ngx_http_cluster_walk_t  walk;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    ngx_memzero(&walk, sizeof(ngx_http_cluster_walk_t));
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
+    return ngx_http_cluster_header_next(&r->headers_in.headers, name, len,
+                                        &walk);
 }
 
 
