@@ -28,8 +28,8 @@ static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 
 
 static ngx_int_t ngx_http_cluster_header_filter(ngx_http_request_t *r);
-static ngx_int_t ngx_http_cluster_cookie_value(ngx_http_cluster_srv_conf_t *cscf,
-    ngx_str_t *pair, ngx_str_t *value);
+static ngx_int_t ngx_http_cluster_cookie_value(
+    ngx_http_cluster_srv_conf_t *cscf, ngx_str_t *pair, ngx_str_t *value);
 static cluster_cookie_rc_e ngx_http_cluster_cookie_open(
     ngx_http_cluster_srv_conf_t *cscf, ngx_str_t *name, ngx_str_t *value,
     time_t *expires);

@@ -34,7 +34,7 @@ static ngx_table_elt_t *ngx_http_cluster_header(ngx_http_request_t *r,
 static ngx_int_t ngx_http_cluster_add_header(ngx_http_request_t *r,
     const char *key, const char *value);
 static ngx_int_t ngx_http_cluster_send(ngx_http_request_t *r,
-    ngx_uint_t status, const char *type, u_char *body, size_t len);
+    ngx_uint_t status, const char *type, ngx_buf_t *b);
 
 
 ngx_int_t
@@ -46,7 +46,6 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
     ngx_buf_t                      *b;
     ngx_str_t                       path;
     ngx_uint_t                      i, nodes;
-    ngx_chain_t                     out;
     cluster_page_conf_t             page;
     ngx_http_core_loc_conf_t       *hlcf;
     cluster_status_cluster_t       *clusters;
@@ -155,29 +154,6 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
     }
 
     b->last = b->pos + need;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = need;
-
-    switch (format) {
-
-    case NGX_HTTP_CLUSTER_HTML:
-        ngx_str_set(&r->headers_out.content_type, "text/html; charset=utf-8");
-        break;
-
-    case NGX_HTTP_CLUSTER_PROMETHEUS:
-        ngx_str_set(&r->headers_out.content_type,
-                    "text/plain; version=0.0.4; charset=utf-8");
-        break;
-
-    default: /* NGX_HTTP_CLUSTER_JSON */
-        ngx_str_set(&r->headers_out.content_type, "application/json");
-    }
-
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
 
     /*
      * The status is live: no cache in between may keep it; its format
@@ -197,16 +173,19 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_send_header(r);
+    switch (format) {
 
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
+    case NGX_HTTP_CLUSTER_HTML:
+        return ngx_http_cluster_send(r, NGX_HTTP_OK,
+                                     "text/html; charset=utf-8", b);
+
+    case NGX_HTTP_CLUSTER_PROMETHEUS:
+        return ngx_http_cluster_send(r, NGX_HTTP_OK,
+                                 "text/plain; version=0.0.4; charset=utf-8", b);
+
+    default: /* NGX_HTTP_CLUSTER_JSON */
+        return ngx_http_cluster_send(r, NGX_HTTP_OK, "application/json", b);
     }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
 }
 
 
@@ -326,9 +305,10 @@ ngx_http_cluster_snapshot(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
 {
-    u_char                         *slash, who[64], *p, body[256];
+    u_char                         *slash, who[64], *p;
     int64_t                         now;
     ngx_int_t                       rc;
+    ngx_buf_t                      *b;
     ngx_str_t                       id, action, cluster;
     ngx_uint_t                      i, j, found;
     cluster_admin_e                 admin;
@@ -469,12 +449,15 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
         return NGX_HTTP_NOT_FOUND;
     }
 
-    p = ngx_snprintf(body, sizeof(body),
-                     "{\"action\":\"%s\",\"nodes\":%ui}\n",
-                     cluster_action_name(admin), found);
+    b = ngx_create_temp_buf(r->pool, 64);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    return ngx_http_cluster_send(r, NGX_HTTP_OK, "application/json", body,
-                                 p - body);
+    b->last = ngx_snprintf(b->pos, 64, "{\"action\":\"%s\",\"nodes\":%ui}\n",
+                           cluster_action_name(admin), found);
+
+    return ngx_http_cluster_send(r, NGX_HTTP_OK, "application/json", b);
 }
 
 
@@ -608,28 +591,23 @@ ngx_http_cluster_header(ngx_http_request_t *r, const char *name, size_t len)
 }
 
 
+/* one buffer, the whole answer */
 static ngx_int_t
 ngx_http_cluster_send(ngx_http_request_t *r, ngx_uint_t status,
-    const char *type, u_char *body, size_t len)
+    const char *type, ngx_buf_t *b)
 {
     ngx_int_t     rc;
-    ngx_buf_t    *b;
     ngx_chain_t   out;
 
-    b = ngx_create_temp_buf(r->pool, len);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->last = ngx_cpymem(b->pos, body, len);
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
     r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
+    r->headers_out.content_length_n = b->last - b->pos;
     r->headers_out.content_type.data = (u_char *) type;
     r->headers_out.content_type.len = ngx_strlen(type);
     r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
 
     rc = ngx_http_send_header(r);
 
