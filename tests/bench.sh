@@ -14,36 +14,10 @@ rounds=${BENCH_ROUNDS:-7}
 seconds=${BENCH_SECONDS:-5}
 connections=${BENCH_CONNECTIONS:-50}
 
-dir=$(mktemp -d -t cluster-bench-XXXXXX)
-chmod 755 "$dir"
-
-stop() {
-    for conf in front backend; do
-        [ -f "$dir/$conf.pid" ] && kill -QUIT "$(cat "$dir/$conf.pid")" 2>/dev/null
-    done
-    sleep 0.3
-    rm -rf "$dir"
-}
-
-trap stop EXIT
-
-free_port() {
-    perl -MIO::Socket::INET -e '
-        my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1",
-                                      LocalPort => 0, Listen => 1) or die;
-        print $s->sockport, "\n";'
-}
+. "$(dirname "$0")/bench_lib.sh" bench
 
 b1=$(free_port); b2=$(free_port); b3=$(free_port)
 cluster_port=$(free_port); plain_port=$(free_port)
-
-temp_paths="
-    client_body_temp_path $dir/client_body;
-    proxy_temp_path $dir/proxy;
-    fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi;
-    scgi_temp_path $dir/scgi;
-"
 
 # the backends: static answers, on the other core, never the bottleneck
 cat > "$dir/backend.conf" <<CONF

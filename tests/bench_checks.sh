@@ -17,38 +17,7 @@ NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 repeat=${BENCH_REPEAT:-5}
 seconds=${BENCH_SECONDS:-20}
 
-dir=$(mktemp -d -t cluster-bench-checks-XXXXXX)
-chmod 755 "$dir"
-
-sims=()
-
-stop() {
-    for conf in front backend idle; do
-        [ -f "$dir/$conf.pid" ] && kill -QUIT "$(cat "$dir/$conf.pid")" 2>/dev/null
-    done
-    for pid in "${sims[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    wait 2>/dev/null || true
-    rm -rf "$dir"
-}
-
-trap stop EXIT
-
-free_port() {
-    perl -MIO::Socket::INET -e '
-        my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1",
-                                      LocalPort => 0, Listen => 1) or die;
-        print $s->sockport, "\n";'
-}
-
-temp_paths="
-    client_body_temp_path $dir/client_body;
-    proxy_temp_path $dir/proxy;
-    fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi;
-    scgi_temp_path $dir/scgi;
-"
+. "$(dirname "$0")/bench_lib.sh" bench-checks
 
 # --- 1. detection and recovery ------------------------------------------
 
