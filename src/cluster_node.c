@@ -71,6 +71,7 @@ cluster_node_init(cluster_node_t *node, int64_t now)
     node->state_since = now;
     node->state = CLUSTER_STATE_CHECKING;
     node->in_rotation = 1;
+    node->slot = CLUSTER_SLOT_NONE;
 }
 
 
@@ -100,6 +101,8 @@ cluster_node_up_again(cluster_node_t *node)
         node->key = CLUSTER_KEY_UNKNOWN;
         node->key_refusals = 0;
     }
+
+    node->key_forget = 1;
 }
 
 
@@ -316,6 +319,14 @@ cluster_node_findings(const cluster_node_t *node, const cluster_settings_t *s,
 
     if (node->key == CLUSTER_KEY_MISMATCH && now - node->key_since <= s->stale
         && now >= node->key_since)
+    {
+        findings |= CLUSTER_FINDING_KEY_MISMATCH;
+    }
+
+    /* other nodes' sessions it cannot read, unless its cookies open */
+
+    if (node->key_cross == CLUSTER_KEY_MISMATCH
+        && node->key != CLUSTER_KEY_IN_SYNC)
     {
         findings |= CLUSTER_FINDING_KEY_MISMATCH;
     }

@@ -74,6 +74,10 @@ typedef struct {
 } cluster_settings_t;
 
 
+/* a node not (yet) given a place in the cluster's session table */
+#define CLUSTER_SLOT_NONE              0xff
+
+
 /* whether the node seals its auth cookies with the cluster's key */
 typedef enum {
     CLUSTER_KEY_UNKNOWN = 0,
@@ -137,6 +141,14 @@ typedef struct {
     uint64_t     lost_sessions;   /* valid cookies answered with a sign-in */
     uint8_t      key;             /* cluster_key_e */
     uint8_t      key_refusals;    /* refused cookies in a row */
+
+    /* the behavioural key check (cluster_session.h) */
+    uint32_t     sessions_served;  /* other nodes' sessions it served */
+    uint32_t     sessions_refused; /* and sent to sign in */
+    uint8_t      slot;            /* in the cluster's sessions; or NONE */
+    uint8_t      key_class;       /* 0: not known; 1: the cluster's key */
+    uint8_t      key_cross;       /* cluster_key_e, from other nodes */
+    uint8_t      key_forget;      /* back from down: evidence is old */
 
     uint64_t     requests;        /* tries sent to the node */
     uint64_t     failures;        /* of which failed */

@@ -19,6 +19,7 @@ main(void)
     test_check();
     test_state();
     test_cookie();
+    test_session();
 
     printf("%u passed, %u failed\n", unit_passed, unit_failed);
 

@@ -45,6 +45,7 @@ void test_status(void);
 void test_check(void);
 void test_state(void);
 void test_cookie(void);
+void test_session(void);
 
 
 #endif /* UNIT_H */
