@@ -15,6 +15,7 @@
 #include "cluster_check.h"
 #include "cluster_node.h"
 #include "cluster_page.h"
+#include "cluster_session.h"
 #include "cluster_status.h"
 #include "cluster_version.h"
 
@@ -24,6 +25,15 @@
  * that come with time alone, such as a node going stale
  */
 #define NGX_HTTP_CLUSTER_EVALUATE_EVERY  1000
+
+/* the sessions the behavioural key check remembers, by default */
+#define NGX_HTTP_CLUSTER_SESSIONS        1024
+
+/* the auth cookies of one answer that are followed as sessions */
+#define NGX_HTTP_CLUSTER_MINTED          4
+
+/* shorter auth cookie values are sign-outs or placeholders, no sessions */
+#define NGX_HTTP_CLUSTER_COOKIE_MIN      16
 
 /* the most of a check's answer that is read: the body and its header */
 #define NGX_HTTP_CLUSTER_CHECK_BODY      65536
@@ -49,6 +59,8 @@ typedef struct {
     cluster_action_t                  actions[CLUSTER_ACTIONS_MAX];
     ngx_uint_t                        nactions;   /* ever; a ring of them */
     ngx_uint_t                        dirty;      /* the state file lags */
+    cluster_sessions_t               *sessions;   /* the behavioural key
+                                                     check's; NULL: none */
     u_short                           len;
     u_char                            name[1];
 } ngx_http_cluster_shm_cluster_t;
@@ -102,6 +114,7 @@ typedef struct {
     /* cluster_cookie */
     ngx_regex_t                      *cookie_name;
     ngx_regex_t                      *login;
+    ngx_uint_t                        sessions;   /* the table's size */
 
     /* cluster_check */
     ngx_flag_t                        check;
@@ -170,6 +183,13 @@ typedef struct {
     cluster_state_e                   state;      /* when it was chosen */
     ngx_uint_t                        key_check;  /* of its auth cookie */
     time_t                            key_expires; /* the cookie's "exp" */
+
+    /* the request's auth cookie: the first of its name, if any */
+    ngx_str_t                         cookie_name;
+    ngx_str_t                         cookie;
+    u_char                            fp[CLUSTER_SESSION_FP];
+    ngx_uint_t                        key_class;  /* of its minting node */
+    unsigned                          fingerprinted:1;
 } ngx_http_cluster_peer_data_t;
 
 
@@ -182,6 +202,8 @@ char *ngx_http_cluster_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_cluster_cookie_init(ngx_conf_t *cf);
 ngx_uint_t ngx_http_cluster_key_check(ngx_http_request_t *r);
+void ngx_http_cluster_cookie_peer(ngx_http_request_t *r,
+    ngx_http_cluster_peer_data_t *cp);
 ngx_int_t ngx_http_cluster_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 void ngx_http_cluster_zone_go_live(ngx_http_cluster_srv_conf_t *cscf);
 ngx_int_t ngx_http_cluster_check_init_process(ngx_cycle_t *cycle,

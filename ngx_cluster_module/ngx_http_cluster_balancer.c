@@ -13,7 +13,9 @@
 
 /* which nodes a selection pass may choose */
 typedef enum {
-    NGX_HTTP_CLUSTER_PICK_ROTATION = 0,   /* in rotation, or any in panic */
+    NGX_HTTP_CLUSTER_PICK_CLASS = 0,      /* as ROTATION, of the key class
+                                             of the session's node */
+    NGX_HTTP_CLUSTER_PICK_ROTATION,       /* in rotation, or any in panic */
     NGX_HTTP_CLUSTER_PICK_ANY             /* any not drained or removed */
 } ngx_http_cluster_pick_e;
 
@@ -281,8 +283,14 @@ ngx_http_cluster_init_peer(ngx_http_request_t *r,
     cp->state = CLUSTER_STATE_CHECKING;
     cp->key_check = NGX_HTTP_CLUSTER_KEY_UNASKED;
     cp->key_expires = 0;
+    ngx_str_null(&cp->cookie_name);
+    ngx_str_null(&cp->cookie);
+    cp->key_class = 0;
+    cp->fingerprinted = 0;
 
     ngx_http_set_ctx(r, cp, ngx_http_cluster_module);
+
+    ngx_http_cluster_cookie_peer(r, cp);
 
     return NGX_OK;
 }
@@ -324,7 +332,21 @@ ngx_http_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
      * backup and any primary not taken out by an operator.
      */
 
-    peer = ngx_http_cluster_select(cp, k, NGX_HTTP_CLUSTER_PICK_ROTATION, now);
+    peer = NULL;
+
+    if (cp->key_class) {
+        /*
+         * A session goes to a node that can read it, as long as one is in
+         * rotation, whatever the verdict on its key.
+         */
+        peer = ngx_http_cluster_select(cp, k, NGX_HTTP_CLUSTER_PICK_CLASS,
+                                       now);
+    }
+
+    if (peer == NULL) {
+        peer = ngx_http_cluster_select(cp, k, NGX_HTTP_CLUSTER_PICK_ROTATION,
+                                       now);
+    }
 
     if (peer == NULL && k == 0 && peers->next) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pc->log, 0,
@@ -462,6 +484,13 @@ ngx_http_cluster_select(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
 
         node = cscf->peer_node[k][i];
 
+        if (pick == NGX_HTTP_CLUSTER_PICK_CLASS
+            && (node == NULL || node->key_class != cp->key_class
+                || !(node->in_rotation || panic)))
+        {
+            continue;
+        }
+
         if (node && !node->in_rotation) {
 
             if (node->admin != CLUSTER_ADMIN_NONE) {
@@ -482,7 +511,7 @@ ngx_http_cluster_select(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
             }
         }
 
-        if (node && node->in_rotation && pick == NGX_HTTP_CLUSTER_PICK_ROTATION
+        if (node && node->in_rotation && pick != NGX_HTTP_CLUSTER_PICK_ANY
             && cscf->settings.slow_start
             && (unsigned long) ngx_random() % 1000
                >= cluster_node_slow_start_share(node, &cscf->settings, now))

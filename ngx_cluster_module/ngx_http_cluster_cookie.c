@@ -51,6 +51,7 @@ ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_cluster_srv_conf_t  *cscf = conf;
 
     u_char               errstr[NGX_MAX_CONF_ERRSTR];
+    ngx_int_t            n;
     ngx_str_t           *value;
     ngx_uint_t           i;
     ngx_regex_t        **re;
@@ -60,11 +61,33 @@ ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
+    if (cluster_cookie_init() != 0) {
+        /* the fingerprints of the sessions are libsodium's */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "libsodium failed to start");
+        return NGX_CONF_ERROR;
+    }
+
     value = cf->args->elts;
+    cscf->sessions = NGX_HTTP_CLUSTER_SESSIONS;
 
     for (i = 1; i < cf->args->nelts; i++) {
 
         ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
+
+        if (ngx_strncmp(value[i].data, "sessions=", 9) == 0) {
+            n = ngx_atoi(value[i].data + 9, value[i].len - 9);
+
+            if (n < 16 || n > 1048576) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\", expected "
+                                   "\"sessions=\" a number from 16 to "
+                                   "1048576", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            cscf->sessions = (ngx_uint_t) n;
+            continue;
+        }
 
         if (ngx_strncmp(value[i].data, "name=", 5) == 0) {
             re = &cscf->cookie_name;
@@ -117,31 +140,109 @@ ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * At the choice of a node: the request's auth cookie, its fingerprint,
+ * and the key class of the node that set it, for the balancer to keep to.
+ */
+void
+ngx_http_cluster_cookie_peer(ngx_http_request_t *r,
+    ngx_http_cluster_peer_data_t *cp)
+{
+    ngx_str_t                     pair, value;
+    ngx_table_elt_t              *h;
+    cluster_session_t            *s;
+    cluster_sessions_t           *t;
+    ngx_http_cluster_walk_t       walk;
+    ngx_http_cluster_srv_conf_t  *cscf;
+
+    cscf = cp->conf;
+
+    if (cscf->cookie_name == NULL) {
+        return;
+    }
+
+    ngx_memzero(&walk, sizeof(ngx_http_cluster_walk_t));
+
+    while ((h = ngx_http_cluster_header_next(&r->headers_in.headers,
+                                             "Cookie", 6, &walk)))
+    {
+        /* "a=1; NAME=VALUE; b=2": each pair in turn */
+
+        pair = h->value;
+
+        while (pair.len) {
+            if (ngx_http_cluster_cookie_value(cscf, &pair, &value) == NGX_OK)
+            {
+                goto found;
+            }
+        }
+    }
+
+    return;
+
+found:
+
+    cp->cookie_name = pair;
+    cp->cookie = value;
+
+    t = cscf->shared->sessions;
+
+    if (t == NULL || value.len < NGX_HTTP_CLUSTER_COOKIE_MIN) {
+        return;
+    }
+
+    cluster_session_fingerprint(t, (const char *) value.data, value.len,
+                                cp->fp);
+    cp->fingerprinted = 1;
+
+    ngx_shmtx_lock(&cscf->shpool->mutex);
+
+    s = cluster_session_find(t, cp->fp);
+
+    if (s && s->minted < CLUSTER_SESSION_NODES) {
+        cp->key_class = t->class_of[s->minted];
+    }
+
+    ngx_shmtx_unlock(&cscf->shpool->mutex);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "cluster auth cookie, key class: %ui", cp->key_class);
+}
+
+
 static ngx_int_t
 ngx_http_cluster_header_filter(ngx_http_request_t *r)
 {
     int64_t                        now;
+    time_t                         expires[NGX_HTTP_CLUSTER_MINTED];
+    u_char                         fp[NGX_HTTP_CLUSTER_MINTED]
+                                     [CLUSTER_SESSION_FP];
+    uint8_t                        verdict[NGX_HTTP_CLUSTER_MINTED];
     ngx_str_t                      name, value;
-    ngx_uint_t                     lost, opened, refused, others;
+    ngx_uint_t                     i, n, set, lost, opened, refused,
+                                   sign_in, answered, changed;
     ngx_table_elt_t               *h, *location;
-    ngx_http_cluster_walk_t        walk;
+    cluster_session_t             *s;
+    cluster_sessions_t            *t;
     cluster_cookie_rc_e            rc;
+    ngx_http_cluster_walk_t        walk;
     ngx_http_cluster_srv_conf_t   *cscf;
     ngx_http_cluster_peer_data_t  *cp;
 
     cp = ngx_http_get_module_ctx(r, ngx_http_cluster_module);
 
-    if (cp == NULL || cp->node == NULL || cp->conf->seal_key == NULL
-        || cp->conf->cookie_name == NULL)
-    {
+    if (cp == NULL || cp->node == NULL || cp->conf->cookie_name == NULL) {
         return ngx_http_next_header_filter(r);
     }
 
     cscf = cp->conf;
+    t = cscf->shared->sessions;
+    n = 0;
+    set = 0;
     opened = 0;
     refused = 0;
-    others = 0;
     lost = 0;
+    changed = 0;
     location = r->headers_out.location;
 
     /* the auth cookies the node sets */
@@ -157,18 +258,35 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
             continue;
         }
 
-        rc = ngx_http_cluster_cookie_open(cscf, &name, &value, NULL);
+        set++;
+        rc = CLUSTER_COOKIE_MALFORMED;
+        expires[n] = 0;
 
-        if (rc == CLUSTER_COOKIE_OPENED) {
-            opened++;
+        if (cscf->seal_key) {
+            rc = ngx_http_cluster_cookie_open(cscf, &name, &value,
+                                              &expires[n]);
 
-        } else if (rc == CLUSTER_COOKIE_FORGED) {
-            refused++;
+            if (rc == CLUSTER_COOKIE_OPENED) {
+                opened++;
 
-        } else {
-            others++;
-            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "cluster cookie set is not a v1 cookie");
+            } else if (rc == CLUSTER_COOKIE_FORGED) {
+                refused++;
+
+            } else {
+                ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "cluster cookie set is not a v1 cookie");
+            }
+        }
+
+        /* a session to follow; a short value is a sign-out clearing it */
+
+        if (t && value.len >= NGX_HTTP_CLUSTER_COOKIE_MIN
+            && n < NGX_HTTP_CLUSTER_MINTED)
+        {
+            cluster_session_fingerprint(t, (const char *) value.data,
+                                        value.len, fp[n]);
+            verdict[n] = cscf->seal_key ? (uint8_t) (rc + 1) : 0;
+            n++;
         }
     }
 
@@ -179,44 +297,77 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
                                                 "Location", 8, &walk);
     }
 
-    /* a valid session sent to sign in again */
+    sign_in = r->headers_out.status == NGX_HTTP_UNAUTHORIZED
+              || ((r->headers_out.status == NGX_HTTP_MOVED_TEMPORARILY
+                   || r->headers_out.status == NGX_HTTP_SEE_OTHER
+                   || r->headers_out.status == NGX_HTTP_TEMPORARY_REDIRECT)
+                  && cscf->login && location
+                  && ngx_regex_exec(cscf->login, &location->value, NULL, 0)
+                     >= 0);
 
-    if ((r->headers_out.status == NGX_HTTP_UNAUTHORIZED
-         || ((r->headers_out.status == NGX_HTTP_MOVED_TEMPORARILY
-              || r->headers_out.status == NGX_HTTP_SEE_OTHER
-              || r->headers_out.status == NGX_HTTP_TEMPORARY_REDIRECT)
-             && cscf->login && location
-             && ngx_regex_exec(cscf->login, &location->value, NULL, 0) >= 0))
-        && opened + refused + others == 0
+    /* an answer to a session, not a sign-in or a sign-out that sets one */
+
+    answered = set == 0
+               && (sign_in || (r->headers_out.status >= NGX_HTTP_OK
+                               && r->headers_out.status
+                                  < NGX_HTTP_BAD_REQUEST));
+
+    if (sign_in && answered
         && ngx_http_cluster_key_check(r) == NGX_HTTP_CLUSTER_KEY_OK
         && cp->key_expires > ngx_time())
     {
-        /* a live session, not one that ended or was signed out */
+        /* a valid session sent to sign in again; not one that ended */
         lost = 1;
     }
 
-    if (opened || refused || lost) {
-        now = ngx_http_cluster_now();
+    if (!(opened || refused || lost || n || (answered && cp->fingerprinted)))
+    {
+        return ngx_http_next_header_filter(r);
+    }
 
-        ngx_shmtx_lock(&cscf->shpool->mutex);
+    now = ngx_http_cluster_now();
 
-        /* a refused cookie outweighs any that opened */
+    ngx_shmtx_lock(&cscf->shpool->mutex);
 
-        if (opened) {
-            cluster_node_key_verdict(cp->node, 1, now);
+    /* a refused cookie outweighs any that opened */
+
+    if (opened) {
+        cluster_node_key_verdict(cp->node, 1, now);
+    }
+
+    if (refused) {
+        cluster_node_key_verdict(cp->node, 0, now);
+    }
+
+    cp->node->lost_sessions += lost;
+
+    for (i = 0; i < n; i++) {
+        s = cluster_session_add(t, fp[i], now);
+        s->minted = cp->node->slot;
+        s->verdict = verdict[i];
+        s->expires = expires[i];
+    }
+
+    if (answered && cp->fingerprinted) {
+        s = cluster_session_find(t, cp->fp);
+
+        /* a v1 session past its "exp" ended: it says nothing of keys */
+
+        if (s && (s->expires == 0 || s->expires > ngx_time())) {
+            changed = cluster_session_answer(t, s, cp->node->slot, sign_in,
+                                             now);
         }
+    }
 
-        if (refused) {
-            cluster_node_key_verdict(cp->node, 0, now);
-        }
+    if (changed) {
+        ngx_http_cluster_evaluate_all(cscf, now, r->connection->log);
 
-        cp->node->lost_sessions += lost;
-
+    } else {
         ngx_http_cluster_evaluate_node(cscf, cp->node, now,
                                        r->connection->log);
-
-        ngx_shmtx_unlock(&cscf->shpool->mutex);
     }
+
+    ngx_shmtx_unlock(&cscf->shpool->mutex);
 
     return ngx_http_next_header_filter(r);
 }
@@ -224,21 +375,25 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
 
 /*
  * $cluster_key_check, and the filter's own question: does the request's
- * auth cookie open with the cluster's key?  Asked once a request.
+ * auth cookie open with the cluster's key?  Asked once a request; the
+ * answer is remembered by the cookie's fingerprint, so a session is
+ * opened once, not at each request.  Only cookies that open, or that a
+ * node set, are remembered: a client cannot fill the table with its own.
  */
 ngx_uint_t
 ngx_http_cluster_key_check(ngx_http_request_t *r)
 {
-    ngx_str_t                      name, value;
-    ngx_table_elt_t               *h;
+    int64_t                        now;
+    ngx_uint_t                     known;
+    cluster_session_t             *s;
+    cluster_sessions_t            *t;
     cluster_cookie_rc_e            rc;
-    ngx_http_cluster_walk_t        walk;
+    ngx_http_cluster_srv_conf_t   *cscf;
     ngx_http_cluster_peer_data_t  *cp;
 
     cp = ngx_http_get_module_ctx(r, ngx_http_cluster_module);
 
-    if (cp == NULL || cp->conf->seal_key == NULL
-        || cp->conf->cookie_name == NULL)
+    if (cp == NULL || cp->conf->seal_key == NULL || cp->cookie.data == NULL)
     {
         return NGX_HTTP_CLUSTER_KEY_NONE;
     }
@@ -247,35 +402,49 @@ ngx_http_cluster_key_check(ngx_http_request_t *r)
         return cp->key_check;
     }
 
-    cp->key_check = NGX_HTTP_CLUSTER_KEY_NONE;
+    cscf = cp->conf;
+    t = cp->fingerprinted ? cscf->shared->sessions : NULL;
+    known = 0;
+    s = NULL;
+    rc = CLUSTER_COOKIE_MALFORMED;
 
-    ngx_memzero(&walk, sizeof(ngx_http_cluster_walk_t));
+    if (t) {
+        ngx_shmtx_lock(&cscf->shpool->mutex);
 
-    while ((h = ngx_http_cluster_header_next(&r->headers_in.headers,
-                                             "Cookie", 6, &walk)))
-    {
-        /* "a=1; NAME=VALUE; b=2": each pair in turn */
+        s = cluster_session_find(t, cp->fp);
 
-        name = h->value;
+        if (s && s->verdict) {
+            known = 1;
+            rc = (cluster_cookie_rc_e) (s->verdict - 1);
+            cp->key_expires = (time_t) s->expires;
+        }
 
-        while (name.len) {
-            if (ngx_http_cluster_cookie_value(cp->conf, &name, &value)
-                == NGX_OK)
-            {
-                rc = ngx_http_cluster_cookie_open(cp->conf, &name, &value,
-                                                  &cp->key_expires);
+        ngx_shmtx_unlock(&cscf->shpool->mutex);
+    }
 
-                /* a cookie of another format says nothing of the key */
-                cp->key_check = (rc == CLUSTER_COOKIE_OPENED)
-                                ? NGX_HTTP_CLUSTER_KEY_OK
-                                : (rc == CLUSTER_COOKIE_FORGED)
-                                  ? NGX_HTTP_CLUSTER_KEY_MISMATCH
-                                  : NGX_HTTP_CLUSTER_KEY_NONE;
+    if (!known) {
+        rc = ngx_http_cluster_cookie_open(cscf, &cp->cookie_name, &cp->cookie,
+                                          &cp->key_expires);
 
-                return cp->key_check;
-            }
+        if (t && (s || rc == CLUSTER_COOKIE_OPENED)) {
+            now = ngx_http_cluster_now();
+
+            ngx_shmtx_lock(&cscf->shpool->mutex);
+
+            s = cluster_session_add(t, cp->fp, now);
+            s->verdict = (uint8_t) (rc + 1);
+            s->expires = cp->key_expires;
+
+            ngx_shmtx_unlock(&cscf->shpool->mutex);
         }
     }
+
+    /* a cookie of another format says nothing of the key */
+
+    cp->key_check = (rc == CLUSTER_COOKIE_OPENED) ? NGX_HTTP_CLUSTER_KEY_OK
+                    : (rc == CLUSTER_COOKIE_FORGED)
+                      ? NGX_HTTP_CLUSTER_KEY_MISMATCH
+                      : NGX_HTTP_CLUSTER_KEY_NONE;
 
     return cp->key_check;
 }

@@ -94,7 +94,7 @@ static ngx_command_t  ngx_http_cluster_commands[] = {
       NULL },
 
     { ngx_string("cluster_cookie"),
-      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE123,
       ngx_http_cluster_cookie,
       NGX_HTTP_SRV_CONF_OFFSET,
       0,

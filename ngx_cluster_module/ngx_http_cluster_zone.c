@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_cluster.h"
+#include <sodium.h>
 
 
 static ngx_int_t ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
@@ -16,6 +17,8 @@ static ngx_int_t ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
     ngx_http_cluster_srv_conf_t *cscf, int64_t now);
 static ngx_http_cluster_shm_cluster_t *ngx_http_cluster_zone_cluster(
     ngx_slab_pool_t *shpool, ngx_http_cluster_shctx_t *sh, ngx_str_t *name);
+static ngx_int_t ngx_http_cluster_zone_sessions(ngx_shm_zone_t *shm_zone,
+    ngx_slab_pool_t *shpool, ngx_http_cluster_srv_conf_t *cscf);
 static cluster_node_t *ngx_http_cluster_zone_node(ngx_slab_pool_t *shpool,
     ngx_http_cluster_shctx_t *sh, ngx_str_t *identity, int64_t now);
 static void ngx_http_cluster_rbtree_insert_value(ngx_rbtree_node_t *temp,
@@ -167,6 +170,12 @@ ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
         }
     }
 
+    if (cscf->sessions
+        && ngx_http_cluster_zone_sessions(shm_zone, shpool, cscf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (untracked) {
         ngx_log_error(NGX_LOG_ALERT, shm_zone->shm.log, 0,
                       "cluster zone \"%V\" is full: %ui of %ui nodes of "
@@ -181,6 +190,77 @@ ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
         for (n = 0; n < peers->number; n++) {
             cscf->peer_node[k][n] = cscf->nodes[cscf->peer_member[k][n]];
         }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The behavioural key check's session table, made once for a cluster, and
+ * a place in it for each node that has none yet.
+ */
+static ngx_int_t
+ngx_http_cluster_zone_sessions(ngx_shm_zone_t *shm_zone,
+    ngx_slab_pool_t *shpool, ngx_http_cluster_srv_conf_t *cscf)
+{
+    size_t               size;
+    uint8_t              secret[CLUSTER_SESSION_KEY];
+    ngx_uint_t           i, unplaced;
+    cluster_node_t      *node;
+    cluster_sessions_t  *t;
+
+    t = cscf->shared->sessions;
+
+    if (t == NULL) {
+        size = cluster_sessions_size((uint32_t) cscf->sessions);
+
+        t = ngx_slab_alloc(shpool, size);
+
+        if (t == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, shm_zone->shm.log, 0,
+                          "cluster zone \"%V\" has no room for the %ui "
+                          "sessions of upstream \"%V\" (%uz bytes): the "
+                          "key check between nodes is off; make the zone "
+                          "larger", &shm_zone->shm.name, cscf->sessions,
+                          &cscf->upstream->host, size);
+            return NGX_OK;
+        }
+
+        /* the fingerprints' secret: nobody outside can aim at a set */
+        randombytes_buf(secret, sizeof(secret));
+        cluster_sessions_init(t, (uint32_t) cscf->sessions, secret);
+        sodium_memzero(secret, sizeof(secret));
+
+        cscf->shared->sessions = t;
+    }
+
+    unplaced = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (i = 0; i < cscf->nmembers; i++) {
+        node = cscf->nodes[i];
+
+        if (node == NULL || node->slot != CLUSTER_SLOT_NONE) {
+            continue;
+        }
+
+        if (t->nslots < CLUSTER_SESSION_NODES) {
+            node->slot = (uint8_t) t->nslots++;
+
+        } else {
+            unplaced++;
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (unplaced) {
+        ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
+                      "the key check between nodes covers %d nodes of "
+                      "upstream \"%V\"; %ui are left out of it",
+                      CLUSTER_SESSION_NODES, &cscf->upstream->host, unplaced);
     }
 
     return NGX_OK;
@@ -220,6 +300,7 @@ ngx_http_cluster_zone_cluster(ngx_slab_pool_t *shpool,
     c->nactions = 0;
     c->dirty = 0;
     c->next_evaluation = 0;
+    c->sessions = NULL;
     c->len = (u_short) name->len;
     ngx_memcpy(c->name, name->data, name->len);
 
@@ -374,6 +455,11 @@ ngx_http_cluster_evaluate_all(ngx_http_cluster_srv_conf_t *cscf, int64_t now,
 
     cluster_version_sync(cscf->nodes, cscf->nmembers, cscf->shared->release,
                          sizeof(cscf->shared->release));
+
+    if (cscf->shared->sessions) {
+        cluster_key_classes(cscf->shared->sessions, cscf->nodes,
+                            cscf->nmembers, cscf->settings.stale, now);
+    }
 
     for (i = 0; i < cscf->nmembers; i++) {
         node = cscf->nodes[i];

@@ -130,6 +130,31 @@ cluster_node_key_verdict(cluster_node_t *node, int opened, int64_t now)
 }
 
 
+cluster_key_e
+cluster_node_key(const cluster_node_t *node, const char **evidence)
+{
+    if (node->findings & CLUSTER_FINDING_KEY_MISMATCH) {
+        *evidence = (node->key == CLUSTER_KEY_MISMATCH) ? "crypto"
+                                                        : "cross_node";
+        return CLUSTER_KEY_MISMATCH;
+    }
+
+    if (node->key == CLUSTER_KEY_IN_SYNC) {
+        *evidence = "crypto";
+        return CLUSTER_KEY_IN_SYNC;
+    }
+
+    if (node->key_cross == CLUSTER_KEY_IN_SYNC) {
+        *evidence = "cross_node";
+        return CLUSTER_KEY_IN_SYNC;
+    }
+
+    *evidence = NULL;
+
+    return CLUSTER_KEY_UNKNOWN;
+}
+
+
 void
 cluster_node_failure(cluster_node_t *node, const cluster_settings_t *s,
     int64_t now)

@@ -214,6 +214,13 @@ unsigned cluster_node_slow_start_share(const cluster_node_t *node,
  */
 void cluster_node_key_verdict(cluster_node_t *node, int opened, int64_t now);
 
+/*
+ * The node's key, by both checks: CLUSTER_KEY_*, and in "evidence" the
+ * check that says so ("crypto", "cross_node"), or NULL when unknown.
+ */
+cluster_key_e cluster_node_key(const cluster_node_t *node,
+    const char **evidence);
+
 /* an answer from the node (a proxied response or a successful check) */
 void cluster_node_success(cluster_node_t *node, const cluster_settings_t *s,
     int64_t now);

@@ -344,7 +344,8 @@ cluster_page_node(cluster_buf_t *b, const cluster_status_cluster_t *c,
     char                   hints[CLUSTER_HINTS_MAX][CLUSTER_HINT_SIZE];
     size_t                 i, n, len;
     uint32_t               out;
-    const char            *name, *web, *service, *mark;
+    const char            *name, *web, *service, *mark, *evidence;
+    cluster_key_e          key;
     const cluster_node_t  *f;
 
     f = &node->facts;
@@ -453,10 +454,12 @@ cluster_page_node(cluster_buf_t *b, const cluster_status_cluster_t *c,
 
     cluster_buf_cstr(b, "</td><td>");
 
-    if (f->findings & CLUSTER_FINDING_KEY_MISMATCH) {
+    key = cluster_node_key(f, &evidence);
+
+    if (key == CLUSTER_KEY_MISMATCH) {
         cluster_buf_cstr(b, "<span class=\"err\">&#10006; not in sync</span>");
 
-    } else if (f->key == CLUSTER_KEY_IN_SYNC) {
+    } else if (key == CLUSTER_KEY_IN_SYNC) {
         cluster_buf_cstr(b, "<span class=\"ok\">&#10004; in sync</span>");
 
     } else {
@@ -743,6 +746,7 @@ cluster_page_prometheus(char *buf, size_t size,
     int                             st;
     size_t                          i, j, in;
     cluster_buf_t                   b;
+    const char                     *evidence;
     cluster_metric_e                m;
     const cluster_node_t           *f;
     const cluster_status_node_t    *node;
@@ -847,8 +851,7 @@ cluster_page_prometheus(char *buf, size_t size,
                     break;
 
                 case CLUSTER_METRIC_KEY_IN_SYNC:
-                    if (f->key != CLUSTER_KEY_IN_SYNC
-                        && !(f->findings & CLUSTER_FINDING_KEY_MISMATCH))
+                    if (cluster_node_key(f, &evidence) == CLUSTER_KEY_UNKNOWN)
                     {
                         continue;
                     }

@@ -129,7 +129,7 @@ cluster_session_add(cluster_sessions_t *t,
 }
 
 
-void
+int
 cluster_session_answer(cluster_sessions_t *t, cluster_session_t *s,
     unsigned slot, int sign_in, int64_t now)
 {
@@ -143,13 +143,13 @@ cluster_session_answer(cluster_sessions_t *t, cluster_session_t *s,
     if (a >= CLUSTER_SESSION_NODES || slot >= CLUSTER_SESSION_NODES
         || s->ended)
     {
-        return;
+        return 0;
     }
 
     if (slot == a) {
 
         if (!sign_in) {
-            return;
+            return 0;
         }
 
         /* the session ended on its own node: not a matter of keys */
@@ -162,7 +162,7 @@ cluster_session_answer(cluster_sessions_t *t, cluster_session_t *s,
             }
         }
 
-        return;
+        return s->refused != 0;
     }
 
     bit = (uint32_t) 1 << slot;
@@ -170,16 +170,18 @@ cluster_session_answer(cluster_sessions_t *t, cluster_session_t *s,
     refused = &t->refused[a][slot];
 
     if (s->refused & bit) {
-        return;
+        return 0;
     }
 
     if (!sign_in) {
-        if (!(s->served & bit)) {
-            s->served |= bit;
-            cluster_session_count(served, refused);
+        if (s->served & bit) {
+            return 0;
         }
 
-        return;
+        s->served |= bit;
+        cluster_session_count(served, refused);
+
+        return 1;
     }
 
     if (s->served & bit) {
@@ -196,6 +198,8 @@ cluster_session_answer(cluster_sessions_t *t, cluster_session_t *s,
 
     t->last_refusal[a] = now;
     t->last_refusal[slot] = now;
+
+    return 1;
 }
 
 

@@ -86,9 +86,10 @@ cluster_session_t *cluster_session_add(cluster_sessions_t *t,
  * The node in "slot" answered a request that carried the session: served
  * it (sign_in 0) or sent it to sign in (1).  Each node counts once per
  * session, a refusal outweighing service; a session its own node refuses
- * has ended, and what other nodes said of it is taken back.
+ * has ended, and what other nodes said of it is taken back.  Returns 1
+ * when the counts changed.
  */
-void cluster_session_answer(cluster_sessions_t *t, cluster_session_t *s,
+int cluster_session_answer(cluster_sessions_t *t, cluster_session_t *s,
     unsigned slot, int sign_in, int64_t now);
 
 /* forgets what was seen of a node: it was restarted, or it lapsed */

@@ -15,6 +15,7 @@ static void cluster_status_settings(cluster_buf_t *b,
 static void cluster_status_node(cluster_buf_t *b,
     const cluster_status_cluster_t *cluster,
     const cluster_status_node_t *node, int64_t now);
+static void cluster_status_key_verdict(cluster_buf_t *b, uint8_t key);
 static void cluster_status_text(cluster_buf_t *b, const char *s);
 static void cluster_status_service(cluster_buf_t *b,
     const cluster_status_cluster_t *cluster,
@@ -241,7 +242,8 @@ cluster_status_node(cluster_buf_t *b, const cluster_status_cluster_t *cluster,
     const cluster_status_node_t *node, int64_t now)
 {
     uint32_t               out;
-    const char            *web;
+    const char            *web, *evidence;
+    cluster_key_e          key;
     const cluster_node_t  *f;
 
     f = &node->facts;
@@ -372,14 +374,27 @@ cluster_status_node(cluster_buf_t *b, const cluster_status_cluster_t *cluster,
     cluster_buf_cstr(b, "{");
     cluster_json_key(b, "in_sync");
 
-    if (f->findings & CLUSTER_FINDING_KEY_MISMATCH) {
-        cluster_buf_cstr(b, "false,\"evidence\":\"crypto\"");
+    key = cluster_node_key(f, &evidence);
+    cluster_status_key_verdict(b, key);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "evidence");
+    cluster_json_string_or_null(b, evidence, evidence ? strlen(evidence) : 0);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "checks");
+    cluster_buf_cstr(b, "{");
+    cluster_json_key(b, "crypto");
+    cluster_status_key_verdict(b, f->key);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "cross_node");
+    cluster_status_key_verdict(b, f->key_cross);
+    cluster_buf_cstr(b, "},");
+    cluster_json_key(b, "key_class");
 
-    } else if (f->key == CLUSTER_KEY_IN_SYNC) {
-        cluster_buf_cstr(b, "true,\"evidence\":\"crypto\"");
+    if (f->key_class) {
+        cluster_buf_uint(b, f->key_class);
 
     } else {
-        cluster_buf_cstr(b, "null,\"evidence\":null");
+        cluster_buf_cstr(b, "null");
     }
 
     cluster_buf_cstr(b, ",");
@@ -389,12 +404,27 @@ cluster_status_node(cluster_buf_t *b, const cluster_status_cluster_t *cluster,
     cluster_json_key(b, "cookies_refused");
     cluster_buf_uint(b, f->cookies_refused);
     cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "sessions_served");
+    cluster_buf_uint(b, f->sessions_served);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "sessions_refused");
+    cluster_buf_uint(b, f->sessions_refused);
+    cluster_buf_cstr(b, ",");
     cluster_json_key(b, "lost_sessions");
     cluster_buf_uint(b, f->lost_sessions);
     cluster_buf_cstr(b, "},");
     cluster_json_key(b, "hints");
     cluster_status_hints_json(b, cluster, node, now);
     cluster_buf_cstr(b, "}");
+}
+
+
+/* one check's verdict on a node's key */
+static void
+cluster_status_key_verdict(cluster_buf_t *b, uint8_t key)
+{
+    cluster_buf_cstr(b, key == CLUSTER_KEY_IN_SYNC ? "true"
+                        : key == CLUSTER_KEY_MISMATCH ? "false" : "null");
 }
 
 
@@ -610,10 +640,14 @@ cluster_status_hints(const cluster_status_cluster_t *cluster,
 
     if ((f->findings & CLUSTER_FINDING_KEY_MISMATCH) && n < max) {
         snprintf(hints[n++], CLUSTER_HINT_SIZE,
-                 "Encryption key not in sync: the auth cookies this node "
-                 "mints do not open with the cluster's key%s%s%s, so users "
-                 "are prompted to log in again on the other nodes. Copy the "
+                 "Encryption key not in sync: %s%s%s%s, so users are "
+                 "prompted to log in again on the other nodes. Copy the "
                  "shared EncryptionKey to this node and restart it.",
+                 (f->key == CLUSTER_KEY_MISMATCH)
+                 ? "the auth cookies this node mints do not open with the "
+                   "cluster's key"
+                 : "this node sends the other nodes' signed-in users to "
+                   "log in, and they send its users",
                  cluster->key_fingerprint ? " (fingerprint " : "",
                  cluster->key_fingerprint ? cluster->key_fingerprint : "",
                  cluster->key_fingerprint ? ")" : "");
