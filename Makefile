@@ -134,6 +134,13 @@ fuzz:
 	    src/cluster_cookie.c -lsodium
 	build/fuzz/fuzz_cookie -max_total_time=$(FUZZ_SECONDS) -max_len=5000 \
 	    -print_final_stats=1 build/fuzz/cookie-corpus tests/fuzz/seeds
+	@mkdir -p build/fuzz/headers-corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
+	    -o build/fuzz/fuzz_headers tests/fuzz/fuzz_headers.c \
+	    src/cluster_cookie.c src/cluster_session.c src/cluster_node.c \
+	    src/cluster_health.c -ljansson -lsodium
+	build/fuzz/fuzz_headers -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	    -print_final_stats=1 build/fuzz/headers-corpus tests/fuzz/seeds
 
 clean:
 	rm -rf build

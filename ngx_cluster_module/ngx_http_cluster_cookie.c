@@ -459,38 +459,26 @@ static ngx_int_t
 ngx_http_cluster_cookie_value(ngx_http_cluster_srv_conf_t *cscf,
     ngx_str_t *pair, ngx_str_t *value)
 {
-    int         captures[3];
-    u_char     *p, *end, *eq, *semi;
-    ngx_str_t   name;
+    int          found, captures[3];
+    size_t       name_len, value_len;
+    ngx_str_t    name;
+    const char  *p, *n, *v;
 
-    p = pair->data;
-    end = pair->data + pair->len;
+    p = (const char *) pair->data;
 
-    while (p < end && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-
-    semi = ngx_strlchr(p, end, ';');
-    if (semi == NULL) {
-        semi = end;
-    }
-
-    eq = ngx_strlchr(p, semi, '=');
+    found = cluster_cookie_pair(&p, (const char *) pair->data + pair->len,
+                                &n, &name_len, &v, &value_len);
 
     /* the rest, for the next call */
-    pair->data = (semi < end) ? semi + 1 : end;
-    pair->len = end - pair->data;
+    pair->len -= (u_char *) p - pair->data;
+    pair->data = (u_char *) p;
 
-    if (eq == NULL || eq == p) {
+    if (!found) {
         return NGX_DECLINED;
     }
 
-    name.data = p;
-    name.len = eq - p;
-
-    while (name.len && name.data[name.len - 1] == ' ') {
-        name.len--;
-    }
+    name.data = (u_char *) n;
+    name.len = name_len;
 
     /* the whole name must match, not a part of it */
 
@@ -500,12 +488,8 @@ ngx_http_cluster_cookie_value(ngx_http_cluster_srv_conf_t *cscf,
         return NGX_DECLINED;
     }
 
-    value->data = eq + 1;
-    value->len = semi - value->data;
-
-    while (value->len && value->data[value->len - 1] == ' ') {
-        value->len--;
-    }
+    value->data = (u_char *) v;
+    value->len = value_len;
 
     *pair = name;
 

@@ -14,6 +14,62 @@
 
 
 int
+cluster_cookie_pair(const char **p, const char *end, const char **name,
+    size_t *name_len, const char **value, size_t *value_len)
+{
+    const char  *s, *semi, *eq, *n, *v;
+
+    s = *p;
+
+    while (s < end && (*s == ' ' || *s == '\t')) {
+        s++;
+    }
+
+    semi = memchr(s, ';', (size_t) (end - s));
+    if (semi == NULL) {
+        semi = end;
+    }
+
+    *p = (semi < end) ? semi + 1 : end;
+
+    eq = memchr(s, '=', (size_t) (semi - s));
+
+    if (eq == NULL || eq == s) {
+        return 0;
+    }
+
+    n = eq;
+
+    while (n > s && (n[-1] == ' ' || n[-1] == '\t')) {
+        n--;
+    }
+
+    if (n == s) {
+        return 0;
+    }
+
+    v = eq + 1;
+
+    while (v < semi && (*v == ' ' || *v == '\t')) {
+        v++;
+    }
+
+    *name = s;
+    *name_len = (size_t) (n - s);
+    *value = v;
+
+    for (*value_len = (size_t) (semi - v);
+         *value_len && (v[*value_len - 1] == ' ' || v[*value_len - 1] == '\t');
+         (*value_len)--)
+    {
+        /* void */
+    }
+
+    return 1;
+}
+
+
+int
 cluster_cookie_init(void)
 {
     return sodium_init() < 0 ? -1 : 0;

@@ -33,6 +33,15 @@ typedef enum {
 } cluster_cookie_rc_e;
 
 
+/*
+ * Takes the first "name=value" pair off a Cookie header's value, or a
+ * Set-Cookie's (whose first pair is the cookie), up to ';': *p moves past
+ * it.  Returns 1 with the name and the value, blanks around them trimmed;
+ * 0 for a pair with no name or no '='.  Call while *p < end.
+ */
+int cluster_cookie_pair(const char **p, const char *end, const char **name,
+    size_t *name_len, const char **value, size_t *value_len);
+
 /* libsodium's own start; 0 on success */
 int cluster_cookie_init(void);
 

@@ -195,11 +195,58 @@ test_hostile(void)
 }
 
 
+/* the pairs of a header, as "name|value" joined by spaces */
+static void
+pairs(const char *header, char *out, size_t size)
+{
+    size_t       nl, vl, len;
+    const char  *p, *end, *n, *v;
+
+    p = header;
+    end = header + strlen(header);
+    len = 0;
+    out[0] = '\0';
+
+    while (p < end) {
+        if (cluster_cookie_pair(&p, end, &n, &nl, &v, &vl)) {
+            len += snprintf(out + len, size - len, "%s%.*s|%.*s",
+                            len ? " " : "", (int) nl, n, (int) vl, v);
+        }
+    }
+}
+
+
+static void
+test_pairs(void)
+{
+    char  out[256];
+
+    pairs("a=1; .ProGetAuth=AQxy; b=2", out, sizeof(out));
+    CHECK_STR(out, "a|1 .ProGetAuth|AQxy b|2");
+
+    /* blanks trimmed, empty values kept, nameless pairs skipped */
+    pairs("  x = y ;z=;=w; novalue ;;q=a=b", out, sizeof(out));
+    CHECK_STR(out, "x|y z| q|a=b");
+
+    /* a Set-Cookie: the cookie, then attributes */
+    pairs("s=abc; Path=/; HttpOnly", out, sizeof(out));
+    CHECK_STR(out, "s|abc Path|/");
+
+    pairs("", out, sizeof(out));
+    CHECK_STR(out, "");
+    pairs(";;;", out, sizeof(out));
+    CHECK_STR(out, "");
+    pairs(" \t=", out, sizeof(out));
+    CHECK_STR(out, "");
+}
+
+
 void
 test_cookie(void)
 {
     CHECK(cluster_cookie_init() == 0);
 
+    test_pairs();
     test_keys();
     test_vectors();
     test_hostile();
