@@ -466,6 +466,12 @@ cluster_page_node(cluster_buf_t *b, const cluster_status_cluster_t *c,
         cluster_buf_cstr(b, "<span class=\"muted\">unknown</span>");
     }
 
+    if (evidence) {
+        cluster_buf_cstr(b, strcmp(evidence, "crypto") == 0
+                            ? "<small>by its cookies</small>"
+                            : "<small>by other nodes' sessions</small>");
+    }
+
     if (f->lost_sessions) {
         cluster_buf_cstr(b, "<small>");
         cluster_buf_uint(b, f->lost_sessions);

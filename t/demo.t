@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 
-# "make demo" works: it starts its nodes and nginx, shows a stopped node out
-# of rotation, and stops all it started.
+# "make demo" works: it starts its nodes and nginx, shows a node with
+# another EncryptionKey and a stopped node out of rotation, and stops all it
+# started.
 
 use strict;
 use warnings;
@@ -19,10 +20,15 @@ my $node = $t->port('demo_node');
 my $out = `DEMO_SECONDS=1 DEMO_PORT=$port DEMO_NODE_PORT=$node bash tests/demo.sh 2>&1`;
 is($?, 0, 'the demo ran') or diag $out;
 
-like($out, qr/cluster proget, release 23\.0\.27: 4 of 4 nodes in rotation/,
-     'four nodes at first');
-like($out, qr/cluster proget, release 23\.0\.27: 3 of 4 nodes in rotation/,
+like($out, qr/cluster proget, release 23\.0\.27: 4 of 5 nodes in rotation/,
+     'four nodes of five at first');
+like($out, qr/cluster proget, release 23\.0\.27: 3 of 5 nodes in rotation/,
      'then three');
+like($out, qr/127\.0\.0\.15:$node\s+web5\s+up\s+out:key_mismatch\s+23\.0\.27\s+ok\s+ok\s+BAD/,
+     'the node with another key is out of rotation');
+like($out, qr/web5: Encryption key not in sync: .*\(fingerprint [0-9a-f]{8}\).*Copy the shared EncryptionKey to this node and restart it/,
+     'with its hint');
+unlike($out, qr/\b[0-9a-f]{32}\b/, 'no key in its output');
 like($out, qr/127\.0\.0\.14:$node\s+web4\s+down\s+out:down/,
      'the stopped node is down and out of rotation');
 like($out, qr/127\.0\.0\.13:$node\s+web3\s+up\s+in\s+23\.0\.31!/,

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# make demo: four simulated Inedo web nodes behind nginx with the cluster
-# module, on loopback: one on another release, one whose service is stopped;
-# active checks, some traffic, one node stopped, and the status.
+# make demo: five simulated Inedo web nodes behind nginx with the cluster
+# module, on loopback: one on another release, one whose service is stopped,
+# one whose EncryptionKey differs; active checks, users signing in and
+# browsing, one node stopped, and the status.
 #
 # DEMO_PORT (8080) is nginx's port; the nodes listen on 127.0.0.11 to
-# 127.0.0.14, port DEMO_NODE_PORT (18601), with their service messenger on
+# 127.0.0.15, port DEMO_NODE_PORT (18601), with their service messenger on
 # the next port; DEMO_SECONDS, when set, ends the demo after that long.
 
 set -euo pipefail
@@ -46,7 +47,7 @@ if in_use "$port"; then
     exit 1
 fi
 
-for i in 11 12 13 14; do
+for i in 11 12 13 14 15; do
     if in_use "$node_port" 127.0.0.$i || in_use "$messenger" 127.0.0.$i; then
         echo "demo: port $node_port or $messenger of 127.0.0.$i is in use;" \
              "set DEMO_NODE_PORT" >&2
@@ -54,19 +55,30 @@ for i in 11 12 13 14; do
     fi
 done
 
-# name, address, release, health answer, service
+# the cluster's EncryptionKey, and another for the odd node: random, in
+# files of the demo's, never printed
+random_key() {
+    head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'
+}
+
+random_key > "$dir/encryption.key"
+random_key > "$dir/other.key"
+chmod 600 "$dir/encryption.key" "$dir/other.key"
+
+# name, address, release, health answer, service, key file
 start_node() {
     "$CLUSTER_SIM" --name "$1" --listen "$2" --port "$node_port" \
         --messenger "$messenger" --version "$3" --health "$4" \
-        --service "$5" >>"$dir/sim.log" 2>&1 &
+        --service "$5" --key "$(cat "$6")" >>"$dir/sim.log" 2>&1 &
     pids+=($!)
     echo "$!" > "$dir/$1.pid"
 }
 
-start_node web1 127.0.0.11 23.0.27 json2025 ok
-start_node web2 127.0.0.12 23.0.27 text2026 error
-start_node web3 127.0.0.13 23.0.31 json2025 ok
-start_node web4 127.0.0.14 23.0.27 text2026 ok
+start_node web1 127.0.0.11 23.0.27 json2025 ok "$dir/encryption.key"
+start_node web2 127.0.0.12 23.0.27 text2026 error "$dir/encryption.key"
+start_node web3 127.0.0.13 23.0.31 json2025 ok "$dir/encryption.key"
+start_node web4 127.0.0.14 23.0.27 text2026 ok "$dir/encryption.key"
+start_node web5 127.0.0.15 23.0.27 json2025 ok "$dir/other.key"
 
 # the admin actions' token: in a file of the demo's, never printed
 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$dir/admin.token"
@@ -96,15 +108,19 @@ http {
         server 127.0.0.12:$node_port;
         server 127.0.0.13:$node_port;
         server 127.0.0.14:$node_port;
+        server 127.0.0.15:$node_port;
 
         cluster zone=proget_cluster:1m;
         cluster_node_name 127.0.0.11:$node_port web1;
         cluster_node_name 127.0.0.12:$node_port web2;
         cluster_node_name 127.0.0.13:$node_port web3;
         cluster_node_name 127.0.0.14:$node_port web4;
+        cluster_node_name 127.0.0.15:$node_port web5;
         cluster_heartbeat interval=1s stale=1m;
         cluster_check timeout=2s rise=2 fall=2 messenger=$messenger;
-        cluster_eject stale down;
+        cluster_key file=$dir/encryption.key;
+        cluster_cookie name=^\.ProGetAuth\$ login=^/log-in;
+        cluster_eject stale down key_mismatch;
     }
 
     server {
@@ -137,10 +153,17 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 
+# users: each signs in, then opens three pages
 traffic() {
-    local i
+    local i j cookie
     for i in $(seq "$1"); do
-        curl -s -m 5 -o /dev/null "http://127.0.0.1:$port/feeds/" || true
+        cookie=$(curl -s -m 5 -o /dev/null -D - \
+                     "http://127.0.0.1:$port/log-in" \
+                 | sed -n 's/^Set-Cookie: \([^;]*\);.*/\1/p') || true
+        for j in 1 2 3; do
+            curl -s -m 5 -o /dev/null -H "Cookie: $cookie" \
+                "http://127.0.0.1:$port/feeds/" || true
+        done
     done
 }
 
@@ -152,19 +175,21 @@ summary() {
                 $c->{name}, $c->{release} // "unknown",
                 $c->{nodes_in_rotation}, $c->{settings}{servers},
                 $c->{panic} ? ", PANIC" : "";
-            printf "  %-19s %-6s %-9s %-10s %-8s %-8s %-9s %8s  %s\n",
+            printf "  %-19s %-6s %-9s %-17s %-8s %-8s %-9s %-4s %8s  %s\n",
                 "node", "name", "state", "rotation", "release", "service",
-                "messenger", "requests", "heartbeat";
+                "messenger", "key", "requests", "heartbeat";
             for my $n (@{$c->{nodes}}) {
                 my $age = $n->{web}{heartbeat_age_s};
                 my $v = $n->{version};
-                printf "  %-19s %-6s %-9s %-10s %-8s %-8s %-9s %8d  %s\n",
+                my $k = $n->{encryption_key}{in_sync};
+                printf "  %-19s %-6s %-9s %-17s %-8s %-8s %-9s %-4s %8d  %s\n",
                     $n->{id}, $n->{name}, $n->{state},
                     $n->{in_rotation} ? "in"
                         : "out:" . join(",", @{$n->{reasons}}),
                     ($v->{release} // "?")
                         . (defined $v->{in_sync} && !$v->{in_sync} ? "!" : ""),
                     $n->{service}{status}, $n->{service}{messenger},
+                    !defined $k ? "?" : $k ? "ok" : "BAD",
                     $n->{web}{requests},
                     defined $age ? sprintf("%.1f s ago", $age) : "never";
             }
@@ -174,8 +199,9 @@ summary() {
         }'
 }
 
-echo "demo: four nodes behind nginx, checked every second; web2's service"
-echo "demo: is stopped and web3 runs another release"
+echo "demo: five nodes behind nginx, checked every second; web2's service"
+echo "demo: is stopped, web3 runs another release, and web5's EncryptionKey"
+echo "demo: differs: users who sign in there are sent to sign in elsewhere"
 sleep 3
 traffic 20
 summary
@@ -184,7 +210,7 @@ echo
 echo "demo: stopping web4; the checks take it out of rotation"
 kill "$(cat "$dir/web4.pid")"
 sleep 3
-traffic 20
+traffic 5
 summary
 
 echo
@@ -199,7 +225,7 @@ echo
 if [ -n "${DEMO_SECONDS:-}" ]; then
     echo "demo: ending in $DEMO_SECONDS seconds"
 else
-    echo "demo: a request a second keeps the heartbeats moving; Ctrl-C stops"
+    echo "demo: a user a second keeps the heartbeats moving; Ctrl-C stops"
 fi
 
 start=$SECONDS
