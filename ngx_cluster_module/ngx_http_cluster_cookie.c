@@ -102,7 +102,8 @@ ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         } else {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid parameter \"%V\", expected "
-                               "\"name=\" or \"login=\"", &value[i]);
+                               "\"name=\", \"login=\" or \"sessions=\"",
+                               &value[i]);
             return NGX_CONF_ERROR;
         }
 

@@ -106,7 +106,11 @@ check("cluster zone=c:1m;\ncluster_cookie login=^/log-in;  # BAD",
 check("cluster zone=c:1m;\ncluster_cookie name=;  # BAD",
       qr/empty regular expression in "name="/);
 check("cluster zone=c:1m;\ncluster_cookie cookie=x;  # BAD",
-      qr/invalid parameter "cookie=x", expected "name=" or "login="/);
+      qr/invalid parameter "cookie=x", expected "name=", "login=" or "sessions="/);
+check("cluster zone=c:1m;\ncluster_cookie name=a sessions=8;  # BAD",
+      qr/invalid value "sessions=8", expected "sessions=" a number from 16 to 1048576/);
+check("cluster zone=c:1m;\ncluster_cookie name=a sessions=many;  # BAD",
+      qr/invalid value "sessions=many"/);
 check("cluster_heartbeat interval=1s;  # BAD",
       qr/"cluster_\*" directives in upstream "proget" need "cluster zone=NAME:SIZE"/);
 check("cluster zone=c:1m;",
