@@ -115,6 +115,8 @@ bench: setup
 	bash tests/bench.sh
 	CLUSTER_MODULE=$(CURDIR)/$(MODULE) CLUSTER_SIM=$(CURDIR)/$(SIM) \
 	NGINX_BIN=$(NGINX_BIN) bash tests/bench_checks.sh
+	CLUSTER_MODULE=$(CURDIR)/$(MODULE) CLUSTER_SIM=$(CURDIR)/$(SIM) \
+	NGINX_BIN=$(NGINX_BIN) bash tests/bench_key.sh
 
 # libFuzzer over the check's readers; not part of "make test"
 FUZZ_SECONDS ?= 600

@@ -189,7 +189,9 @@ typedef struct {
     ngx_str_t                         cookie;
     u_char                            fp[CLUSTER_SESSION_FP];
     ngx_uint_t                        key_class;  /* of its minting node */
+    cluster_session_t                 session;    /* as the table had it */
     unsigned                          fingerprinted:1;
+    unsigned                          known:1;    /* "session" is valid */
 } ngx_http_cluster_peer_data_t;
 
 

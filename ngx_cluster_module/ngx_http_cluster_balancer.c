@@ -287,6 +287,7 @@ ngx_http_cluster_init_peer(ngx_http_request_t *r,
     ngx_str_null(&cp->cookie);
     cp->key_class = 0;
     cp->fingerprinted = 0;
+    cp->known = 0;
 
     ngx_http_set_ctx(r, cp, ngx_http_cluster_module);
 

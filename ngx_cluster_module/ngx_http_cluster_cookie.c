@@ -200,8 +200,14 @@ found:
 
     s = cluster_session_find(t, cp->fp);
 
-    if (s && s->minted < CLUSTER_SESSION_NODES) {
-        cp->key_class = t->class_of[s->minted];
+    if (s) {
+        /* what the answer may add to it, and its verdict, without a lock */
+        cp->session = *s;
+        cp->known = 1;
+
+        if (s->minted < CLUSTER_SESSION_NODES) {
+            cp->key_class = t->class_of[s->minted];
+        }
     }
 
     ngx_shmtx_unlock(&cscf->shpool->mutex);
@@ -321,8 +327,14 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
         lost = 1;
     }
 
-    if (!(opened || refused || lost || n || (answered && cp->fingerprinted)))
-    {
+    /* evidence the session's record does not hold yet */
+
+    answered = answered && cp->known
+               && cluster_session_news(&cp->session, cp->node->slot, sign_in)
+               && (cp->session.expires == 0
+                   || cp->session.expires > ngx_time());
+
+    if (!(opened || refused || lost || n || answered)) {
         return ngx_http_next_header_filter(r);
     }
 
@@ -349,12 +361,10 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
         s->expires = expires[i];
     }
 
-    if (answered && cp->fingerprinted) {
+    if (answered) {
         s = cluster_session_find(t, cp->fp);
 
-        /* a v1 session past its "exp" ended: it says nothing of keys */
-
-        if (s && (s->expires == 0 || s->expires > ngx_time())) {
+        if (s) {
             changed = cluster_session_answer(t, s, cp->node->slot, sign_in,
                                              now);
         }
@@ -363,7 +373,7 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
     if (changed) {
         ngx_http_cluster_evaluate_all(cscf, now, r->connection->log);
 
-    } else {
+    } else if (opened || refused || lost) {
         ngx_http_cluster_evaluate_node(cscf, cp->node, now,
                                        r->connection->log);
     }
@@ -385,7 +395,6 @@ ngx_uint_t
 ngx_http_cluster_key_check(ngx_http_request_t *r)
 {
     int64_t                        now;
-    ngx_uint_t                     known;
     cluster_session_t             *s;
     cluster_sessions_t            *t;
     cluster_cookie_rc_e            rc;
@@ -405,29 +414,17 @@ ngx_http_cluster_key_check(ngx_http_request_t *r)
 
     cscf = cp->conf;
     t = cp->fingerprinted ? cscf->shared->sessions : NULL;
-    known = 0;
-    s = NULL;
-    rc = CLUSTER_COOKIE_MALFORMED;
 
-    if (t) {
-        ngx_shmtx_lock(&cscf->shpool->mutex);
+    if (cp->known && cp->session.verdict) {
+        /* remembered, as the table had it when the node was chosen */
+        rc = (cluster_cookie_rc_e) (cp->session.verdict - 1);
+        cp->key_expires = (time_t) cp->session.expires;
 
-        s = cluster_session_find(t, cp->fp);
-
-        if (s && s->verdict) {
-            known = 1;
-            rc = (cluster_cookie_rc_e) (s->verdict - 1);
-            cp->key_expires = (time_t) s->expires;
-        }
-
-        ngx_shmtx_unlock(&cscf->shpool->mutex);
-    }
-
-    if (!known) {
+    } else {
         rc = ngx_http_cluster_cookie_open(cscf, &cp->cookie_name, &cp->cookie,
                                           &cp->key_expires);
 
-        if (t && (s || rc == CLUSTER_COOKIE_OPENED)) {
+        if (t && (cp->known || rc == CLUSTER_COOKIE_OPENED)) {
             now = ngx_http_cluster_now();
 
             ngx_shmtx_lock(&cscf->shpool->mutex);

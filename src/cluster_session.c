@@ -203,6 +203,27 @@ cluster_session_answer(cluster_sessions_t *t, cluster_session_t *s,
 }
 
 
+int
+cluster_session_news(const cluster_session_t *s, unsigned slot, int sign_in)
+{
+    uint32_t  bit;
+
+    if (s->minted >= CLUSTER_SESSION_NODES || slot >= CLUSTER_SESSION_NODES
+        || s->ended)
+    {
+        return 0;
+    }
+
+    if (slot == s->minted) {
+        return sign_in;
+    }
+
+    bit = (uint32_t) 1 << slot;
+
+    return !(s->refused & bit) && (sign_in || !(s->served & bit));
+}
+
+
 static void
 cluster_session_count(uint16_t *count, uint16_t *other)
 {

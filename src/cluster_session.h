@@ -92,6 +92,10 @@ cluster_session_t *cluster_session_add(cluster_sessions_t *t,
 int cluster_session_answer(cluster_sessions_t *t, cluster_session_t *s,
     unsigned slot, int sign_in, int64_t now);
 
+/* whether cluster_session_answer() would change anything */
+int cluster_session_news(const cluster_session_t *s, unsigned slot,
+    int sign_in);
+
 /* forgets what was seen of a node: it was restarted, or it lapsed */
 void cluster_sessions_forget(cluster_sessions_t *t, unsigned slot);
 

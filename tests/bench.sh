@@ -103,21 +103,6 @@ CONF
 "$NGINX_BIN" -p "$dir/" -c "$dir/front.conf" -e "$dir/front.log"
 sleep 0.5
 
-# one wrk run: prints "requests/s p99-ms"
-measure() {
-    taskset -c 1 wrk -t1 -c"$connections" -d"${seconds}s" --latency \
-        "http://127.0.0.1:$1/" | perl -ne '
-        $rps = $1 if /^Requests\/sec:\s+([\d.]+)/;
-        if (/^\s+99%\s+([\d.]+)(us|ms|s)\b/) {
-            $p99 = $1 * { us => 0.001, ms => 1, s => 1000 }->{$2};
-        }
-        $errors = 1 if /Non-2xx|Socket errors/;
-        END {
-            die "wrk reported errors\n" if $errors;
-            printf "%.0f %.3f\n", $rps, $p99;
-        }'
-}
-
 echo "bench: $rounds rounds of ${seconds}s, $connections connections, one" \
      "nginx worker on core 0, wrk and the backends on core 1"
 

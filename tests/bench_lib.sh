@@ -39,3 +39,22 @@ temp_paths="
     uwsgi_temp_path $dir/uwsgi;
     scgi_temp_path $dir/scgi;
 "
+
+# one wrk run against a port of loopback, on core 1; more arguments go to
+# wrk (a header); prints "requests/s p99-ms"
+measure() {
+    local port=$1
+    shift
+
+    taskset -c 1 wrk -t1 -c"$connections" -d"${seconds}s" --latency "$@" \
+        "http://127.0.0.1:$port/" | perl -ne '
+        $rps = $1 if /^Requests\/sec:\s+([\d.]+)/;
+        if (/^\s+99%\s+([\d.]+)(us|ms|s)\b/) {
+            $p99 = $1 * { us => 0.001, ms => 1, s => 1000 }->{$2};
+        }
+        $errors = 1 if /Non-2xx|Socket errors/;
+        END {
+            die "wrk reported errors\n" if $errors;
+            printf "%.0f %.3f\n", $rps, $p99;
+        }'
+}

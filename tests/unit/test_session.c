@@ -124,13 +124,17 @@ test_answers(void)
 
     /* node 1 serves a session of node 0 twice: counted once */
     s = minted(t, 0, 1, T0);
+    CHECK(cluster_session_news(s, 1, 0) && cluster_session_news(s, 1, 1));
+    CHECK(!cluster_session_news(s, 0, 0) && cluster_session_news(s, 0, 1));
     cluster_session_answer(t, s, 1, 0, T0);
+    CHECK(!cluster_session_news(s, 1, 0) && cluster_session_news(s, 1, 1));
     cluster_session_answer(t, s, 1, 0, T0);
     CHECK(t->served[0][1] == 1 && t->refused[0][1] == 0);
 
     /* then refuses it: a refusal outweighs service */
     cluster_session_answer(t, s, 1, 1, T0);
     CHECK(t->served[0][1] == 0 && t->refused[0][1] == 1);
+    CHECK(!cluster_session_news(s, 1, 0) && !cluster_session_news(s, 1, 1));
     cluster_session_answer(t, s, 1, 0, T0);
     cluster_session_answer(t, s, 1, 1, T0);
     CHECK(t->served[0][1] == 0 && t->refused[0][1] == 1);
@@ -140,6 +144,7 @@ test_answers(void)
     CHECK(t->refused[0][2] == 1);
     cluster_session_answer(t, s, 0, 1, T0);
     CHECK(s->ended == 1);
+    CHECK(!cluster_session_news(s, 3, 1));
     CHECK(t->refused[0][1] == 0 && t->refused[0][2] == 0);
     cluster_session_answer(t, s, 3, 1, T0);
     CHECK(t->refused[0][3] == 0);
