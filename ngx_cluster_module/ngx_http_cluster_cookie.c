@@ -205,6 +205,9 @@ found:
         cp->session = *s;
         cp->known = 1;
 
+        /* a session in use is not displaced by newer ones */
+        s->seen = ngx_http_cluster_now();
+
         if (s->minted < CLUSTER_SESSION_NODES) {
             cp->key_class = t->class_of[s->minted];
         }
@@ -220,10 +223,10 @@ found:
 static ngx_int_t
 ngx_http_cluster_header_filter(ngx_http_request_t *r)
 {
-    int64_t                        now;
-    time_t                         expires[NGX_HTTP_CLUSTER_MINTED];
     u_char                         fp[NGX_HTTP_CLUSTER_MINTED]
                                      [CLUSTER_SESSION_FP];
+    time_t                         expires[NGX_HTTP_CLUSTER_MINTED];
+    int64_t                        now;
     uint8_t                        verdict[NGX_HTTP_CLUSTER_MINTED];
     ngx_str_t                      name, value;
     ngx_uint_t                     i, n, set, lost, opened, refused,
@@ -265,7 +268,11 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
             continue;
         }
 
-        set++;
+        if (++set > NGX_HTTP_CLUSTER_MINTED) {
+            /* a node sets one or two; past a few, none is opened or kept */
+            continue;
+        }
+
         rc = CLUSTER_COOKIE_MALFORMED;
         expires[n] = 0;
 
@@ -287,9 +294,7 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
 
         /* a session to follow; a short value is a sign-out clearing it */
 
-        if (t && value.len >= NGX_HTTP_CLUSTER_COOKIE_MIN
-            && n < NGX_HTTP_CLUSTER_MINTED)
-        {
+        if (t && value.len >= NGX_HTTP_CLUSTER_COOKIE_MIN) {
             cluster_session_fingerprint(t, (const char *) value.data,
                                         value.len, fp[n]);
             verdict[n] = cscf->seal_key ? (uint8_t) (rc + 1) : 0;
@@ -329,16 +334,18 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
 
     /* evidence the session's record does not hold yet */
 
+    now = ngx_http_cluster_now();
+
     answered = answered && cp->known
                && cluster_session_news(&cp->session, cp->node->slot, sign_in)
                && (cp->session.expires == 0
-                   || cp->session.expires > ngx_time());
+                   || cp->session.expires > ngx_time())
+               && !(sign_in
+                    && now - cp->session.seen > cscf->settings.stale);
 
     if (!(opened || refused || lost || n || answered)) {
         return ngx_http_next_header_filter(r);
     }
-
-    now = ngx_http_cluster_now();
 
     ngx_shmtx_lock(&cscf->shpool->mutex);
 
@@ -370,7 +377,8 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
         }
     }
 
-    if (changed) {
+    if (changed && sign_in) {
+        /* a refusal may change a verdict now; service waits for the round */
         ngx_http_cluster_evaluate_all(cscf, now, r->connection->log);
 
     } else if (opened || refused || lost) {

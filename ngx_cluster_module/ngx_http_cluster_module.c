@@ -269,6 +269,8 @@ ngx_http_cluster_create_srv_conf(ngx_conf_t *cf)
      *
      *     cscf->shm_zone = NULL;
      *     cscf->members = NULL;
+     *     cscf->cookie_name = NULL;
+     *     cscf->sessions = 0;
      *     cscf->file = NULL;
      */
 

@@ -9,7 +9,6 @@
 #include <ngx_http.h>
 
 #include "ngx_http_cluster.h"
-#include <sodium.h>
 
 
 static ngx_int_t ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
@@ -170,10 +169,23 @@ ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
         }
     }
 
-    if (cscf->sessions
-        && ngx_http_cluster_zone_sessions(shm_zone, shpool, cscf) != NGX_OK)
-    {
-        return NGX_ERROR;
+    if (cscf->sessions) {
+        if (ngx_http_cluster_zone_sessions(shm_zone, shpool, cscf) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        /* no "cluster_cookie" now: what the check found goes with it */
+        ngx_shmtx_lock(&shpool->mutex);
+
+        for (i = 0; i < cscf->nmembers; i++) {
+            if (cscf->nodes[i]) {
+                cscf->nodes[i]->key_cross = CLUSTER_KEY_UNKNOWN;
+                cscf->nodes[i]->key_class = 0;
+            }
+        }
+
+        ngx_shmtx_unlock(&shpool->mutex);
     }
 
     if (untracked) {
@@ -205,7 +217,6 @@ ngx_http_cluster_zone_sessions(ngx_shm_zone_t *shm_zone,
     ngx_slab_pool_t *shpool, ngx_http_cluster_srv_conf_t *cscf)
 {
     size_t               size;
-    uint8_t              secret[CLUSTER_SESSION_KEY];
     ngx_uint_t           i, unplaced;
     cluster_node_t      *node;
     cluster_sessions_t  *t;
@@ -227,12 +238,17 @@ ngx_http_cluster_zone_sessions(ngx_shm_zone_t *shm_zone,
             return NGX_OK;
         }
 
-        /* the fingerprints' secret: nobody outside can aim at a set */
-        randombytes_buf(secret, sizeof(secret));
-        cluster_sessions_init(t, (uint32_t) cscf->sessions, secret);
-        sodium_memzero(secret, sizeof(secret));
+        /* a random secret of the fingerprints: nobody can aim at a set */
+        cluster_sessions_init(t, (uint32_t) cscf->sessions, NULL);
 
         cscf->shared->sessions = t;
+
+    } else if (cluster_sessions_size((uint32_t) cscf->sessions)
+               != cluster_sessions_size(t->nsets * CLUSTER_SESSION_WAYS))
+    {
+        ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                      "the sessions of upstream \"%V\" keep their size "
+                      "until nginx restarts", &cscf->upstream->host);
     }
 
     unplaced = 0;
@@ -456,7 +472,7 @@ ngx_http_cluster_evaluate_all(ngx_http_cluster_srv_conf_t *cscf, int64_t now,
     cluster_version_sync(cscf->nodes, cscf->nmembers, cscf->shared->release,
                          sizeof(cscf->shared->release));
 
-    if (cscf->shared->sessions) {
+    if (cscf->sessions && cscf->shared->sessions) {
         cluster_key_classes(cscf->shared->sessions, cscf->nodes,
                             cscf->nmembers, cscf->settings.stale, now);
     }

@@ -14,6 +14,7 @@
 
 
 static void cluster_session_count(uint16_t *count, uint16_t *other);
+static void cluster_sessions_pardon(cluster_sessions_t *t, unsigned slot);
 static unsigned cluster_class_root(uint8_t *parent, unsigned a);
 
 
@@ -46,7 +47,13 @@ cluster_sessions_init(cluster_sessions_t *t, uint32_t n,
                    * sizeof(cluster_session_t));
 
     t->nsets = nsets;
-    memcpy(t->key, key, CLUSTER_SESSION_KEY);
+
+    if (key) {
+        memcpy(t->key, key, CLUSTER_SESSION_KEY);
+
+    } else {
+        randombytes_buf(t->key, CLUSTER_SESSION_KEY);
+    }
 }
 
 
@@ -254,6 +261,20 @@ cluster_sessions_forget(cluster_sessions_t *t, unsigned slot)
 }
 
 
+static void
+cluster_sessions_pardon(cluster_sessions_t *t, unsigned slot)
+{
+    unsigned  i;
+
+    for (i = 0; i < CLUSTER_SESSION_NODES; i++) {
+        t->refused[slot][i] = 0;
+        t->refused[i][slot] = 0;
+    }
+
+    t->last_refusal[slot] = 0;
+}
+
+
 static unsigned
 cluster_class_root(uint8_t *parent, unsigned a)
 {
@@ -271,10 +292,10 @@ cluster_key_classes(cluster_sessions_t *t, cluster_node_t *const *nodes,
     size_t n, int64_t stale, int64_t now)
 {
     size_t           i;
-    unsigned         a, b, r, ref, best, size[CLUSTER_SESSION_NODES];
-    unsigned         next, tie, A, R;
     uint8_t          parent[CLUSTER_SESSION_NODES], cls[CLUSTER_SESSION_NODES];
     uint32_t         present, apart[CLUSTER_SESSION_NODES], synced;
+    unsigned         a, b, r, ref, best, size[CLUSTER_SESSION_NODES];
+    unsigned         next, tie, served, refused;
     cluster_node_t  *node;
 
     present = 0;
@@ -303,8 +324,11 @@ cluster_key_classes(cluster_sessions_t *t, cluster_node_t *const *nodes,
         if (t->last_refusal[a]
             && (now - t->last_refusal[a] > stale || now < t->last_refusal[a]))
         {
-            /* as the cryptographic verdict does: it may have been mended */
-            cluster_sessions_forget(t, a);
+            /*
+             * As the cryptographic verdict does: it may have been mended.
+             * What it served still counts.
+             */
+            cluster_sessions_pardon(t, a);
         }
     }
 
@@ -327,14 +351,14 @@ cluster_key_classes(cluster_sessions_t *t, cluster_node_t *const *nodes,
                 continue;
             }
 
-            A = t->served[a][b] + t->served[b][a];
-            R = t->refused[a][b] + t->refused[b][a];
+            served = t->served[a][b] + t->served[b][a];
+            refused = t->refused[a][b] + t->refused[b][a];
 
-            if (R >= CLUSTER_SESSION_ENOUGH && R > A) {
+            if (refused >= CLUSTER_SESSION_ENOUGH && refused > served) {
                 apart[a] |= (uint32_t) 1 << b;
                 apart[b] |= (uint32_t) 1 << a;
 
-            } else if (A >= CLUSTER_SESSION_ENOUGH) {
+            } else if (served >= CLUSTER_SESSION_ENOUGH) {
                 parent[cluster_class_root(parent, a)] =
                                          (uint8_t) cluster_class_root(parent, b);
             }

@@ -67,7 +67,10 @@ typedef struct {
 /* the bytes of a table for about n sessions (n is rounded up) */
 size_t cluster_sessions_size(uint32_t n);
 
-/* an empty table; key is the fingerprints' secret, random */
+/*
+ * An empty table; key is the fingerprints' secret, NULL for a random one
+ * (libsodium must have started).
+ */
 void cluster_sessions_init(cluster_sessions_t *t, uint32_t n,
     const uint8_t key[CLUSTER_SESSION_KEY]);
 
@@ -104,8 +107,9 @@ void cluster_sessions_forget(cluster_sessions_t *t, unsigned slot);
  * node's key_class, key_cross and session counts.  The reference class
  * is the one holding a node whose cookies open with the cluster's key;
  * without one, the largest if no other is as large.  Nodes that refused
- * sessions of the reference class are key_mismatch.  A node's evidence
- * lapses "stale" ms after its last refusal.
+ * sessions of the reference class are key_mismatch.  The refusals of a
+ * node lapse "stale" ms after its last one; a node back from down
+ * ("key_forget") starts again.
  */
 void cluster_key_classes(cluster_sessions_t *t, cluster_node_t *const *nodes,
     size_t n, int64_t stale, int64_t now);

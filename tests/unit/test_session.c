@@ -202,10 +202,11 @@ test_classes(void)
         .stale = STALE, .interval = 1000 }, T0)
           & CLUSTER_FINDING_KEY_MISMATCH);
 
-    /* the evidence lapses "stale" after the last refusal */
+    /* the refusals lapse "stale" after the last one; service stays */
     cluster_key_classes(t, p, 3, STALE, T0 + STALE + 1);
     CHECK(nodes[2].key_cross == CLUSTER_KEY_UNKNOWN);
     CHECK(nodes[2].key_class == 0 && nodes[2].sessions_refused == 0);
+    CHECK(nodes[0].key_class == 1 && nodes[0].sessions_served == 4);
     free(t);
 
     /* two refusals may be sessions that ended: not enough */
