@@ -61,6 +61,8 @@ typedef struct {
     ngx_uint_t                        dirty;      /* the state file lags */
     cluster_sessions_t               *sessions;   /* the behavioural key
                                                      check's; NULL: none */
+    ngx_atomic_t                      cookies_forged;    /* on requests */
+    ngx_atomic_t                      cookies_malformed;
     u_short                           len;
     u_char                            name[1];
 } ngx_http_cluster_shm_cluster_t;

@@ -445,6 +445,17 @@ ngx_http_cluster_key_check(ngx_http_request_t *r)
         }
     }
 
+    if (rc == CLUSTER_COOKIE_FORGED) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "cluster auth cookie does not open with the key");
+        (void) ngx_atomic_fetch_add(&cscf->shared->cookies_forged, 1);
+
+    } else if (rc == CLUSTER_COOKIE_MALFORMED) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "cluster auth cookie is not a v1 cookie");
+        (void) ngx_atomic_fetch_add(&cscf->shared->cookies_malformed, 1);
+    }
+
     /* a cookie of another format says nothing of the key */
 
     cp->key_check = (rc == CLUSTER_COOKIE_OPENED) ? NGX_HTTP_CLUSTER_KEY_OK

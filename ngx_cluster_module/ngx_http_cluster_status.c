@@ -276,6 +276,21 @@ ngx_http_cluster_snapshot(ngx_http_request_t *r,
     c->panic = (int) cscf->shared->panic;
     ngx_memcpy(c->release, cscf->shared->release, sizeof(c->release));
 
+    c->crypto_check = (cscf->key && cscf->cookie_name);
+    c->cross_check = (cscf->cookie_name && cscf->shared->sessions);
+    c->cookies_forged = cscf->shared->cookies_forged;
+    c->cookies_malformed = cscf->shared->cookies_malformed;
+
+    c->sessions = 0;
+    c->sessions_stored = 0;
+    c->sessions_evicted = 0;
+
+    if (c->cross_check) {
+        c->sessions = cscf->shared->sessions->nsets * CLUSTER_SESSION_WAYS;
+        c->sessions_stored = cscf->shared->sessions->stored;
+        c->sessions_evicted = cscf->shared->sessions->evicted;
+    }
+
     /* the ring of last actions, newest first */
 
     c->nactions = ngx_min(cscf->shared->nactions, CLUSTER_ACTIONS_MAX);

@@ -317,6 +317,8 @@ ngx_http_cluster_zone_cluster(ngx_slab_pool_t *shpool,
     c->dirty = 0;
     c->next_evaluation = 0;
     c->sessions = NULL;
+    c->cookies_forged = 0;
+    c->cookies_malformed = 0;
     c->len = (u_short) name->len;
     ngx_memcpy(c->name, name->data, name->len);
 

@@ -15,6 +15,8 @@ static void cluster_status_settings(cluster_buf_t *b,
 static void cluster_status_node(cluster_buf_t *b,
     const cluster_status_cluster_t *cluster,
     const cluster_status_node_t *node, int64_t now);
+static void cluster_status_key_check(cluster_buf_t *b,
+    const cluster_status_cluster_t *c);
 static void cluster_status_key_verdict(cluster_buf_t *b, uint8_t key);
 static void cluster_status_text(cluster_buf_t *b, const char *s);
 static void cluster_status_service(cluster_buf_t *b,
@@ -72,6 +74,9 @@ cluster_status_json(char *buf, size_t size,
         cluster_json_string_or_null(&b, c->key_fingerprint,
                                     c->key_fingerprint
                                     ? strlen(c->key_fingerprint) : 0);
+        cluster_buf_cstr(&b, ",");
+        cluster_json_key(&b, "key_check");
+        cluster_status_key_check(&b, c);
         cluster_buf_cstr(&b, ",");
         cluster_json_key(&b, "nodes_in_rotation");
         cluster_buf_uint(&b, in);
@@ -415,6 +420,35 @@ cluster_status_node(cluster_buf_t *b, const cluster_status_cluster_t *cluster,
     cluster_buf_cstr(b, "},");
     cluster_json_key(b, "hints");
     cluster_status_hints_json(b, cluster, node, now);
+    cluster_buf_cstr(b, "}");
+}
+
+
+/* the key checks of a cluster, and what they saw of cookies */
+static void
+cluster_status_key_check(cluster_buf_t *b, const cluster_status_cluster_t *c)
+{
+    cluster_buf_cstr(b, "{");
+    cluster_json_key(b, "crypto");
+    cluster_json_bool(b, c->crypto_check);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "cross_node");
+    cluster_json_bool(b, c->cross_check);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "sessions");
+    cluster_buf_uint(b, c->sessions);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "sessions_stored");
+    cluster_buf_uint(b, c->sessions_stored);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "sessions_evicted");
+    cluster_buf_uint(b, c->sessions_evicted);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "cookies_forged");
+    cluster_buf_uint(b, c->cookies_forged);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "cookies_malformed");
+    cluster_buf_uint(b, c->cookies_malformed);
     cluster_buf_cstr(b, "}");
 }
 

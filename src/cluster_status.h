@@ -39,6 +39,13 @@ typedef struct {
     cluster_settings_t      settings;
     unsigned                messenger_port;  /* 0: not checked */
     const char             *key_fingerprint; /* of cluster_key; NULL */
+    unsigned                crypto_check:1;  /* cluster_key, cluster_cookie */
+    unsigned                cross_check:1;   /* the sessions are followed */
+    uint64_t                sessions;        /* the table's size */
+    uint64_t                sessions_stored; /* ever */
+    uint64_t                sessions_evicted;
+    uint64_t                cookies_forged;  /* request cookies: not this */
+    uint64_t                cookies_malformed; /* key's; not v1 at all */
     char                    release[24];     /* the cluster's; "" unknown */
     int                     panic;
     cluster_status_node_t  *nodes;

@@ -131,6 +131,14 @@ sub all_up {
         ok($r->{status} == 302, 'a hostile cookie: the node answers, not nginx');
     }
 
+    my $kc = $t->cluster('proget')->{key_check};
+    is($kc->{crypto}, JSON::PP::true, 'the cryptographic check is on');
+    is($kc->{cross_node}, JSON::PP::true, 'and the cross-node one');
+    is($kc->{sessions}, 1024, 'its table holds 1024 sessions');
+    cmp_ok($kc->{sessions_stored}, '>=', $sessions + 6, 'one for each sign-in');
+    cmp_ok($kc->{cookies_malformed} + $kc->{cookies_forged}, '>=', 3,
+           'the hostile cookies counted');
+
     my $after = $t->node('proget', $addr2)->{encryption_key};
     is($after->{sessions_refused}, $before->{sessions_refused},
        'no evidence from them');

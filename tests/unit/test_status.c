@@ -82,6 +82,11 @@ test_status(void)
     CHECK(strstr(buf, "\"last_heartbeat\":\"2026-11-25T11:28:31.000Z\","
                       "\"heartbeat_age_s\":1.500,\"requests\":1") != NULL);
     CHECK(strstr(buf, "\"response_time_ms\":7") != NULL);
+    CHECK(strstr(buf, "\"key_check\":{\"crypto\":false,\"cross_node\":false,"
+                      "\"sessions\":0,") != NULL);
+    CHECK(strstr(buf, "\"encryption_key\":{\"in_sync\":null,"
+                      "\"evidence\":null,\"checks\":{\"crypto\":null,"
+                      "\"cross_node\":null},\"key_class\":null,") != NULL);
     CHECK(strstr(buf, "\"name\":\"web\\u003c2\\u003e\"") != NULL);
     CHECK(strstr(buf, "\"state\":\"checking\"") != NULL);
     CHECK(strstr(buf, "\"nodes_in_rotation\":2") != NULL);
