@@ -228,6 +228,17 @@ cluster_page_cluster(cluster_buf_t *b, const cluster_status_cluster_t *c,
         cluster_buf_cstr(b, "not configured");
     }
 
+    cluster_buf_cstr(b, "</dd><dt>Key checks</dt><dd>");
+
+    if (c->crypto_check || c->cross_check) {
+        cluster_buf_cstr(b, c->crypto_check ? "cookies opened" : "");
+        cluster_buf_cstr(b, c->crypto_check && c->cross_check ? ", " : "");
+        cluster_buf_cstr(b, c->cross_check ? "sessions between nodes" : "");
+
+    } else {
+        cluster_buf_cstr(b, "off");
+    }
+
     cluster_buf_cstr(b, "</dd><dt>Cluster release</dt><dd>");
     cluster_page_text(b, c->release[0] ? c->release : "unknown");
     cluster_buf_cstr(b, "</dd><dt>Panic</dt><dd>");
