@@ -359,8 +359,8 @@ cluster_key_classes(cluster_sessions_t *t, cluster_node_t *const *nodes,
                 apart[b] |= (uint32_t) 1 << a;
 
             } else if (served >= CLUSTER_SESSION_ENOUGH) {
-                parent[cluster_class_root(parent, a)] =
-                                         (uint8_t) cluster_class_root(parent, b);
+                r = cluster_class_root(parent, b);
+                parent[cluster_class_root(parent, a)] = (uint8_t) r;
             }
         }
     }

@@ -27,7 +27,7 @@ sim_port=$(free_port)
 head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$dir/key"
 chmod 600 "$dir/key"
 
-"$CLUSTER_SIM" --name minter --port "$sim_port" --key "$(cat "$dir/key")" \
+"$CLUSTER_SIM" --name minter --port "$sim_port" --key-file "$dir/key" \
     >"$dir/sim.log" 2>&1 &
 sims+=($!)
 

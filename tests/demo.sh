@@ -69,7 +69,7 @@ chmod 600 "$dir/encryption.key" "$dir/other.key"
 start_node() {
     "$CLUSTER_SIM" --name "$1" --listen "$2" --port "$node_port" \
         --messenger "$messenger" --version "$3" --health "$4" \
-        --service "$5" --key "$(cat "$6")" >>"$dir/sim.log" 2>&1 &
+        --service "$5" --key-file "$6" >>"$dir/sim.log" 2>&1 &
     pids+=($!)
     echo "$!" > "$dir/$1.pid"
 }

@@ -2,8 +2,8 @@
  * libFuzzer target: a node's answer to a check, as bytes off the wire.
  *
  * It goes through the HTTP reader (read by read, as the module calls it),
- * the health JSON reader and the judgement, as the module does; anything that reads out of bounds, leaks or trips a
- * sanitizer is a finding.
+ * the health JSON reader and the judgement, as the module does; anything
+ * that reads out of bounds, leaks or trips a sanitizer is a finding.
  */
 
 #include <stdint.h>

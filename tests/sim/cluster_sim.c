@@ -5,7 +5,7 @@
  *   cluster-sim --name web1 --port 8624 [--listen 127.0.0.1]
  *               [--version 23.0.27] [--health json2025|text2026|buildmaster]
  *               [--service ok|error] [--messenger PORT]
- *               [--key HEX] [--cookie NAME]
+ *               [--key HEX | --key-file FILE] [--cookie NAME]
  *
  * It answers /health (and /health/json) as the product does, any other path
  * with a small page, and keeps connections alive.  While it runs, its
@@ -916,7 +916,8 @@ sim_usage(void)
             "                   [--version RELEASE]\n"
             "                   [--health json2025|text2026|buildmaster]\n"
             "                   [--service ok|error] [--messenger PORT]\n"
-            "                   [--key HEX] [--cookie NAME]\n");
+            "                   [--key HEX | --key-file FILE]"
+            " [--cookie NAME]\n");
     exit(2);
 }
 
@@ -974,17 +975,36 @@ main(int argc, char **argv)
         } else if (strcmp(argv[i], "--messenger") == 0) {
             sim.messenger_port = atoi(argv[++i]);
 
-        } else if (strcmp(argv[i], "--key") == 0) {
-            uint8_t  raw[CLUSTER_KEY_RAW];
+        } else if (strcmp(argv[i], "--key") == 0
+                   || strcmp(argv[i], "--key-file") == 0)
+        {
+            char      text[128];
+            size_t    len;
+            uint8_t   raw[CLUSTER_KEY_RAW];
+            FILE     *f;
 
-            i++;
+            if (argv[i][5] == '-') {
+                /* a key kept off the command line, where "ps" shows it */
+                f = fopen(argv[++i], "r");
+                len = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
 
-            if (cluster_cookie_init() != 0
-                || cluster_key_parse(argv[i], strlen(argv[i]), raw) != 0)
+                if (f) {
+                    fclose(f);
+                }
+
+            } else {
+                len = snprintf(text, sizeof(text), "%s", argv[++i]);
+            }
+
+            if (cluster_cookie_init() != 0 || len >= sizeof(text)
+                || cluster_key_parse(text, len, raw) != 0)
             {
-                fprintf(stderr, "cluster-sim: --key takes 32 hex digits\n");
+                fprintf(stderr, "cluster-sim: --key takes 32 hex digits, "
+                                "--key-file a file of them\n");
                 return 2;
             }
+
+            sodium_memzero(text, sizeof(text));
 
             cluster_cookie_key(raw, sim.key);
             sodium_memzero(raw, sizeof(raw));
