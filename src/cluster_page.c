@@ -749,7 +749,7 @@ static const struct {
     { "nginx_cluster_node_version_info", "gauge",
       "The release the node runs, as labels." },
     { "nginx_cluster_node_key_in_sync", "gauge",
-      "Whether the node's auth cookies open with the cluster's key." },
+      "Whether the node's key is the cluster's, by either key check." },
     { "nginx_cluster_node_lost_sessions_total", "counter",
       "Requests with a valid auth cookie the node answered with a sign-in." }
 };
