@@ -337,11 +337,8 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
     now = ngx_http_cluster_now();
 
     answered = answered && cp->known
-               && cluster_session_news(&cp->session, cp->node->slot, sign_in)
-               && (cp->session.expires == 0
-                   || cp->session.expires > ngx_time())
-               && !(sign_in
-                    && now - cp->session.seen > cscf->settings.stale);
+               && cluster_session_news(&cp->session, cp->node->slot, sign_in,
+                                       now, cscf->settings.stale);
 
     if (!(opened || refused || lost || n || answered)) {
         return ngx_http_next_header_filter(r);

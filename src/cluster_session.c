@@ -211,13 +211,22 @@ cluster_session_answer(cluster_sessions_t *t, cluster_session_t *s,
 
 
 int
-cluster_session_news(const cluster_session_t *s, unsigned slot, int sign_in)
+cluster_session_news(const cluster_session_t *s, unsigned slot, int sign_in,
+    int64_t now, int64_t stale)
 {
     uint32_t  bit;
 
     if (s->minted >= CLUSTER_SESSION_NODES || slot >= CLUSTER_SESSION_NODES
         || s->ended)
     {
+        return 0;
+    }
+
+    if (s->expires && s->expires * 1000 <= now) {
+        return 0;
+    }
+
+    if (sign_in && now - s->seen > stale) {
         return 0;
     }
 

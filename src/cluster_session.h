@@ -95,9 +95,14 @@ cluster_session_t *cluster_session_add(cluster_sessions_t *t,
 int cluster_session_answer(cluster_sessions_t *t, cluster_session_t *s,
     unsigned slot, int sign_in, int64_t now);
 
-/* whether cluster_session_answer() would change anything */
+/*
+ * Whether an answer is evidence that the session's record lacks: not for
+ * a v1 session past its "exp", nor a sign-in for a session unused for
+ * longer than "stale" ms (it may have expired); cluster_session_answer()
+ * would change nothing otherwise.
+ */
 int cluster_session_news(const cluster_session_t *s, unsigned slot,
-    int sign_in);
+    int sign_in, int64_t now, int64_t stale);
 
 /* forgets what was seen of a node: it was restarted, or it lapsed */
 void cluster_sessions_forget(cluster_sessions_t *t, unsigned slot);

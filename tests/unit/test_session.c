@@ -124,17 +124,17 @@ test_answers(void)
 
     /* node 1 serves a session of node 0 twice: counted once */
     s = minted(t, 0, 1, T0);
-    CHECK(cluster_session_news(s, 1, 0) && cluster_session_news(s, 1, 1));
-    CHECK(!cluster_session_news(s, 0, 0) && cluster_session_news(s, 0, 1));
+    CHECK(cluster_session_news(s, 1, 0, T0, STALE) && cluster_session_news(s, 1, 1, T0, STALE));
+    CHECK(!cluster_session_news(s, 0, 0, T0, STALE) && cluster_session_news(s, 0, 1, T0, STALE));
     cluster_session_answer(t, s, 1, 0, T0);
-    CHECK(!cluster_session_news(s, 1, 0) && cluster_session_news(s, 1, 1));
+    CHECK(!cluster_session_news(s, 1, 0, T0, STALE) && cluster_session_news(s, 1, 1, T0, STALE));
     cluster_session_answer(t, s, 1, 0, T0);
     CHECK(t->served[0][1] == 1 && t->refused[0][1] == 0);
 
     /* then refuses it: a refusal outweighs service */
     cluster_session_answer(t, s, 1, 1, T0);
     CHECK(t->served[0][1] == 0 && t->refused[0][1] == 1);
-    CHECK(!cluster_session_news(s, 1, 0) && !cluster_session_news(s, 1, 1));
+    CHECK(!cluster_session_news(s, 1, 0, T0, STALE) && !cluster_session_news(s, 1, 1, T0, STALE));
     cluster_session_answer(t, s, 1, 0, T0);
     cluster_session_answer(t, s, 1, 1, T0);
     CHECK(t->served[0][1] == 0 && t->refused[0][1] == 1);
@@ -144,10 +144,21 @@ test_answers(void)
     CHECK(t->refused[0][2] == 1);
     cluster_session_answer(t, s, 0, 1, T0);
     CHECK(s->ended == 1);
-    CHECK(!cluster_session_news(s, 3, 1));
+    CHECK(!cluster_session_news(s, 3, 1, T0, STALE));
     CHECK(t->refused[0][1] == 0 && t->refused[0][2] == 0);
     cluster_session_answer(t, s, 3, 1, T0);
     CHECK(t->refused[0][3] == 0);
+
+    /* a sign-in for a session idle past "stale" may be its expiry */
+    s = minted(t, 0, 4, T0);
+    CHECK(cluster_session_news(s, 2, 1, T0 + STALE, STALE));
+    CHECK(!cluster_session_news(s, 2, 1, T0 + STALE + 1, STALE));
+    CHECK(cluster_session_news(s, 2, 0, T0 + STALE + 1, STALE));
+
+    /* a v1 session past its "exp" says nothing */
+    s->expires = T0 / 1000 + 60;
+    CHECK(cluster_session_news(s, 2, 0, T0 + 59000, STALE));
+    CHECK(!cluster_session_news(s, 2, 0, T0 + 60000, STALE));
 
     /* a session of no known node, or a node beyond the table */
     s = minted(t, CLUSTER_SLOT_NONE, 2, T0);
