@@ -35,6 +35,9 @@
 /* shorter auth cookie values are sign-outs or placeholders, no sessions */
 #define NGX_HTTP_CLUSTER_COOKIE_MIN      16
 
+/* the longest "name=value" of an auth cookie the active check replays */
+#define NGX_HTTP_CLUSTER_PROBE_COOKIE    1024
+
 /* the most of a check's answer that is read: the body and its header */
 #define NGX_HTTP_CLUSTER_CHECK_BODY      65536
 #define NGX_HTTP_CLUSTER_CHECK_BUFFER    (NGX_HTTP_CLUSTER_CHECK_BODY + 8192)
@@ -47,6 +50,18 @@ typedef struct {
     u_short                           len;
     u_char                            identity[1]; /* "upstream address" */
 } ngx_http_cluster_shm_node_t;
+
+
+/*
+ * The last auth cookie a node set, kept for the active key check
+ * ("cluster_cookie probe="): a secret, never logged, wiped when replaced
+ */
+typedef struct {
+    int64_t                           at;         /* ms; 0: none */
+    u_char                            fp[CLUSTER_SESSION_FP];
+    u_short                           len;
+    u_char                            pair[NGX_HTTP_CLUSTER_PROBE_COOKIE];
+} ngx_http_cluster_shm_cookie_t;
 
 
 /* one cluster's own shared state */
@@ -63,6 +78,7 @@ typedef struct {
                                                      check's; NULL: none */
     ngx_atomic_t                      cookies_forged;    /* on requests */
     ngx_atomic_t                      cookies_malformed;
+    ngx_http_cluster_shm_cookie_t    *cookies;    /* for "probe=", by slot */
     u_short                           len;
     u_char                            name[1];
 } ngx_http_cluster_shm_cluster_t;
@@ -117,6 +133,8 @@ typedef struct {
     ngx_regex_t                      *cookie_name;
     ngx_regex_t                      *login;
     ngx_uint_t                        sessions;   /* the table's size */
+    ngx_str_t                         probe_uri;  /* probe=: the active
+                                                     key check; "": off */
 
     /* cluster_check */
     ngx_flag_t                        check;
@@ -200,6 +218,7 @@ typedef struct {
 ngx_int_t ngx_http_cluster_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
 void ngx_http_cluster_mark(ngx_conf_t *cf, ngx_http_cluster_srv_conf_t *cscf);
+ngx_int_t ngx_http_cluster_uri_valid(ngx_str_t *uri);
 ngx_table_elt_t *ngx_http_cluster_header_next(ngx_list_t *headers,
     const char *name, size_t len, ngx_http_cluster_walk_t *walk);
 char *ngx_http_cluster_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

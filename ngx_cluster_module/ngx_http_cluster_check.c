@@ -33,6 +33,10 @@ struct ngx_http_cluster_probe_s {
     ngx_str_t                         request[2]; /* the URI, /health */
     struct sockaddr                  *messenger;
 
+    /* "cluster_cookie probe=": another node's session, and its request */
+    ngx_str_t                         replay;
+    u_char                            replay_fp[CLUSTER_SESSION_FP];
+
     u_char                           *buf;
     size_t                            len;
     size_t                            sent;
@@ -47,6 +51,7 @@ struct ngx_http_cluster_probe_s {
     unsigned                          running:1;
     unsigned                          fallback:1; /* asking /health */
     unsigned                          messenger_phase:1;
+    unsigned                          replay_phase:1;
 };
 
 
@@ -71,6 +76,12 @@ static void ngx_http_cluster_probe_fail(ngx_http_cluster_probe_t *probe,
 static void ngx_http_cluster_probe_answered(ngx_http_cluster_probe_t *probe);
 static void ngx_http_cluster_messenger_done(ngx_http_cluster_probe_t *probe,
     ngx_uint_t reachable);
+static void ngx_http_cluster_replay_start(ngx_http_cluster_probe_t *probe);
+static ngx_int_t ngx_http_cluster_replay_pick(ngx_http_cluster_probe_t *probe);
+static ngx_int_t ngx_http_cluster_replay_judge(
+    ngx_http_cluster_probe_t *probe);
+static void ngx_http_cluster_replay_done(ngx_http_cluster_probe_t *probe,
+    ngx_int_t sign_in);
 static void ngx_http_cluster_probe_record(ngx_http_cluster_probe_t *probe);
 
 
@@ -172,6 +183,21 @@ ngx_http_cluster_probe_init(ngx_cycle_t *cycle,
                                    "Connection: close" CRLF CRLF,
                                    &uri[k], m->host)
                                 - p;
+    }
+
+    if (cscf->probe_uri.len) {
+        len = sizeof("GET  HTTP/1.0" CRLF "Host: " CRLF
+                     "User-Agent: nginx-cluster-check/" CLUSTER_VERSION CRLF
+                     "Cookie: " CRLF "Connection: close" CRLF CRLF) - 1
+              + cscf->probe_uri.len + m->host->len
+              + NGX_HTTP_CLUSTER_PROBE_COOKIE;
+
+        probe->replay.data = ngx_pnalloc(cycle->pool, len);
+        if (probe->replay.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        probe->replay.len = 0;
     }
 
     if (cscf->messenger) {
@@ -322,6 +348,7 @@ ngx_http_cluster_probe_start(ngx_http_cluster_probe_t *probe)
     probe->running = 1;
     probe->fallback = node->health_fallback && node->checks % 16 != 15;
     probe->messenger_phase = 0;
+    probe->replay_phase = 0;
     probe->started = ngx_current_msec;
 
     ngx_memzero(&probe->result, sizeof(cluster_check_t));
@@ -415,6 +442,7 @@ ngx_http_cluster_probe_connected(ngx_connection_t *c,
     ngx_http_cluster_probe_t *probe)
 {
     int        err;
+    u_char    *p, *last;
     socklen_t  len;
 
     err = 0;
@@ -428,16 +456,12 @@ ngx_http_cluster_probe_connected(ngx_connection_t *c,
         return NGX_OK;
     }
 
-    if (!probe->messenger_phase) {
+    if (!probe->messenger_phase && !probe->replay_phase) {
         /* the messenger's port has a status of its own, not a reason */
-        {
-        u_char  *p, *last;
-
         last = (u_char *) probe->reason + sizeof(probe->reason) - 1;
         p = ngx_cpymem(probe->reason, "connect: ", 9);
         p = ngx_strerror(err, p, last - p);
         *p = '\0';
-    }
     }
 
     return NGX_ERROR;
@@ -462,7 +486,8 @@ ngx_http_cluster_probe_write(ngx_event_t *wev)
         return;
     }
 
-    req = &probe->request[probe->fallback];
+    req = probe->replay_phase ? &probe->replay
+                              : &probe->request[probe->fallback];
 
     while (probe->sent < req->len) {
         n = c->send(c, req->data + probe->sent, req->len - probe->sent);
@@ -556,6 +581,16 @@ ngx_http_cluster_probe_read(ngx_event_t *rev)
         rc = cluster_http_response_parse((char *) probe->buf, probe->len,
                                          eof, resp);
 
+        if (probe->replay_phase
+            && (resp->header_len || rc == CLUSTER_HTTP_ERROR))
+        {
+            /* the status and the Location say it all; no body needed */
+            ngx_http_cluster_replay_done(probe, resp->header_len
+                                          ? ngx_http_cluster_replay_judge(probe)
+                                          : -1);
+            return;
+        }
+
         if (resp->content_length > NGX_HTTP_CLUSTER_CHECK_BODY) {
             ngx_http_cluster_probe_fail(probe, "answer over 64 KiB");
             return;
@@ -638,6 +673,11 @@ ngx_http_cluster_probe_timeout(ngx_event_t *ev)
         return;
     }
 
+    if (probe->replay_phase) {
+        ngx_http_cluster_replay_done(probe, -1);
+        return;
+    }
+
     ngx_http_cluster_probe_fail(probe, "timed out");
 }
 
@@ -657,6 +697,12 @@ static void
 ngx_http_cluster_probe_fail(ngx_http_cluster_probe_t *probe,
     const char *reason)
 {
+    if (probe->replay_phase) {
+        /* the replay says nothing; the check's own answer stands */
+        ngx_http_cluster_replay_done(probe, -1);
+        return;
+    }
+
     probe->result.ok = 0;
     probe->result.health_read = 0;
     probe->result.status = 0;
@@ -680,7 +726,7 @@ ngx_http_cluster_probe_answered(ngx_http_cluster_probe_t *probe)
 
     if (probe->messenger == NULL || ngx_exiting) {
         probe->result.messenger = CLUSTER_MESSENGER_UNKNOWN;
-        ngx_http_cluster_probe_record(probe);
+        ngx_http_cluster_replay_start(probe);
         return;
     }
 
@@ -703,6 +749,194 @@ ngx_http_cluster_messenger_done(ngx_http_cluster_probe_t *probe,
 
     probe->result.messenger = reachable ? CLUSTER_MESSENGER_OK
                                         : CLUSTER_MESSENGER_UNREACHABLE;
+
+    ngx_http_cluster_replay_start(probe);
+}
+
+
+/*
+ * "cluster_cookie probe=": a node that answered its check is sent the
+ * last session another node set, which it has not answered yet, on a
+ * harmless GET; its answer is evidence of the key check between nodes,
+ * as a user's request would be.
+ */
+static void
+ngx_http_cluster_replay_start(ngx_http_cluster_probe_t *probe)
+{
+    ngx_http_cluster_srv_conf_t  *cscf;
+
+    cscf = probe->conf;
+
+    if (cscf->probe_uri.len == 0 || !probe->result.ok || ngx_exiting
+        || ngx_http_cluster_replay_pick(probe) != NGX_OK)
+    {
+        ngx_http_cluster_probe_record(probe);
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "cluster check of %V replays a session",
+                   cscf->members[probe->index].id);
+
+    probe->messenger_phase = 0;
+    probe->replay_phase = 1;
+
+    if (!probe->timeout.timer_set) {
+        ngx_add_timer(&probe->timeout, cscf->check_timeout);
+    }
+
+    ngx_http_cluster_probe_connect(probe,
+                                   cscf->members[probe->index].sockaddr);
+}
+
+
+static ngx_int_t
+ngx_http_cluster_replay_pick(ngx_http_cluster_probe_t *probe)
+{
+    u_char                         *p;
+    int64_t                         now;
+    ngx_int_t                       rc;
+    ngx_uint_t                      k, slot;
+    cluster_node_t                 *node;
+    cluster_session_t              *s;
+    cluster_sessions_t             *t;
+    ngx_http_cluster_srv_conf_t    *cscf;
+    ngx_http_cluster_shm_cookie_t  *ck;
+
+    cscf = probe->conf;
+    node = cscf->nodes[probe->index];
+    t = cscf->shared->sessions;
+
+    if (t == NULL || cscf->shared->cookies == NULL
+        || node->slot >= CLUSTER_SESSION_NODES)
+    {
+        return NGX_DECLINED;
+    }
+
+    now = ngx_http_cluster_now();
+    rc = NGX_DECLINED;
+
+    ngx_shmtx_lock(&cscf->shpool->mutex);
+
+    /* each node's last session in turn, starting elsewhere each time */
+
+    for (k = 0; k < CLUSTER_SESSION_NODES; k++) {
+        slot = (node->checks + k) % CLUSTER_SESSION_NODES;
+        ck = &cscf->shared->cookies[slot];
+
+        if (slot == node->slot || ck->at == 0
+            || now - ck->at > cscf->settings.stale || now < ck->at)
+        {
+            continue;
+        }
+
+        s = cluster_session_find(t, ck->fp);
+
+        if (s == NULL || s->minted != slot
+            || !cluster_session_news(s, node->slot, 0, now,
+                                     cscf->settings.stale))
+        {
+            continue;
+        }
+
+        p = ngx_sprintf(probe->replay.data, "GET %V HTTP/1.0" CRLF
+                        "Host: %V" CRLF
+                        "User-Agent: nginx-cluster-check/" CLUSTER_VERSION
+                        CRLF "Cookie: ",
+                        &cscf->probe_uri, cscf->members[probe->index].host);
+        p = ngx_cpymem(p, ck->pair, ck->len);
+        p = ngx_cpymem(p, CRLF "Connection: close" CRLF CRLF,
+                       sizeof(CRLF "Connection: close" CRLF CRLF) - 1);
+
+        probe->replay.len = p - probe->replay.data;
+        ngx_memcpy(probe->replay_fp, ck->fp, CLUSTER_SESSION_FP);
+
+        rc = NGX_OK;
+        break;
+    }
+
+    ngx_shmtx_unlock(&cscf->shpool->mutex);
+
+    return rc;
+}
+
+
+/* 1: sent to sign in; 0: served; -1: says nothing (an error, a 404) */
+static ngx_int_t
+ngx_http_cluster_replay_judge(ngx_http_cluster_probe_t *probe)
+{
+    ngx_str_t                     location;
+    cluster_http_response_t      *resp;
+    ngx_http_cluster_srv_conf_t  *cscf;
+
+    cscf = probe->conf;
+    resp = &probe->resp;
+
+    if (resp->status == NGX_HTTP_UNAUTHORIZED) {
+        return 1;
+    }
+
+    if ((resp->status == NGX_HTTP_MOVED_TEMPORARILY
+         || resp->status == NGX_HTTP_SEE_OTHER
+         || resp->status == NGX_HTTP_TEMPORARY_REDIRECT)
+        && cscf->login && resp->location)
+    {
+        location.data = (u_char *) resp->location;
+        location.len = resp->location_len;
+
+        if (ngx_regex_exec(cscf->login, &location, NULL, 0) >= 0) {
+            return 1;
+        }
+    }
+
+    if (resp->status >= NGX_HTTP_OK && resp->status < NGX_HTTP_BAD_REQUEST) {
+        return 0;
+    }
+
+    return -1;
+}
+
+
+static void
+ngx_http_cluster_replay_done(ngx_http_cluster_probe_t *probe,
+    ngx_int_t sign_in)
+{
+    int64_t                       now;
+    ngx_uint_t                    changed;
+    cluster_node_t               *node;
+    cluster_session_t            *s;
+    ngx_http_cluster_srv_conf_t  *cscf;
+
+    ngx_http_cluster_probe_close(probe);
+
+    /* the session's cookie stays nowhere but in the zone */
+    ngx_explicit_memzero(probe->replay.data, probe->replay.len);
+    probe->replay.len = 0;
+    probe->replay_phase = 0;
+
+    cscf = probe->conf;
+    node = cscf->nodes[probe->index];
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "cluster check of %V, the session replayed: %i",
+                   cscf->members[probe->index].id, sign_in);
+
+    if (sign_in >= 0) {
+        now = ngx_http_cluster_now();
+
+        ngx_shmtx_lock(&cscf->shpool->mutex);
+
+        s = cluster_session_find(cscf->shared->sessions, probe->replay_fp);
+
+        changed = s && cluster_session_answer(cscf->shared->sessions, s,
+                                              node->slot, (int) sign_in, now);
+
+        if (changed && sign_in) {
+            ngx_http_cluster_evaluate_all(cscf, now, cscf->tick.log);
+        }
+
+        ngx_shmtx_unlock(&cscf->shpool->mutex);
+    }
 
     ngx_http_cluster_probe_record(probe);
 }

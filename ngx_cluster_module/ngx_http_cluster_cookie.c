@@ -89,6 +89,22 @@ ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "probe=", 6) == 0) {
+            cscf->probe_uri.data = value[i].data + 6;
+            cscf->probe_uri.len = value[i].len - 6;
+
+            if (ngx_http_cluster_uri_valid(&cscf->probe_uri) != NGX_OK) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\", expected "
+                                   "\"probe=\" a path that starts with "
+                                   "\"/\", without spaces or controls",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "name=", 5) == 0) {
             re = &cscf->cookie_name;
             rc.pattern.data = value[i].data + 5;
@@ -102,8 +118,8 @@ ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         } else {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid parameter \"%V\", expected "
-                               "\"name=\", \"login=\" or \"sessions=\"",
-                               &value[i]);
+                               "\"name=\", \"login=\", \"sessions=\" or "
+                               "\"probe=\"", &value[i]);
             return NGX_CONF_ERROR;
         }
 
@@ -223,21 +239,24 @@ found:
 static ngx_int_t
 ngx_http_cluster_header_filter(ngx_http_request_t *r)
 {
-    u_char                         fp[NGX_HTTP_CLUSTER_MINTED]
-                                     [CLUSTER_SESSION_FP];
-    time_t                         expires[NGX_HTTP_CLUSTER_MINTED];
-    int64_t                        now;
-    uint8_t                        verdict[NGX_HTTP_CLUSTER_MINTED];
-    ngx_str_t                      name, value;
-    ngx_uint_t                     i, n, set, lost, opened, refused,
-                                   sign_in, answered, changed;
-    ngx_table_elt_t               *h, *location;
-    cluster_session_t             *s;
-    cluster_sessions_t            *t;
-    cluster_cookie_rc_e            rc;
-    ngx_http_cluster_walk_t        walk;
-    ngx_http_cluster_srv_conf_t   *cscf;
-    ngx_http_cluster_peer_data_t  *cp;
+    u_char                         *p;
+    u_char                          fp[NGX_HTTP_CLUSTER_MINTED]
+                                      [CLUSTER_SESSION_FP];
+    time_t                          expires[NGX_HTTP_CLUSTER_MINTED];
+    int64_t                         now;
+    uint8_t                         verdict[NGX_HTTP_CLUSTER_MINTED];
+    ngx_str_t                       name, value, replay_name,
+                                    replay_value;
+    ngx_uint_t                      i, n, set, lost, opened, refused,
+                                    sign_in, answered, changed;
+    ngx_table_elt_t                *h, *location;
+    cluster_session_t              *s;
+    cluster_sessions_t             *t;
+    cluster_cookie_rc_e             rc;
+    ngx_http_cluster_walk_t         walk;
+    ngx_http_cluster_srv_conf_t    *cscf;
+    ngx_http_cluster_peer_data_t   *cp;
+    ngx_http_cluster_shm_cookie_t  *ck;
 
     cp = ngx_http_get_module_ctx(r, ngx_http_cluster_module);
 
@@ -247,6 +266,8 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
 
     cscf = cp->conf;
     t = cscf->shared->sessions;
+    ngx_str_null(&replay_name);
+    ngx_str_null(&replay_value);
     n = 0;
     set = 0;
     opened = 0;
@@ -295,6 +316,13 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
         /* a session to follow; a short value is a sign-out clearing it */
 
         if (t && value.len >= NGX_HTTP_CLUSTER_COOKIE_MIN) {
+
+            if (n == 0) {
+                /* for "probe=": the session to replay to the others */
+                replay_name = name;
+                replay_value = value;
+            }
+
             cluster_session_fingerprint(t, (const char *) value.data,
                                         value.len, fp[n]);
             verdict[n] = cscf->seal_key ? (uint8_t) (rc + 1) : 0;
@@ -363,6 +391,23 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
         s->minted = cp->node->slot;
         s->verdict = verdict[i];
         s->expires = expires[i];
+    }
+
+    if (n && cscf->shared->cookies && cp->node->slot < CLUSTER_SESSION_NODES
+        && replay_name.len + 1 + replay_value.len
+           <= NGX_HTTP_CLUSTER_PROBE_COOKIE)
+    {
+        ck = &cscf->shared->cookies[cp->node->slot];
+
+        ngx_explicit_memzero(ck->pair, ck->len);
+
+        p = ngx_cpymem(ck->pair, replay_name.data, replay_name.len);
+        *p++ = '=';
+        p = ngx_cpymem(p, replay_value.data, replay_value.len);
+
+        ck->len = (u_short) (p - ck->pair);
+        ngx_memcpy(ck->fp, fp[0], CLUSTER_SESSION_FP);
+        ck->at = now;
     }
 
     if (answered) {

@@ -240,6 +240,15 @@ ngx_http_cluster_init_main_conf(ngx_conf_t *cf, void *conf)
             return NGX_CONF_ERROR;
         }
 
+        if (cscf->probe_uri.len && cscf->check != 1) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"cluster_cookie probe=\" in upstream \"%V\" "
+                          "needs \"cluster_check\" in the same upstream "
+                          "in %s:%ui",
+                          &uscfp[i]->host, cscf->file, cscf->line);
+            return NGX_CONF_ERROR;
+        }
+
         if (cscf->file && cscf->shm_zone == NULL) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"cluster_*\" directives in upstream \"%V\" need "
@@ -656,7 +665,7 @@ ngx_http_cluster_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cluster_srv_conf_t  *cscf = conf;
 
-    u_char      *p, *dash;
+    u_char      *dash;
     ngx_str_t   *value, s;
     ngx_int_t    t;
     ngx_uint_t   i, min, max;
@@ -685,14 +694,8 @@ ngx_http_cluster_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.data = value[i].data + 4;
             s.len = value[i].len - 4;
 
-            if (s.len == 0 || s.data[0] != '/') {
+            if (ngx_http_cluster_uri_valid(&s) != NGX_OK) {
                 goto invalid_uri;
-            }
-
-            for (p = s.data; p < s.data + s.len; p++) {
-                if (*p <= ' ' || *p == 0x7f) {
-                    goto invalid_uri;
-                }
             }
 
             cscf->check_uri = s;
@@ -1190,6 +1193,26 @@ ngx_http_cluster_key_check_variable(ngx_http_request_t *r,
  * (a walk of zeros starts it); NULL when there is no more.  Deleted
  * headers (hash 0) are passed over.
  */
+/* a path to send in a request line: "/...", no blanks or controls */
+ngx_int_t
+ngx_http_cluster_uri_valid(ngx_str_t *uri)
+{
+    u_char  *p;
+
+    if (uri->len == 0 || uri->data[0] != '/') {
+        return NGX_DECLINED;
+    }
+
+    for (p = uri->data; p < uri->data + uri->len; p++) {
+        if (*p <= ' ' || *p == 0x7f) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 ngx_table_elt_t *
 ngx_http_cluster_header_next(ngx_list_t *headers, const char *name,
     size_t len, ngx_http_cluster_walk_t *walk)

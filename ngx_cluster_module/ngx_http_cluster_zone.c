@@ -251,6 +251,20 @@ ngx_http_cluster_zone_sessions(ngx_shm_zone_t *shm_zone,
                       "until nginx restarts", &cscf->upstream->host);
     }
 
+    if (cscf->probe_uri.len && cscf->shared->cookies == NULL) {
+        size = CLUSTER_SESSION_NODES * sizeof(ngx_http_cluster_shm_cookie_t);
+
+        cscf->shared->cookies = ngx_slab_calloc(shpool, size);
+
+        if (cscf->shared->cookies == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, shm_zone->shm.log, 0,
+                          "cluster zone \"%V\" has no room for the "
+                          "active key check of upstream \"%V\" (%uz "
+                          "bytes); make the zone larger",
+                          &shm_zone->shm.name, &cscf->upstream->host, size);
+        }
+    }
+
     unplaced = 0;
 
     ngx_shmtx_lock(&shpool->mutex);
@@ -319,6 +333,7 @@ ngx_http_cluster_zone_cluster(ngx_slab_pool_t *shpool,
     c->sessions = NULL;
     c->cookies_forged = 0;
     c->cookies_malformed = 0;
+    c->cookies = NULL;
     c->len = (u_short) name->len;
     ngx_memcpy(c->name, name->data, name->len);
 

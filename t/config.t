@@ -106,7 +106,11 @@ check("cluster zone=c:1m;\ncluster_cookie login=^/log-in;  # BAD",
 check("cluster zone=c:1m;\ncluster_cookie name=;  # BAD",
       qr/empty regular expression in "name="/);
 check("cluster zone=c:1m;\ncluster_cookie cookie=x;  # BAD",
-      qr/invalid parameter "cookie=x", expected "name=", "login=" or "sessions="/);
+      qr/invalid parameter "cookie=x", expected "name=", "login=", "sessions=" or "probe="/);
+check("cluster zone=c:1m;  # BAD\ncluster_cookie name=a probe=/;",
+      qr/"cluster_cookie probe=" in upstream "proget" needs "cluster_check" in the same upstream/);
+check("cluster zone=c:1m;\ncluster_cookie name=a probe=health;  # BAD",
+      qr/invalid value "probe=health", expected "probe=" a path that starts with "\/", without spaces or controls/);
 check("cluster zone=c:1m;\ncluster_cookie name=a sessions=8;  # BAD",
       qr/invalid value "sessions=8", expected "sessions=" a number from 16 to 1048576/);
 check("cluster zone=c:1m;\ncluster_cookie name=a sessions=many;  # BAD",
