@@ -80,9 +80,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             } else {
                 s = cluster_session_find(t, fp);
 
-                if (s) {
-                    (void) cluster_session_answer(t, s, (k >> 1) % 40,
-                                                  k & 1, now);
+                if (s && cluster_session_news(s, (k >> 1) % 40, k & 1, now,
+                                              300000)
+                    && !cluster_session_answer(t, s, (k >> 1) % 40, k & 1,
+                                               now)
+                    && !s->ended)
+                {
+                    /* news, then an answer that changed nothing */
+                    abort();
                 }
             }
 
