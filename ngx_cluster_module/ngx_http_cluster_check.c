@@ -525,6 +525,7 @@ static void
 ngx_http_cluster_probe_read(ngx_event_t *rev)
 {
     ssize_t                       n;
+    ngx_int_t                     sign_in;
     ngx_uint_t                    eof;
     ngx_connection_t             *c;
     cluster_http_rc_e             rc;
@@ -585,9 +586,9 @@ ngx_http_cluster_probe_read(ngx_event_t *rev)
             && (resp->header_len || rc == CLUSTER_HTTP_ERROR))
         {
             /* the status and the Location say it all; no body needed */
-            ngx_http_cluster_replay_done(probe, resp->header_len
-                                          ? ngx_http_cluster_replay_judge(probe)
-                                          : -1);
+            sign_in = resp->header_len ? ngx_http_cluster_replay_judge(probe)
+                                       : -1;
+            ngx_http_cluster_replay_done(probe, sign_in);
             return;
         }
 
@@ -781,9 +782,8 @@ ngx_http_cluster_replay_start(ngx_http_cluster_probe_t *probe)
     probe->messenger_phase = 0;
     probe->replay_phase = 1;
 
-    if (!probe->timeout.timer_set) {
-        ngx_add_timer(&probe->timeout, cscf->check_timeout);
-    }
+    /* a time of its own, as the messenger's port has */
+    ngx_add_timer(&probe->timeout, cscf->check_timeout);
 
     ngx_http_cluster_probe_connect(probe,
                                    cscf->members[probe->index].sockaddr);
@@ -808,8 +808,9 @@ ngx_http_cluster_replay_pick(ngx_http_cluster_probe_t *probe)
     t = cscf->shared->sessions;
 
     if (t == NULL || cscf->shared->cookies == NULL
-        || node->slot >= CLUSTER_SESSION_NODES)
+        || node->slot >= CLUSTER_SESSION_NODES || node->check_down)
     {
+        /* a node still down would forget what it said once it is up */
         return NGX_DECLINED;
     }
 
@@ -833,9 +834,10 @@ ngx_http_cluster_replay_pick(ngx_http_cluster_probe_t *probe)
         s = cluster_session_find(t, ck->fp);
 
         if (s == NULL || s->minted != slot
-            || !cluster_session_news(s, node->slot, 0, now,
-                                     cscf->settings.stale))
+            || !cluster_session_replay(s, node->slot, now,
+                                       cscf->settings.stale))
         {
+            /* answered, or sent once already: a session goes once a node */
             continue;
         }
 
@@ -889,7 +891,11 @@ ngx_http_cluster_replay_judge(ngx_http_cluster_probe_t *probe)
         }
     }
 
-    if (resp->status >= NGX_HTTP_OK && resp->status < NGX_HTTP_BAD_REQUEST) {
+    /* another redirect may be a sign-in of another form: it says nothing */
+
+    if (resp->status >= NGX_HTTP_OK
+        && resp->status < NGX_HTTP_SPECIAL_RESPONSE)
+    {
         return 0;
     }
 
@@ -909,8 +915,9 @@ ngx_http_cluster_replay_done(ngx_http_cluster_probe_t *probe,
 
     ngx_http_cluster_probe_close(probe);
 
-    /* the session's cookie stays nowhere but in the zone */
+    /* the session's cookie, and what it was answered, stay nowhere */
     ngx_explicit_memzero(probe->replay.data, probe->replay.len);
+    ngx_explicit_memzero(probe->buf, probe->len);
     probe->replay.len = 0;
     probe->replay_phase = 0;
 
@@ -928,8 +935,13 @@ ngx_http_cluster_replay_done(ngx_http_cluster_probe_t *probe,
 
         s = cluster_session_find(cscf->shared->sessions, probe->replay_fp);
 
-        changed = s && cluster_session_answer(cscf->shared->sessions, s,
-                                              node->slot, (int) sign_in, now);
+        /* still evidence: it may have expired meanwhile */
+
+        changed = s
+                  && cluster_session_news(s, node->slot, (int) sign_in, now,
+                                          cscf->settings.stale)
+                  && cluster_session_answer(cscf->shared->sessions, s,
+                                            node->slot, (int) sign_in, now);
 
         if (changed && sign_in) {
             ngx_http_cluster_evaluate_all(cscf, now, cscf->tick.log);

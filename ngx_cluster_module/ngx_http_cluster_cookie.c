@@ -393,7 +393,9 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
         s->expires = expires[i];
     }
 
-    if (n && cscf->shared->cookies && cp->node->slot < CLUSTER_SESSION_NODES
+    if (n && cscf->probe_uri.len && cscf->shared->cookies
+        && cscf->generation == cscf->shared->generation
+        && cp->node->slot < CLUSTER_SESSION_NODES
         && replay_name.len + 1 + replay_value.len
            <= NGX_HTTP_CLUSTER_PROBE_COOKIE)
     {

@@ -169,6 +169,15 @@ ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
         }
     }
 
+    if (cscf->probe_uri.len == 0 && cscf->shared->cookies) {
+        /* "probe=" gone: the sessions kept for it go too */
+        ngx_shmtx_lock(&shpool->mutex);
+        ngx_explicit_memzero(cscf->shared->cookies,
+                             CLUSTER_SESSION_NODES
+                             * sizeof(ngx_http_cluster_shm_cookie_t));
+        ngx_shmtx_unlock(&shpool->mutex);
+    }
+
     if (cscf->sessions) {
         if (ngx_http_cluster_zone_sessions(shm_zone, shpool, cscf) != NGX_OK) {
             return NGX_ERROR;

@@ -240,6 +240,28 @@ cluster_session_news(const cluster_session_t *s, unsigned slot, int sign_in,
 }
 
 
+int
+cluster_session_replay(cluster_session_t *s, unsigned slot, int64_t now,
+    int64_t stale)
+{
+    uint32_t  bit;
+
+    if (!cluster_session_news(s, slot, 0, now, stale)) {
+        return 0;
+    }
+
+    bit = (uint32_t) 1 << slot;
+
+    if (s->replayed & bit) {
+        return 0;
+    }
+
+    s->replayed |= bit;
+
+    return 1;
+}
+
+
 static void
 cluster_session_count(uint16_t *count, uint16_t *other)
 {

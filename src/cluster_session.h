@@ -43,6 +43,7 @@ typedef struct {
     int64_t     expires;        /* s, a v1 cookie's "exp"; 0: unknown */
     uint32_t    served;         /* nodes (a bit per slot) that served it */
     uint32_t    refused;        /* nodes that sent it to sign in */
+    uint32_t    replayed;       /* nodes it was replayed to (probe=) */
     uint8_t     minted;         /* slot of the node that set it */
     uint8_t     verdict;        /* 0: not opened; 1 + cluster_cookie_rc_e */
     uint8_t     ended;          /* its own node sent it to sign in */
@@ -103,6 +104,13 @@ int cluster_session_answer(cluster_sessions_t *t, cluster_session_t *s,
  */
 int cluster_session_news(const cluster_session_t *s, unsigned slot,
     int sign_in, int64_t now, int64_t stale);
+
+/*
+ * Whether the session may be replayed to the node in "slot" by the active
+ * check: it has not answered it, nor been sent it before; marks it sent.
+ */
+int cluster_session_replay(cluster_session_t *s, unsigned slot, int64_t now,
+    int64_t stale);
 
 /* forgets what was seen of a node: it was restarted, or it lapsed */
 void cluster_sessions_forget(cluster_sessions_t *t, unsigned slot);

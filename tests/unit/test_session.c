@@ -160,6 +160,15 @@ test_answers(void)
     CHECK(cluster_session_news(s, 2, 0, T0 + 59000, STALE));
     CHECK(!cluster_session_news(s, 2, 0, T0 + 60000, STALE));
 
+    /* the active check sends a session once to each node, if news */
+    s = minted(t, 0, 5, T0);
+    CHECK(cluster_session_replay(s, 2, T0, STALE));
+    CHECK(!cluster_session_replay(s, 2, T0, STALE));
+    CHECK(cluster_session_replay(s, 3, T0, STALE));
+    CHECK(!cluster_session_replay(s, 0, T0, STALE));
+    cluster_session_answer(t, s, 4, 0, T0);
+    CHECK(!cluster_session_replay(s, 4, T0, STALE));
+
     /* a session of no known node, or a node beyond the table */
     s = minted(t, CLUSTER_SLOT_NONE, 2, T0);
     cluster_session_answer(t, s, 1, 1, T0);
