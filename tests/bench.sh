@@ -20,32 +20,7 @@ b1=$(free_port); b2=$(free_port); b3=$(free_port)
 cluster_port=$(free_port); plain_port=$(free_port)
 
 # the backends: static answers, on the other core, never the bottleneck
-cat > "$dir/backend.conf" <<CONF
-pid $dir/backend.pid;
-error_log $dir/backend.log warn;
-worker_processes 1;
-worker_cpu_affinity 10;
-
-events {
-    worker_connections 4096;
-}
-
-http {
-    access_log off;
-    $temp_paths
-    keepalive_requests 100000;
-
-    server {
-        listen 127.0.0.1:$b1;
-        listen 127.0.0.1:$b2;
-        listen 127.0.0.1:$b3;
-
-        location / {
-            return 200 "a static answer from a backend\n";
-        }
-    }
-}
-CONF
+start_backends "$b1" "$b2" "$b3"
 
 # the front: one worker, on its own core; two upstreams alike but for the
 # balancer
@@ -99,7 +74,6 @@ http {
 }
 CONF
 
-"$NGINX_BIN" -p "$dir/" -c "$dir/backend.conf" -e "$dir/backend.log"
 "$NGINX_BIN" -p "$dir/" -c "$dir/front.conf" -e "$dir/front.log"
 sleep 0.5
 

@@ -40,32 +40,7 @@ done
 
 [ -n "${cookie:-}" ] || { echo "bench-key: no cookie minted" >&2; exit 1; }
 
-cat > "$dir/backend.conf" <<CONF
-pid $dir/backend.pid;
-error_log $dir/backend.log warn;
-worker_processes 1;
-worker_cpu_affinity 10;
-
-events {
-    worker_connections 4096;
-}
-
-http {
-    access_log off;
-    $temp_paths
-    keepalive_requests 100000;
-
-    server {
-        listen 127.0.0.1:$b1;
-        listen 127.0.0.1:$b2;
-        listen 127.0.0.1:$b3;
-
-        location / {
-            return 200 "a static answer from a backend\n";
-        }
-    }
-}
-CONF
+start_backends "$b1" "$b2" "$b3"
 
 upstream() {
     cat <<UPSTREAM
@@ -127,7 +102,6 @@ $(upstream round_robin "")
 }
 CONF
 
-"$NGINX_BIN" -p "$dir/" -c "$dir/backend.conf" -e "$dir/backend.log"
 "$NGINX_BIN" -p "$dir/" -c "$dir/front.conf" -e "$dir/front.log"
 sleep 0.5
 

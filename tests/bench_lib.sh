@@ -58,3 +58,37 @@ measure() {
             printf "%.0f %.3f\n", $rps, $p99;
         }'
 }
+
+# three static backends in one nginx worker on core 1, never the
+# bottleneck: start_backends PORT PORT PORT
+start_backends() {
+    cat > "$dir/backend.conf" <<CONF
+pid $dir/backend.pid;
+error_log $dir/backend.log warn;
+worker_processes 1;
+worker_cpu_affinity 10;
+
+events {
+    worker_connections 4096;
+}
+
+http {
+    access_log off;
+    $temp_paths
+    keepalive_requests 100000;
+
+    server {
+        listen 127.0.0.1:$1;
+        listen 127.0.0.1:$2;
+        listen 127.0.0.1:$3;
+
+        location / {
+            return 200 "a static answer from a backend\n";
+        }
+    }
+}
+CONF
+
+    "${NGINX_BIN:-/usr/sbin/nginx}" -p "$dir/" -c "$dir/backend.conf" \
+        -e "$dir/backend.log"
+}
