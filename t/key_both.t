@@ -57,22 +57,6 @@ sub key_file {
     chmod 0600, $t->dir . '/key';
 }
 
-sub session {
-    my ($t) = @_;
-
-    my $r = $t->get('/log-in');
-    my ($cookie) = ($r->{headers}{'set-cookie'} // '') =~ /^([^;]+)/;
-    return ($r->{headers}{'x-node'} // '?', $cookie);
-}
-
-sub all_up {
-    my ($t) = @_;
-
-    return $t->wait_for(sub {
-        !grep { $_->{state} ne 'up' } @{$t->cluster('proget')->{nodes}};
-    }, 5);
-}
-
 # three nodes, key_mismatch seen but not ejected
 
 {
@@ -87,12 +71,12 @@ sub all_up {
     $t->run;
 
     my $addr2 = '127.0.0.1:' . $t->port('web2');
-    ok(all_up($t), 'three nodes up');
+    ok($t->all_up('proget'), 'three nodes up');
 
     my $sessions = 0;
     my $k;
     while ($sessions < 30) {
-        my ($by, $cookie) = session($t);
+        my ($by, $cookie) = $t->sign_in;
         $sessions++;
         $t->get('/feeds/', Cookie => $cookie) for 1 .. 3;
         $k = $t->node('proget', $addr2)->{encryption_key};
@@ -113,7 +97,7 @@ sub all_up {
     # sessions keep to their key class
     my %status;
     for (1 .. 6) {
-        my ($by, $cookie) = session($t);
+        my ($by, $cookie) = $t->sign_in;
         $status{$t->get('/feeds/', Cookie => $cookie)->{status}}++ for 1 .. 4;
     }
     is_deeply(\%status, { 200 => 24 },
@@ -163,11 +147,11 @@ sub all_up {
     $t->write_config(config([qw(web1 web2 web3 web4)], ''));
     $t->run;
 
-    ok(all_up($t), 'four nodes up');
+    ok($t->all_up('proget'), 'four nodes up');
 
     my $sessions = 0;
     while ($sessions < 30) {
-        my ($by, $cookie) = session($t);
+        my ($by, $cookie) = $t->sign_in;
         $sessions++;
         $t->get('/feeds/', Cookie => $cookie) for 1 .. 3;
         last unless grep { $_->{in_rotation} }
@@ -190,7 +174,7 @@ sub all_up {
 
     my %status;
     for (1 .. 4) {
-        my ($by, $cookie) = session($t);
+        my ($by, $cookie) = $t->sign_in;
         $status{$t->get('/feeds/', Cookie => $cookie)->{status}}++ for 1 .. 5;
     }
     is_deeply(\%status, { 200 => 20 }, 'users keep their session');

@@ -61,9 +61,7 @@ $t->run;
 my %addr = map { $_ => '127.0.0.1:' . $t->port($_) } qw(web1 web2 web3);
 sub node { $t->node('proget', $addr{$_[0]}) }
 
-ok($t->wait_for(sub {
-    !grep { $_->{state} ne 'up' } @{$t->cluster('proget')->{nodes}};
-}, 5), 'all three up');
+ok($t->all_up('proget'), 'all three up');
 
 # a valid session, from web1, sent round the cluster: web2 loses it
 my ($cookie) = http_get($t->port('web1'), '/log-in')->{headers}{'set-cookie'}

@@ -58,23 +58,15 @@ $t->run;
 my %addr = map { $_ => '127.0.0.1:' . $t->port($_) } qw(web1 web2 web3);
 sub node { $t->node('proget', $addr{$_[0]}) }
 
-ok($t->wait_for(sub {
-    !grep { $_->{state} ne 'up' } @{$t->cluster('proget')->{nodes}};
-}, 5), 'all three up');
+ok($t->all_up('proget'), 'all three up');
 
 is(node('web2')->{encryption_key}{in_sync}, undef, 'no verdict yet');
 
 # users sign in through nginx and go on browsing, each page to the next
 # node; the nodes that cannot read a session send its user to sign in
-sub session {
-    my $r = $t->get('/log-in');
-    my ($cookie) = ($r->{headers}{'set-cookie'} // '') =~ /^([^;]+)/;
-    return ($r->{headers}{'x-node'} // '?', $cookie);
-}
-
 my ($sessions, %minted, $redirects) = (0);
 while ($sessions < 30 && node('web2')->{in_rotation}) {
-    my ($by, $cookie) = session();
+    my ($by, $cookie) = $t->sign_in;
     $sessions++;
     $minted{$by}++;
     for (1 .. 3) {
@@ -114,7 +106,7 @@ cmp_ok($sessions, '<=', 12, "it took $sessions sign-ins");
 # users who sign in now keep their session
 my $kept = 0;
 for (1 .. 4) {
-    my ($by, $cookie) = session();
+    my ($by, $cookie) = $t->sign_in;
     $kept += $t->get('/feeds/', Cookie => $cookie)->{status} == 200
         for 1 .. 5;
 }
@@ -153,7 +145,7 @@ ok($t->wait_for(sub { node('web2')->{in_rotation} }, 5),
 
 my ($cookie2, %by);
 for (1 .. 6) {
-    my ($by, $cookie) = session();
+    my ($by, $cookie) = $t->sign_in;
     if ($by eq 'web2') {
         $cookie2 = $cookie;
         last;
@@ -164,7 +156,7 @@ $by{$t->get('/feeds/', Cookie => $cookie2)->{headers}{'x-node'} // 'sent to sign
     for 1 .. 6;
 is_deeply(\%by, { web2 => 6 }, 'its session stays on web2, the node that reads it');
 
-my ($by1, $cookie1) = session();
+my ($by1, $cookie1) = $t->sign_in;
 $by1 = 'web1' unless $by1 =~ /web[13]/;
 %by = ();
 $by{$t->get('/feeds/', Cookie => $cookie1)->{headers}{'x-node'} // 'sent to sign in'}++

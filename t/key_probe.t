@@ -57,9 +57,7 @@ $t->run;
 my $addr2 = '127.0.0.1:' . $t->port('web2');
 sub web2 { $t->node('proget', $addr2) }
 
-ok($t->wait_for(sub {
-    !grep { $_->{state} ne 'up' } @{$t->cluster('proget')->{nodes}};
-}, 5), 'all three up');
+ok($t->all_up('proget'), 'all three up');
 
 # users sign in, one now and then, and go: no session comes back
 sub sign_ins {

@@ -366,6 +366,26 @@ sub node {
     return $n;
 }
 
+# waits until every node of the cluster is up; false after $timeout (5) s
+sub all_up {
+    my ($self, $cluster, $timeout) = @_;
+
+    return $self->wait_for(sub {
+        !grep { $_->{state} ne 'up' } @{$self->cluster($cluster)->{nodes}};
+    }, $timeout // 5);
+}
+
+# a user signs in through nginx: (the node that answered, "name=value" of
+# the auth cookie it set)
+sub sign_in {
+    my ($self) = @_;
+
+    my $r = $self->get('/log-in');
+    my ($cookie) = ($r->{headers}{'set-cookie'} // '') =~ /^([^;]+)/;
+
+    return ($r->{headers}{'x-node'} // '?', $cookie);
+}
+
 # polls $code until it returns true, or $timeout seconds pass
 sub wait_for {
     my ($self, $code, $timeout) = @_;
