@@ -225,6 +225,8 @@ char *ngx_http_cluster_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_cluster_cookie_init(ngx_conf_t *cf);
 ngx_uint_t ngx_http_cluster_key_check(ngx_http_request_t *r);
+ngx_uint_t ngx_http_cluster_sign_in(ngx_http_cluster_srv_conf_t *cscf,
+    ngx_uint_t status, ngx_str_t *location);
 void ngx_http_cluster_cookie_peer(ngx_http_request_t *r,
     ngx_http_cluster_peer_data_t *cp);
 ngx_int_t ngx_http_cluster_init_zone(ngx_shm_zone_t *shm_zone, void *data);

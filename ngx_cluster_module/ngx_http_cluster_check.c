@@ -867,28 +867,21 @@ ngx_http_cluster_replay_pick(ngx_http_cluster_probe_t *probe)
 static ngx_int_t
 ngx_http_cluster_replay_judge(ngx_http_cluster_probe_t *probe)
 {
-    ngx_str_t                     location;
-    cluster_http_response_t      *resp;
-    ngx_http_cluster_srv_conf_t  *cscf;
+    ngx_str_t                 location, *lp;
+    cluster_http_response_t  *resp;
 
-    cscf = probe->conf;
     resp = &probe->resp;
 
-    if (resp->status == NGX_HTTP_UNAUTHORIZED) {
-        return 1;
-    }
+    lp = NULL;
 
-    if ((resp->status == NGX_HTTP_MOVED_TEMPORARILY
-         || resp->status == NGX_HTTP_SEE_OTHER
-         || resp->status == NGX_HTTP_TEMPORARY_REDIRECT)
-        && cscf->login && resp->location)
-    {
+    if (resp->location) {
         location.data = (u_char *) resp->location;
         location.len = resp->location_len;
+        lp = &location;
+    }
 
-        if (ngx_regex_exec(cscf->login, &location, NULL, 0) >= 0) {
-            return 1;
-        }
+    if (ngx_http_cluster_sign_in(probe->conf, resp->status, lp)) {
+        return 1;
     }
 
     /* another redirect may be a sign-in of another form: it says nothing */

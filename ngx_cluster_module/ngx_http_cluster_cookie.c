@@ -337,13 +337,8 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
                                                 "Location", 8, &walk);
     }
 
-    sign_in = r->headers_out.status == NGX_HTTP_UNAUTHORIZED
-              || ((r->headers_out.status == NGX_HTTP_MOVED_TEMPORARILY
-                   || r->headers_out.status == NGX_HTTP_SEE_OTHER
-                   || r->headers_out.status == NGX_HTTP_TEMPORARY_REDIRECT)
-                  && cscf->login && location
-                  && ngx_regex_exec(cscf->login, &location->value, NULL, 0)
-                     >= 0);
+    sign_in = ngx_http_cluster_sign_in(cscf, r->headers_out.status,
+                                       location ? &location->value : NULL);
 
     /* an answer to a session, not a sign-in or a sign-out that sets one */
 
@@ -433,6 +428,27 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
     ngx_shmtx_unlock(&cscf->shpool->mutex);
 
     return ngx_http_next_header_filter(r);
+}
+
+
+/*
+ * Whether a node's answer sends the user to sign in: 401, or a redirect
+ * whose Location matches "login=".  The one rule of both the passive and
+ * the active key check.
+ */
+ngx_uint_t
+ngx_http_cluster_sign_in(ngx_http_cluster_srv_conf_t *cscf, ngx_uint_t status,
+    ngx_str_t *location)
+{
+    if (status == NGX_HTTP_UNAUTHORIZED) {
+        return 1;
+    }
+
+    return (status == NGX_HTTP_MOVED_TEMPORARILY
+            || status == NGX_HTTP_SEE_OTHER
+            || status == NGX_HTTP_TEMPORARY_REDIRECT)
+           && cscf->login && location
+           && ngx_regex_exec(cscf->login, location, NULL, 0) >= 0;
 }
 
 
