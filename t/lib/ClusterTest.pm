@@ -93,8 +93,14 @@ sub write_config {
     $http =~ s/%%PORT_(\w+)%%/$self->port($1)/ge;
     $http =~ s/%%DIR%%/$dir/g;
 
+    # nginx empties its workers' environment: the sanitizers' options
+    # reach them only through "env"
+    my @env = $ENV{CLUSTER_SANITIZE}
+        ? ("env ASAN_OPTIONS;", "env UBSAN_OPTIONS;") : ();
+
     my $conf = join "\n",
         "load_module $ENV{CLUSTER_MODULE};",
+        @env,
         "",
         "pid $dir/nginx.pid;",
         "error_log $dir/error.log $level;",
@@ -464,30 +470,39 @@ sub http_request {
     return { status => $status // 0, headers => \%h, body => $content };
 }
 
-# The checks every test ends with: what went wrong in nginx shows in its
-# log, or as a sanitizer's report.
-sub check_logs {
+# What went wrong in nginx, as its logs and the sanitizers tell it: lines
+# of the error log at alert, crit or emerg, a sanitizer's report (in its
+# own file, in stderr, or in the error log, where a worker's lands), and a
+# worker that exited with an error or on a signal; less what the test said
+# to expect with allow_log().
+sub problems {
     my ($self) = @_;
 
-    my @bad = grep {
-        my $line = $_;
-        !grep { $line =~ $_ } @{$self->{allow}}
-    } grep { /\[(alert|emerg|crit)\]/ } split /\n/,
-        $self->read_file('error.log');
+    my $bad = qr/\[(?:alert|emerg|crit)\]|runtime\ error:|AddressSanitizer
+                 |LeakSanitizer|exited\ with\ code\ [1-9]|exited\ on\ signal/x;
 
-    is(join("\n", @bad), '', 'no alert, crit or emerg in the error log');
+    my @lines = grep { /$bad/ } split(/\n/, $self->read_file('error.log')),
+                                split(/\n/, $self->read_file('stderr.log'));
 
-    my $san = '';
     for my $f (glob "$self->{dir}/san/*") {
         open my $fh, '<', $f or next;
         local $/;
-        $san .= <$fh>;
+        my $report = <$fh>;
+        push @lines, "$f: $1" if $report =~ /(\S.*)/;
     }
 
-    my $stderr = $self->read_file('stderr.log');
-    $san .= "$1\n" while $stderr =~ /(runtime error:.*|AddressSanitizer.*)/g;
+    return grep {
+        my $line = $_;
+        !grep { $line =~ $_ } @{$self->{allow}}
+    } @lines;
+}
 
-    is($san, '', 'no sanitizer report');
+# The checks every test ends with.
+sub check_logs {
+    my ($self) = @_;
+
+    is(join("\n", $self->problems), '',
+       'no alert, crit, emerg, sanitizer report or failed worker in the logs');
 }
 
 sub DESTROY {
