@@ -6,6 +6,11 @@
  *               [--version 23.0.27] [--health json2025|text2026|buildmaster]
  *               [--service ok|error] [--messenger PORT]
  *               [--key HEX | --key-file FILE] [--cookie NAME]
+ *   cluster-sim --help
+ *
+ * Every option takes its value as "--port 8624" or "--port=8624"; a wrong
+ * command line (an unknown option, one without its value, a port out of
+ * 1..65535) exits 2, so that a test finds out at once.
  *
  * It answers /health (and /health/json) as the product does, any other path
  * with a small page, and keeps connections alive.  While it runs, its
@@ -45,6 +50,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -908,17 +914,222 @@ sim_accept(int ep, int ls)
 }
 
 
+/* options without a short form: values above any character's */
+enum {
+    SIM_OPT_NAME = 256,
+    SIM_OPT_PORT,
+    SIM_OPT_LISTEN,
+    SIM_OPT_VERSION,
+    SIM_OPT_HEALTH,
+    SIM_OPT_SERVICE,
+    SIM_OPT_MESSENGER,
+    SIM_OPT_KEY,
+    SIM_OPT_KEY_FILE,
+    SIM_OPT_COOKIE
+};
+
+
+static const struct option  sim_options[] = {
+    { "name",      required_argument, NULL, SIM_OPT_NAME },
+    { "port",      required_argument, NULL, SIM_OPT_PORT },
+    { "listen",    required_argument, NULL, SIM_OPT_LISTEN },
+    { "version",   required_argument, NULL, SIM_OPT_VERSION },
+    { "health",    required_argument, NULL, SIM_OPT_HEALTH },
+    { "service",   required_argument, NULL, SIM_OPT_SERVICE },
+    { "messenger", required_argument, NULL, SIM_OPT_MESSENGER },
+    { "key",       required_argument, NULL, SIM_OPT_KEY },
+    { "key-file",  required_argument, NULL, SIM_OPT_KEY_FILE },
+    { "cookie",    required_argument, NULL, SIM_OPT_COOKIE },
+    { "help",      no_argument,       NULL, 'h' },
+    { NULL,        0,                 NULL, 0 }
+};
+
+
+/* to stdout when asked for with --help, to stderr after a mistake */
 static void
-sim_usage(void)
+sim_usage(FILE *out, int status)
 {
-    fprintf(stderr,
+    fprintf(out,
             "usage: cluster-sim --name NAME --port PORT [--listen ADDR]\n"
             "                   [--version RELEASE]\n"
             "                   [--health json2025|text2026|buildmaster]\n"
             "                   [--service ok|error] [--messenger PORT]\n"
             "                   [--key HEX | --key-file FILE]"
-            " [--cookie NAME]\n");
-    exit(2);
+            " [--cookie NAME]\n"
+            "       cluster-sim --help\n"
+            "\n"
+            "Every option takes its value as \"--port 8624\" or"
+            " \"--port=8624\".\n");
+    exit(status);
+}
+
+
+/* a number of the command line, from min to max; anything else ends it */
+static int
+sim_number(const char *option, const char *text, long min, long max)
+{
+    long   n;
+    char  *end;
+
+    errno = 0;
+    n = strtol(text, &end, 10);
+
+    /* strtol() would take leading blanks and a sign: a port has neither */
+    if (text[0] < '0' || text[0] > '9' || *end != '\0' || errno == ERANGE
+        || n < min || n > max)
+    {
+        fprintf(stderr, "cluster-sim: --%s takes a number from %ld to %ld,"
+                " not \"%s\"\n", option, min, max, text);
+        exit(2);
+    }
+
+    return (int) n;
+}
+
+
+/* the node's EncryptionKey, from --key or from the file of --key-file */
+static void
+sim_key(const char *arg, int in_file)
+{
+    char      text[128];
+    size_t    len;
+    uint8_t   raw[CLUSTER_KEY_RAW];
+    FILE     *f;
+
+    if (in_file) {
+        /* a key kept off the command line, where "ps" shows it */
+        f = fopen(arg, "r");
+
+        if (f == NULL) {
+            fprintf(stderr, "cluster-sim: cannot open --key-file \"%s\": "
+                    "%s\n", arg, strerror(errno));
+            exit(2);
+        }
+
+        len = fread(text, 1, sizeof(text) - 1, f);
+        fclose(f);
+
+    } else {
+        len = (size_t) snprintf(text, sizeof(text), "%s", arg);
+    }
+
+    if (cluster_cookie_init() != 0 || len >= sizeof(text)
+        || cluster_key_parse(text, len, raw) != 0)
+    {
+        sodium_memzero(text, sizeof(text));
+        fprintf(stderr, "cluster-sim: --key takes 32 hex digits, "
+                        "--key-file a file of them\n");
+        exit(2);
+    }
+
+    sodium_memzero(text, sizeof(text));
+
+    cluster_cookie_key(raw, sim.key);
+    sodium_memzero(raw, sizeof(raw));
+    sim.keyed = 1;
+}
+
+
+static void
+sim_parse_options(int argc, char **argv)
+{
+    int  opt;
+
+    for ( ;; ) {
+        opt = getopt_long(argc, argv, "h", sim_options, NULL);
+
+        if (opt == -1) {
+            break;
+        }
+
+        switch (opt) {
+
+        case 'h':
+            sim_usage(stdout, 0);
+            break;
+
+        case SIM_OPT_NAME:
+            sim.name = optarg;
+            break;
+
+        case SIM_OPT_PORT:
+            sim.port = sim_number("port", optarg, 1, 65535);
+            break;
+
+        case SIM_OPT_LISTEN:
+            sim.listen = optarg;
+            break;
+
+        case SIM_OPT_VERSION:
+            if (strlen(optarg) >= sizeof(sim.version)) {
+                fprintf(stderr, "cluster-sim: --version takes at most %zu "
+                        "characters\n", sizeof(sim.version) - 1);
+                exit(2);
+            }
+
+            snprintf(sim.version, sizeof(sim.version), "%s", optarg);
+            break;
+
+        case SIM_OPT_HEALTH:
+            if (strcmp(optarg, "json2025") == 0) {
+                sim.health = SIM_HEALTH_JSON2025;
+
+            } else if (strcmp(optarg, "text2026") == 0) {
+                sim.health = SIM_HEALTH_TEXT2026;
+
+            } else if (strcmp(optarg, "buildmaster") == 0) {
+                sim.health = SIM_HEALTH_BUILDMASTER;
+
+            } else {
+                fprintf(stderr, "cluster-sim: --health takes json2025, "
+                        "text2026 or buildmaster, not \"%s\"\n", optarg);
+                sim_usage(stderr, 2);
+            }
+
+            break;
+
+        case SIM_OPT_SERVICE:
+            if (strcmp(optarg, "ok") != 0 && strcmp(optarg, "error") != 0) {
+                fprintf(stderr, "cluster-sim: --service takes ok or error, "
+                        "not \"%s\"\n", optarg);
+                sim_usage(stderr, 2);
+            }
+
+            sim.service_ok = strcmp(optarg, "ok") == 0;
+            break;
+
+        case SIM_OPT_MESSENGER:
+            sim.messenger_port = sim_number("messenger", optarg, 1, 65535);
+            break;
+
+        case SIM_OPT_KEY:
+            sim_key(optarg, 0);
+            break;
+
+        case SIM_OPT_KEY_FILE:
+            sim_key(optarg, 1);
+            break;
+
+        case SIM_OPT_COOKIE:
+            sim.cookie = optarg;
+            break;
+
+        default:
+            /* getopt_long() has said what was wrong: unknown, or no value */
+            sim_usage(stderr, 2);
+        }
+    }
+
+    if (optind < argc) {
+        fprintf(stderr, "cluster-sim: unexpected argument \"%s\"\n",
+                argv[optind]);
+        sim_usage(stderr, 2);
+    }
+
+    if (sim.port == 0) {
+        fprintf(stderr, "cluster-sim: --port is required\n");
+        sim_usage(stderr, 2);
+    }
 }
 
 
@@ -940,87 +1151,7 @@ main(int argc, char **argv)
     snprintf(sim.answer, sizeof(sim.answer), "normal");
     snprintf(sim.version, sizeof(sim.version), "23.0.27");
 
-    for (i = 1; i < argc; i++) {
-        if (i + 1 >= argc) {
-            sim_usage();
-        }
-
-        if (strcmp(argv[i], "--name") == 0) {
-            sim.name = argv[++i];
-
-        } else if (strcmp(argv[i], "--port") == 0) {
-            sim.port = atoi(argv[++i]);
-
-        } else if (strcmp(argv[i], "--listen") == 0) {
-            sim.listen = argv[++i];
-
-        } else if (strcmp(argv[i], "--version") == 0) {
-            snprintf(sim.version, sizeof(sim.version), "%s", argv[++i]);
-
-        } else if (strcmp(argv[i], "--health") == 0) {
-            i++;
-            if (strcmp(argv[i], "json2025") == 0) {
-                sim.health = SIM_HEALTH_JSON2025;
-            } else if (strcmp(argv[i], "text2026") == 0) {
-                sim.health = SIM_HEALTH_TEXT2026;
-            } else if (strcmp(argv[i], "buildmaster") == 0) {
-                sim.health = SIM_HEALTH_BUILDMASTER;
-            } else {
-                sim_usage();
-            }
-
-        } else if (strcmp(argv[i], "--service") == 0) {
-            sim.service_ok = strcmp(argv[++i], "ok") == 0;
-
-        } else if (strcmp(argv[i], "--messenger") == 0) {
-            sim.messenger_port = atoi(argv[++i]);
-
-        } else if (strcmp(argv[i], "--key") == 0
-                   || strcmp(argv[i], "--key-file") == 0)
-        {
-            char      text[128];
-            size_t    len;
-            uint8_t   raw[CLUSTER_KEY_RAW];
-            FILE     *f;
-
-            if (argv[i][5] == '-') {
-                /* a key kept off the command line, where "ps" shows it */
-                f = fopen(argv[++i], "r");
-                len = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
-
-                if (f) {
-                    fclose(f);
-                }
-
-            } else {
-                len = snprintf(text, sizeof(text), "%s", argv[++i]);
-            }
-
-            if (cluster_cookie_init() != 0 || len >= sizeof(text)
-                || cluster_key_parse(text, len, raw) != 0)
-            {
-                fprintf(stderr, "cluster-sim: --key takes 32 hex digits, "
-                                "--key-file a file of them\n");
-                return 2;
-            }
-
-            sodium_memzero(text, sizeof(text));
-
-            cluster_cookie_key(raw, sim.key);
-            sodium_memzero(raw, sizeof(raw));
-            sim.keyed = 1;
-
-        } else if (strcmp(argv[i], "--cookie") == 0) {
-            sim.cookie = argv[++i];
-
-        } else {
-            sim_usage();
-        }
-    }
-
-    if (sim.port <= 0 || sim.port > 65535) {
-        sim_usage();
-    }
+    sim_parse_options(argc, argv);
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = sim_on_signal;
