@@ -103,12 +103,25 @@ typedef struct {
 } ngx_http_cluster_member_t;
 
 
+/* a "cluster_node_name", and where it was written, for later errors */
+typedef struct {
+    ngx_str_t                         server;     /* address or server */
+    ngx_str_t                         name;
+    u_char                           *file;
+    ngx_uint_t                        line;
+} ngx_http_cluster_name_t;
+
+
 typedef struct ngx_http_cluster_probe_s  ngx_http_cluster_probe_t;
 
 
 typedef struct {
     ngx_array_t                       clusters;   /* of srv conf pointers */
+    ngx_cycle_t                      *cycle;      /* of this configuration */
     ngx_str_t                         state_file;
+    u_char                           *state_conf; /* where it was set */
+    ngx_uint_t                        state_line;
+    ngx_uint_t                        state_checked; /* its folder, once */
     int64_t                           next_save;  /* this worker's */
 } ngx_http_cluster_main_conf_t;
 
@@ -122,7 +135,7 @@ typedef struct {
     ngx_msec_t                        stale;
     ngx_uint_t                        eject;      /* NGX_CONF_UNSET_UINT */
     ngx_msec_t                        slow_start;
-    ngx_array_t                      *names;      /* of ngx_keyval_t */
+    ngx_array_t                      *names;      /* of ..._name_t */
 
     /* cluster_key: the raw key, in libsodium's guarded memory */
     uint8_t                          *key;
@@ -233,6 +246,10 @@ ngx_int_t ngx_http_cluster_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 void ngx_http_cluster_zone_go_live(ngx_http_cluster_srv_conf_t *cscf);
 ngx_int_t ngx_http_cluster_check_init_process(ngx_cycle_t *cycle,
     ngx_http_cluster_srv_conf_t *cscf);
+char *ngx_http_cluster_state_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_cluster_state_writable(ngx_http_cluster_main_conf_t *cmcf,
+    ngx_log_t *log);
 void ngx_http_cluster_state_load(ngx_http_cluster_main_conf_t *cmcf,
     ngx_shm_zone_t *shm_zone, ngx_log_t *log);
 void ngx_http_cluster_state_save(ngx_http_cluster_main_conf_t *cmcf,

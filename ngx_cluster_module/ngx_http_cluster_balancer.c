@@ -154,15 +154,15 @@ static ngx_int_t
 ngx_http_cluster_name_members(ngx_conf_t *cf,
     ngx_http_cluster_srv_conf_t *cscf)
 {
-    ngx_str_t                  *id, *server;
-    ngx_uint_t                  i, j, found;
-    ngx_keyval_t               *kv;
+    ngx_str_t                *id, *server;
+    ngx_uint_t                i, j, found;
+    ngx_http_cluster_name_t  *nm;
 
     if (cscf->names == NULL) {
         return NGX_OK;
     }
 
-    kv = cscf->names->elts;
+    nm = cscf->names->elts;
 
     for (j = 0; j < cscf->names->nelts; j++) {
         found = 0;
@@ -171,13 +171,13 @@ ngx_http_cluster_name_members(ngx_conf_t *cf,
             id = cscf->members[i].id;
             server = cscf->members[i].host;
 
-            if ((id->len == kv[j].key.len
-                 && ngx_strncmp(id->data, kv[j].key.data, id->len) == 0)
-                || (server->len == kv[j].key.len
-                    && ngx_strncmp(server->data, kv[j].key.data,
+            if ((id->len == nm[j].server.len
+                 && ngx_strncmp(id->data, nm[j].server.data, id->len) == 0)
+                || (server->len == nm[j].server.len
+                    && ngx_strncmp(server->data, nm[j].server.data,
                                    server->len) == 0))
             {
-                cscf->members[i].name = &kv[j].value;
+                cscf->members[i].name = &nm[j].name;
                 found = 1;
             }
         }
@@ -186,8 +186,8 @@ ngx_http_cluster_name_members(ngx_conf_t *cf,
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"cluster_node_name\" names \"%V\", which is "
                           "no server of upstream \"%V\", in %s:%ui",
-                          &kv[j].key, &cscf->upstream->host, cscf->file,
-                          cscf->line);
+                          &nm[j].server, &cscf->upstream->host, nm[j].file,
+                          nm[j].line);
             return NGX_ERROR;
         }
     }

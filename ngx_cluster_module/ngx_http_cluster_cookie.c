@@ -50,10 +50,10 @@ ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cluster_srv_conf_t  *cscf = conf;
 
-    u_char               errstr[NGX_MAX_CONF_ERRSTR];
+    u_char              *p, errstr[NGX_MAX_CONF_ERRSTR];
     ngx_int_t            n;
     ngx_str_t           *value;
-    ngx_uint_t           i;
+    ngx_uint_t           i, j;
     ngx_regex_t        **re;
     ngx_regex_compile_t  rc;
 
@@ -68,11 +68,23 @@ ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     value = cf->args->elts;
-    cscf->sessions = NGX_HTTP_CLUSTER_SESSIONS;
 
     for (i = 1; i < cf->args->nelts; i++) {
 
         ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
+
+        for (j = 1; j < i; j++) {
+            /* "name=a name=b": the same parameter twice */
+            p = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
+
+            if (p && ngx_strncmp(value[j].data, value[i].data,
+                                 p + 1 - value[i].data) == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate parameter \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+        }
 
         if (ngx_strncmp(value[i].data, "sessions=", 9) == 0) {
             n = ngx_atoi(value[i].data + 9, value[i].len - 9);
@@ -149,6 +161,10 @@ ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            "\"cluster_cookie\" needs \"name=\", a regular "
                            "expression of the auth cookie's name");
         return NGX_CONF_ERROR;
+    }
+
+    if (cscf->sessions == 0) {
+        cscf->sessions = NGX_HTTP_CLUSTER_SESSIONS;
     }
 
     ngx_http_cluster_mark(cf, cscf);
@@ -578,7 +594,6 @@ static cluster_cookie_rc_e
 ngx_http_cluster_cookie_open(ngx_http_cluster_srv_conf_t *cscf,
     ngx_str_t *name, ngx_str_t *value, time_t *expires)
 {
-    u_char               *p, *last;
     size_t                len;
     uint8_t               text[CLUSTER_COOKIE_MAX];
     cluster_cookie_rc_e   rc;
@@ -589,17 +604,7 @@ ngx_http_cluster_cookie_open(ngx_http_cluster_srv_conf_t *cscf,
 
     if (rc == CLUSTER_COOKIE_OPENED && expires) {
         /* the session's end, "exp" of the plaintext; 0 when not said */
-        *expires = 0;
-        last = text + len;
-        p = ngx_strlcasestrn(text, last, (u_char *) "\"exp\":", 6 - 1);
-
-        if (p) {
-            for (p += 6; p < last && *p >= '0' && *p <= '9'; p++) {
-                if (*expires < NGX_MAX_TIME_T_VALUE / 10 - 10) {
-                    *expires = *expires * 10 + (*p - '0');
-                }
-            }
-        }
+        *expires = (time_t) cluster_session_expires(text, len);
     }
 
     /* the session's contents stay nowhere */

@@ -32,6 +32,10 @@ static char *ngx_http_cluster_check(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cluster_check_number(ngx_conf_t *cf, ngx_str_t *value,
     size_t skip, ngx_uint_t min, ngx_uint_t max, ngx_uint_t *n);
+static char *ngx_http_cluster_parse_time(ngx_conf_t *cf, ngx_str_t *value,
+    size_t skip, int64_t min, int64_t max, ngx_msec_t *t);
+static u_char *ngx_http_cluster_time_text(u_char *p, u_char *last,
+    int64_t ms);
 static char *ngx_http_cluster_slow_start(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cluster_node_name(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -94,7 +98,7 @@ static ngx_command_t  ngx_http_cluster_commands[] = {
       NULL },
 
     { ngx_string("cluster_cookie"),
-      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE123,
+      NGX_HTTP_UPS_CONF|NGX_CONF_1MORE,
       ngx_http_cluster_cookie,
       NGX_HTTP_SRV_CONF_OFFSET,
       0,
@@ -109,9 +113,9 @@ static ngx_command_t  ngx_http_cluster_commands[] = {
 
     { ngx_string("cluster_state_file"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_cluster_state_file,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_cluster_main_conf_t, state_file),
+      0,
       NULL },
 
     { ngx_string("cluster_status"),
@@ -191,6 +195,8 @@ ngx_http_cluster_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    cmcf->cycle = cf->cycle;
+
     return cmcf;
 }
 
@@ -202,14 +208,6 @@ ngx_http_cluster_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_cluster_srv_conf_t    *cscf;
     ngx_http_upstream_srv_conf_t  **uscfp;
     ngx_http_upstream_main_conf_t  *umcf;
-
-    ngx_http_cluster_main_conf_t   *cmcf = conf;
-
-    if (cmcf->state_file.len
-        && ngx_conf_full_name(cf->cycle, &cmcf->state_file, 1) != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
 
     umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
 
@@ -543,8 +541,10 @@ ngx_http_cluster_heartbeat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cluster_srv_conf_t  *cscf = conf;
 
-    ngx_str_t           *value, s;
-    ngx_msec_t          *field, t, interval, stale;
+    size_t               skip;
+    int64_t              max;
+    ngx_str_t           *value;
+    ngx_msec_t          *field, interval, stale;
     ngx_uint_t           i;
     cluster_settings_t   defaults;
 
@@ -560,13 +560,13 @@ ngx_http_cluster_heartbeat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (ngx_strncmp(value[i].data, "interval=", 9) == 0) {
             field = &cscf->interval;
-            s.data = value[i].data + 9;
-            s.len = value[i].len - 9;
+            skip = 9;
+            max = CLUSTER_INTERVAL_MAX;
 
         } else if (ngx_strncmp(value[i].data, "stale=", 6) == 0) {
             field = &cscf->stale;
-            s.data = value[i].data + 6;
-            s.len = value[i].len - 6;
+            skip = 6;
+            max = CLUSTER_STALE_MAX;
 
         } else {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -582,17 +582,12 @@ ngx_http_cluster_heartbeat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        t = ngx_parse_time(&s, 0);
-
-        if (t == (ngx_msec_t) NGX_ERROR || t < 100) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid time in \"%V\", expected a time "
-                               "of at least 100ms such as 30s or 5m",
-                               &value[i]);
+        if (ngx_http_cluster_parse_time(cf, &value[i], skip, CLUSTER_TIME_MIN,
+                                        max, field)
+            != NGX_CONF_OK)
+        {
             return NGX_CONF_ERROR;
         }
-
-        *field = t;
     }
 
     cluster_settings_default(&defaults);
@@ -667,7 +662,6 @@ ngx_http_cluster_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     u_char      *dash;
     ngx_str_t   *value, s;
-    ngx_int_t    t;
     ngx_uint_t   i, min, max;
 
     if (cscf->check != NGX_CONF_UNSET) {
@@ -708,26 +702,21 @@ ngx_http_cluster_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
-            s.data = value[i].data + 8;
-            s.len = value[i].len - 8;
-
-            t = ngx_parse_time(&s, 0);
-
-            if (t == NGX_ERROR || t < 100) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid time in \"%V\", expected a "
-                                   "time of at least 100ms such as 5s",
-                                   &value[i]);
+            if (ngx_http_cluster_parse_time(cf, &value[i], 8,
+                                            CLUSTER_TIME_MIN,
+                                            CLUSTER_TIMEOUT_MAX,
+                                            &cscf->check_timeout)
+                != NGX_CONF_OK)
+            {
                 return NGX_CONF_ERROR;
             }
 
-            cscf->check_timeout = (ngx_msec_t) t;
             continue;
         }
 
         if (ngx_strncmp(value[i].data, "rise=", 5) == 0) {
-            if (ngx_http_cluster_check_number(cf, &value[i], 5, 1, 1000,
-                                              &cscf->rise)
+            if (ngx_http_cluster_check_number(cf, &value[i], 5, 1,
+                                              CLUSTER_RISE_MAX, &cscf->rise)
                 != NGX_CONF_OK)
             {
                 return NGX_CONF_ERROR;
@@ -737,8 +726,8 @@ ngx_http_cluster_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (ngx_strncmp(value[i].data, "fall=", 5) == 0) {
-            if (ngx_http_cluster_check_number(cf, &value[i], 5, 1, 1000,
-                                              &cscf->fall)
+            if (ngx_http_cluster_check_number(cf, &value[i], 5, 1,
+                                              CLUSTER_RISE_MAX, &cscf->fall)
                 != NGX_CONF_OK)
             {
                 return NGX_CONF_ERROR;
@@ -830,13 +819,76 @@ ngx_http_cluster_check_number(ngx_conf_t *cf, ngx_str_t *value, size_t skip,
 }
 
 
+/*
+ * A time after "skip" bytes of a parameter, in min .. max ms: every time
+ * of the settings is bounded here, so that no sum of them overflows.
+ */
+static char *
+ngx_http_cluster_parse_time(ngx_conf_t *cf, ngx_str_t *value, size_t skip,
+    int64_t min, int64_t max, ngx_msec_t *t)
+{
+    u_char     *p, text[64];
+    ngx_int_t   ms;
+    ngx_str_t   s;
+
+    s.data = value->data + skip;
+    s.len = value->len - skip;
+
+    ms = ngx_parse_time(&s, 0);
+
+    if (ms != NGX_ERROR && ms >= min && ms <= max) {
+        *t = (ngx_msec_t) ms;
+        return NGX_CONF_OK;
+    }
+
+    p = ngx_cpymem(text, "of at least ", 12);
+    p = ngx_http_cluster_time_text(p, text + sizeof(text), min);
+    p = ngx_slprintf(p, text + sizeof(text), " and at most ");
+    p = ngx_http_cluster_time_text(p, text + sizeof(text), max);
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid time in \"%V\", expected a time %*s%s",
+                       value, (size_t) (p - text), text,
+                       min ? "" : " (0: none)");
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* a bound as nginx writes times: "1d", "5m", "100ms" */
+static u_char *
+ngx_http_cluster_time_text(u_char *p, u_char *last, int64_t ms)
+{
+    ngx_uint_t  i;
+
+    static struct {
+        int64_t      ms;
+        const char  *unit;
+    } units[] = {
+        { 86400000, "d" }, { 3600000, "h" }, { 60000, "m" }, { 1000, "s" }
+    };
+
+    if (ms == 0) {
+        return ngx_slprintf(p, last, "0");
+    }
+
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (ms % units[i].ms == 0) {
+            return ngx_slprintf(p, last, "%L%s", ms / units[i].ms,
+                                units[i].unit);
+        }
+    }
+
+    return ngx_slprintf(p, last, "%Lms", ms);
+}
+
+
 static char *
 ngx_http_cluster_slow_start(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cluster_srv_conf_t  *cscf = conf;
 
     ngx_str_t  *value;
-    ngx_int_t   t;
 
     if (cscf->slow_start != NGX_CONF_UNSET_MSEC) {
         return "is duplicate";
@@ -844,16 +896,12 @@ ngx_http_cluster_slow_start(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    t = ngx_parse_time(&value[1], 0);
-
-    if (t == NGX_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid time \"%V\", expected a time such as "
-                           "30s, or 0 for none", &value[1]);
+    if (ngx_http_cluster_parse_time(cf, &value[1], 0, 0,
+                                    CLUSTER_SLOW_START_MAX, &cscf->slow_start)
+        != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
-
-    cscf->slow_start = (ngx_msec_t) t;
 
     ngx_http_cluster_mark(cf, cscf);
 
@@ -866,12 +914,20 @@ ngx_http_cluster_node_name(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cluster_srv_conf_t  *cscf = conf;
 
-    u_char        *p;
-    ngx_str_t     *value;
-    ngx_uint_t     i;
-    ngx_keyval_t  *kv;
+    u_char                   *p;
+    ngx_str_t                *value;
+    ngx_uint_t                i;
+    ngx_http_cluster_name_t  *nm;
 
     value = cf->args->elts;
+
+    if (value[1].len == 0 || value[2].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid empty %s, expected \"cluster_node_name "
+                           "ADDRESS NAME\"",
+                           value[1].len ? "name" : "address");
+        return NGX_CONF_ERROR;
+    }
 
     for (p = value[2].data; p < value[2].data + value[2].len; p++) {
         if (*p < ' ' || *p == 0x7f) {
@@ -883,17 +939,19 @@ ngx_http_cluster_node_name(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (cscf->names == NULL) {
-        cscf->names = ngx_array_create(cf->pool, 4, sizeof(ngx_keyval_t));
+        cscf->names = ngx_array_create(cf->pool, 4,
+                                       sizeof(ngx_http_cluster_name_t));
         if (cscf->names == NULL) {
             return NGX_CONF_ERROR;
         }
     }
 
-    kv = cscf->names->elts;
+    nm = cscf->names->elts;
 
     for (i = 0; i < cscf->names->nelts; i++) {
-        if (kv[i].key.len == value[1].len
-            && ngx_strncmp(kv[i].key.data, value[1].data, value[1].len) == 0)
+        if (nm[i].server.len == value[1].len
+            && ngx_strncmp(nm[i].server.data, value[1].data, value[1].len)
+               == 0)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "duplicate name for \"%V\"", &value[1]);
@@ -901,13 +959,15 @@ ngx_http_cluster_node_name(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    kv = ngx_array_push(cscf->names);
-    if (kv == NULL) {
+    nm = ngx_array_push(cscf->names);
+    if (nm == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    kv->key = value[1];
-    kv->value = value[2];
+    nm->server = value[1];
+    nm->name = value[2];
+    nm->file = cf->conf_file->file.name.data;
+    nm->line = cf->conf_file->line;
 
     ngx_http_cluster_mark(cf, cscf);
 

@@ -29,8 +29,149 @@ typedef struct {
 } ngx_http_cluster_state_ctx_t;
 
 
+static ngx_int_t ngx_http_cluster_state_owner(ngx_cycle_t *cycle,
+    ngx_file_info_t *fi);
+static ngx_http_cluster_srv_conf_t *ngx_http_cluster_state_cluster(
+    ngx_http_cluster_state_ctx_t *ctx, const char *name);
 static int ngx_http_cluster_state_apply(void *data, const char *cluster,
     const char *id, const cluster_node_t *saved);
+static void ngx_http_cluster_state_action(void *data, const char *cluster,
+    const cluster_action_t *action);
+
+
+char *
+ngx_http_cluster_state_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cluster_main_conf_t  *cmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (cmcf->state_file.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid empty path, expected the state file's");
+        return NGX_CONF_ERROR;
+    }
+
+    cmcf->state_file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &cmcf->state_file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the workers' user is known once the whole file is read */
+    cmcf->state_conf = cf->conf_file->file.name.data;
+    cmcf->state_line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Whether the workers, who write the state file, may create files in its
+ * folder: asked once a configuration, when the workers' user is known, so
+ * that "nginx -t" says it rather than every write failing later.
+ */
+ngx_int_t
+ngx_http_cluster_state_writable(ngx_http_cluster_main_conf_t *cmcf,
+    ngx_log_t *log)
+{
+    int                i, n;
+    u_char            *slash;
+    gid_t              groups[64];
+    ngx_str_t          folder;
+    ngx_uint_t         ok;
+    ngx_file_info_t    fi;
+    ngx_core_conf_t   *ccf;
+
+    if (cmcf->state_checked || cmcf->state_file.len == 0) {
+        return NGX_OK;
+    }
+
+    cmcf->state_checked = 1;
+
+    folder = cmcf->state_file;
+    slash = folder.data + folder.len;
+
+    while (slash > folder.data && slash[-1] != '/') {
+        slash--;
+    }
+
+    /* "/x": the root folder */
+    folder.len = (slash - folder.data > 1) ? (size_t) (slash - folder.data - 1)
+                                            : 1;
+
+    folder.data = ngx_pnalloc(cmcf->cycle->pool, folder.len + 1);
+    if (folder.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_cpystrn(folder.data, cmcf->state_file.data, folder.len + 1);
+
+    if (ngx_file_info(folder.data, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
+                      "the folder \"%V\" of \"cluster_state_file\" in "
+                      "%s:%ui cannot be read; create it, writable by "
+                      "nginx's workers", &folder, cmcf->state_conf,
+                      cmcf->state_line);
+        return NGX_ERROR;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cmcf->cycle->conf_ctx,
+                                           ngx_core_module);
+
+    if (geteuid() != 0 || ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT) {
+        /* the workers run as we do */
+        ok = ngx_is_dir(&fi) && access((char *) folder.data, W_OK|X_OK) == 0;
+
+    } else {
+        ok = 0;
+
+        if (fi.st_uid == ccf->user) {
+            ok = (fi.st_mode & (S_IWUSR|S_IXUSR)) == (S_IWUSR|S_IXUSR);
+
+        } else {
+            /* the workers' groups, as initgroups() gives them */
+            n = 64;
+
+            if (getgrouplist(ccf->username, ccf->group, groups, &n) < 0) {
+                n = 1;
+                groups[0] = ccf->group;
+            }
+
+            for (i = 0; i < n; i++) {
+                if (groups[i] == fi.st_gid) {
+                    break;
+                }
+            }
+
+            ok = (i < n)
+                 ? (fi.st_mode & (S_IWGRP|S_IXGRP)) == (S_IWGRP|S_IXGRP)
+                 : (fi.st_mode & (S_IWOTH|S_IXOTH)) == (S_IWOTH|S_IXOTH);
+        }
+
+        ok = ok && ngx_is_dir(&fi);
+    }
+
+    if (!ok) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "the folder \"%V\" of \"cluster_state_file\" in "
+                      "%s:%ui is not writable by nginx's workers (user "
+                      "\"%s\"); make it theirs, such as with \"install -d "
+                      "-o %s %V\"", &folder, cmcf->state_conf,
+                      cmcf->state_line,
+                      ccf->username ? ccf->username : "(this one)",
+                      ccf->username ? ccf->username : "USER", &folder);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
 
 
 void
@@ -38,18 +179,32 @@ ngx_http_cluster_state_load(ngx_http_cluster_main_conf_t *cmcf,
     ngx_shm_zone_t *shm_zone, ngx_log_t *log)
 {
     char                           error[64];
-    long                           applied;
+    long                           applied, refused;
     u_char                        *text;
     ssize_t                        n;
     ngx_fd_t                       fd;
     ngx_file_t                     file;
     ngx_file_info_t                fi;
+    cluster_state_reader_t         reader;
     ngx_http_cluster_state_ctx_t   ctx;
 
-    fd = ngx_open_file(cmcf->state_file.data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
-                       NGX_FILE_OPEN, 0);
+    /*
+     * The master reads it, as root, from a folder the workers may write:
+     * a link put there is not followed, and a file that neither root nor
+     * the workers' user owns is not believed.
+     */
+
+    fd = open((char *) cmcf->state_file.data,
+              O_RDONLY|O_NONBLOCK|O_NOFOLLOW|O_CLOEXEC);
 
     if (fd == NGX_INVALID_FILE) {
+        if (ngx_errno == NGX_ELOOP) {
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "cluster state file \"%V\" ignored: it is a "
+                          "symbolic link", &cmcf->state_file);
+            return;
+        }
+
         ngx_log_error(NGX_LOG_NOTICE, log, ngx_errno,
                       "cluster state file \"%V\" not read, starting afresh",
                       &cmcf->state_file);
@@ -63,6 +218,17 @@ ngx_http_cluster_state_load(ngx_http_cluster_main_conf_t *cmcf,
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "cluster state file \"%V\" ignored: not a file of "
                       "16 MiB or less", &cmcf->state_file);
+        (void) ngx_close_file(fd);
+        return;
+    }
+
+    if (ngx_http_cluster_state_owner(cmcf->cycle, &fi)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "cluster state file \"%V\" ignored: owned by "
+                      "neither root nor the workers' user",
+                      &cmcf->state_file);
         (void) ngx_close_file(fd);
         return;
     }
@@ -90,9 +256,13 @@ ngx_http_cluster_state_load(ngx_http_cluster_main_conf_t *cmcf,
     ctx.cmcf = cmcf;
     ctx.shm_zone = shm_zone;
 
+    reader.node = ngx_http_cluster_state_apply;
+    reader.action = ngx_http_cluster_state_action;
+    reader.ctx = &ctx;
+
     applied = cluster_state_read((char *) text, (size_t) n,
-                                 ngx_http_cluster_state_apply, &ctx, error,
-                                 sizeof(error));
+                                 ngx_http_cluster_now(), &reader, &refused,
+                                 error, sizeof(error));
     ngx_free(text);
 
     if (applied < 0) {
@@ -102,9 +272,62 @@ ngx_http_cluster_state_load(ngx_http_cluster_main_conf_t *cmcf,
         return;
     }
 
+    if (refused) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "cluster state file \"%V\": %l entries ignored, "
+                      "with a value out of range", &cmcf->state_file,
+                      refused);
+    }
+
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "cluster state of %l nodes restored from \"%V\"",
                   applied, &cmcf->state_file);
+}
+
+
+/* root's file, or the workers' (who write it), or, not as root, ours */
+static ngx_int_t
+ngx_http_cluster_state_owner(ngx_cycle_t *cycle, ngx_file_info_t *fi)
+{
+    ngx_core_conf_t  *ccf;
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    if (fi->st_uid == 0 || fi->st_uid == geteuid()
+        || (ccf && ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT
+            && fi->st_uid == ccf->user))
+    {
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* the cluster of this zone that the file names */
+static ngx_http_cluster_srv_conf_t *
+ngx_http_cluster_state_cluster(ngx_http_cluster_state_ctx_t *ctx,
+    const char *name)
+{
+    size_t                         len;
+    ngx_uint_t                     i;
+    ngx_http_cluster_srv_conf_t  **cscfp, *cscf;
+
+    len = ngx_strlen(name);
+    cscfp = ctx->cmcf->clusters.elts;
+
+    for (i = 0; i < ctx->cmcf->clusters.nelts; i++) {
+        cscf = cscfp[i];
+
+        if (cscf->shm_zone == ctx->shm_zone && cscf->shared
+            && cscf->upstream->host.len == len
+            && ngx_strncmp(cscf->upstream->host.data, name, len) == 0)
+        {
+            return cscf;
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -113,39 +336,45 @@ static int
 ngx_http_cluster_state_apply(void *data, const char *cluster, const char *id,
     const cluster_node_t *saved)
 {
-    ngx_http_cluster_state_ctx_t  *ctx = data;
+    size_t                        len;
+    ngx_uint_t                    j;
+    ngx_http_cluster_srv_conf_t  *cscf;
 
-    size_t                         clen, ilen;
-    ngx_uint_t                     i, j;
-    ngx_http_cluster_srv_conf_t  **cscfp, *cscf;
+    cscf = ngx_http_cluster_state_cluster(data, cluster);
 
-    clen = ngx_strlen(cluster);
-    ilen = ngx_strlen(id);
+    if (cscf == NULL) {
+        return 0;
+    }
 
-    cscfp = ctx->cmcf->clusters.elts;
+    len = ngx_strlen(id);
 
-    for (i = 0; i < ctx->cmcf->clusters.nelts; i++) {
-        cscf = cscfp[i];
-
-        if (cscf->shm_zone != ctx->shm_zone
-            || cscf->upstream->host.len != clen
-            || ngx_strncmp(cscf->upstream->host.data, cluster, clen) != 0)
+    for (j = 0; j < cscf->nmembers; j++) {
+        if (cscf->nodes[j]
+            && cscf->members[j].id->len == len
+            && ngx_strncmp(cscf->members[j].id->data, id, len) == 0)
         {
-            continue;
-        }
-
-        for (j = 0; j < cscf->nmembers; j++) {
-            if (cscf->nodes[j]
-                && cscf->members[j].id->len == ilen
-                && ngx_strncmp(cscf->members[j].id->data, id, ilen) == 0)
-            {
-                cluster_state_restore(cscf->nodes[j], saved);
-                return 1;
-            }
+            cluster_state_restore(cscf->nodes[j], saved);
+            return 1;
         }
     }
 
     return 0;
+}
+
+
+/* an action of the file, into the cluster's ring of the last ones */
+static void
+ngx_http_cluster_state_action(void *data, const char *cluster,
+    const cluster_action_t *action)
+{
+    ngx_http_cluster_srv_conf_t  *cscf;
+
+    cscf = ngx_http_cluster_state_cluster(data, cluster);
+
+    if (cscf) {
+        cscf->shared->actions[cscf->shared->nactions++ % CLUSTER_ACTIONS_MAX]
+            = *action;
+    }
 }
 
 
@@ -154,13 +383,15 @@ ngx_http_cluster_state_save(ngx_http_cluster_main_conf_t *cmcf,
     ngx_log_t *log)
 {
     u_char                        *p;
-    size_t                         size, need, n;
+    size_t                         size, need, n, m;
     int64_t                        now;
     ngx_fd_t                       fd;
     ngx_str_t                      tmp;
-    ngx_uint_t                     i, j;
+    ngx_uint_t                     i, j, k;
     cluster_node_t                *facts;
+    cluster_action_t              *acts;
     cluster_state_entry_t         *entries;
+    cluster_state_action_t        *actions;
     ngx_http_cluster_srv_conf_t  **cscfp, *cscf;
 
     n = 0;
@@ -170,14 +401,21 @@ ngx_http_cluster_state_save(ngx_http_cluster_main_conf_t *cmcf,
         n += cscfp[i]->nmembers;
     }
 
+    m = cmcf->clusters.nelts * CLUSTER_ACTIONS_MAX;
+
     entries = ngx_alloc((n + 1) * (sizeof(cluster_state_entry_t)
-                                   + sizeof(cluster_node_t)), log);
+                                   + sizeof(cluster_node_t))
+                        + (m + 1) * (sizeof(cluster_state_action_t)
+                                     + sizeof(cluster_action_t)), log);
     if (entries == NULL) {
         return;
     }
 
     facts = (cluster_node_t *) (entries + n + 1);
+    actions = (cluster_state_action_t *) (facts + n + 1);
+    acts = (cluster_action_t *) (actions + m + 1);
     n = 0;
+    m = 0;
 
     /* a copy under each zone's lock, written out after */
 
@@ -207,11 +445,25 @@ ngx_http_cluster_state_save(ngx_http_cluster_main_conf_t *cmcf,
             n++;
         }
 
+        /* the ring of the last actions, oldest first */
+
+        k = ngx_min(cscf->shared->nactions, CLUSTER_ACTIONS_MAX);
+
+        for (j = cscf->shared->nactions - k; j < cscf->shared->nactions; j++)
+        {
+            acts[m] = cscf->shared->actions[j % CLUSTER_ACTIONS_MAX];
+
+            actions[m].cluster = (const char *) cscf->upstream->host.data;
+            actions[m].cluster_len = cscf->upstream->host.len;
+            actions[m].action = &acts[m];
+            m++;
+        }
+
         ngx_shmtx_unlock(&cscf->shpool->mutex);
     }
 
     now = ngx_http_cluster_now();
-    size = cluster_state_write(NULL, 0, entries, n, now);
+    size = cluster_state_write(NULL, 0, entries, n, actions, m, now);
 
     p = ngx_alloc(size + cmcf->state_file.len + sizeof(".tmp.") + NGX_INT_T_LEN,
                   log);
@@ -220,7 +472,7 @@ ngx_http_cluster_state_save(ngx_http_cluster_main_conf_t *cmcf,
         return;
     }
 
-    need = cluster_state_write((char *) p, size, entries, n, now);
+    need = cluster_state_write((char *) p, size, entries, n, actions, m, now);
     ngx_free(entries);
 
     tmp.data = p + size;

@@ -27,10 +27,15 @@ static ngx_int_t ngx_http_cluster_snapshot(ngx_http_request_t *r,
     int64_t now);
 static ngx_int_t ngx_http_cluster_admin(ngx_http_request_t *r,
     ngx_str_t *path);
+static ngx_uint_t ngx_http_cluster_admin_is(ngx_http_cluster_srv_conf_t *cscf,
+    ngx_uint_t j, ngx_str_t *id, ngx_uint_t by_name);
+static ngx_int_t ngx_http_cluster_admin_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *error);
+static ngx_log_t *ngx_http_cluster_admin_log(ngx_http_request_t *r);
+static void ngx_http_cluster_admin_refused(ngx_http_request_t *r,
+    const char *why);
 static ngx_int_t ngx_http_cluster_admin_allowed(ngx_http_request_t *r,
     ngx_http_cluster_loc_conf_t *clcf, u_char *who, size_t size);
-static ngx_table_elt_t *ngx_http_cluster_header(ngx_http_request_t *r,
-    const char *name, size_t len);
 static ngx_int_t ngx_http_cluster_add_header(ngx_http_request_t *r,
     const char *key, const char *value);
 static ngx_int_t ngx_http_cluster_send(ngx_http_request_t *r,
@@ -314,8 +319,10 @@ ngx_http_cluster_snapshot(ngx_http_request_t *r,
 
 
 /*
- * POST <location>/nodes/<id>/<action>[?cluster=<name>]: drain, remove or
- * restore a node, in every cluster that has it unless one is named.
+ * POST <location>/nodes/<node>/<action>[?cluster=<name>]: drain, remove or
+ * restore a node, in every cluster that has it unless one is named.  The
+ * node is its address or, when no address matches, its name where only one
+ * node of a cluster has it.  Nothing is done unless all of it can be.
  */
 static ngx_int_t
 ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
@@ -325,7 +332,7 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
     ngx_int_t                       rc;
     ngx_buf_t                      *b;
     ngx_str_t                       id, action, cluster;
-    ngx_uint_t                      i, j, found;
+    ngx_uint_t                      i, j, found, by_name, *member;
     cluster_admin_e                 admin;
     cluster_action_t               *a;
     ngx_http_cluster_srv_conf_t   **cscfp, *cscf;
@@ -348,7 +355,8 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
     }
 
     if (slash == NULL || slash == path->data) {
-        return NGX_HTTP_NOT_FOUND;
+        return ngx_http_cluster_admin_error(r, NGX_HTTP_NOT_FOUND,
+                   "expected POST .../nodes/<address or name>/<action>");
     }
 
     id.data = path->data;
@@ -368,7 +376,8 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
         admin = CLUSTER_ADMIN_NONE;
 
     } else {
-        return NGX_HTTP_NOT_FOUND;
+        return ngx_http_cluster_admin_error(r, NGX_HTTP_NOT_FOUND,
+                   "unknown action, expected drain, remove or restore");
     }
 
     /* GET never changes anything */
@@ -401,67 +410,103 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
         ngx_unescape_uri(&p, &slash, cluster.len, NGX_UNESCAPE_URI);
         cluster.len = p - cluster.data;
 
+        if (cluster.len == 0) {
+            /* "?cluster=" names none; it must not mean all */
+            return ngx_http_cluster_admin_error(r, NGX_HTTP_BAD_REQUEST,
+                       "empty cluster=, expected the name of an upstream");
+        }
+
     } else {
-        cluster.len = 0;
+        ngx_str_null(&cluster);
     }
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_cluster_module);
     cscfp = cmcf->clusters.elts;
 
-    now = ngx_http_cluster_now();
+    /* the member acted on in each cluster, found before anything is done */
+
+    member = ngx_palloc(r->pool, (cmcf->clusters.nelts + 1)
+                                 * sizeof(ngx_uint_t));
+    if (member == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     found = 0;
 
-    for (i = 0; i < cmcf->clusters.nelts; i++) {
-        cscf = cscfp[i];
+    for (by_name = 0; by_name < 2 && found == 0; by_name++) {
 
-        if (cluster.len
-            && (cluster.len != cscf->upstream->host.len
-                || ngx_strncmp(cluster.data, cscf->upstream->host.data,
-                               cluster.len) != 0))
-        {
-            continue;
-        }
+        for (i = 0; i < cmcf->clusters.nelts; i++) {
+            cscf = cscfp[i];
+            member[i] = NGX_CONF_UNSET_UINT;
 
-        for (j = 0; j < cscf->nmembers; j++) {
-
-            if (cscf->nodes[j] == NULL
-                || cscf->members[j].id->len != id.len
-                || ngx_strncmp(cscf->members[j].id->data, id.data, id.len)
-                   != 0)
+            if (cluster.data
+                && (cluster.len != cscf->upstream->host.len
+                    || ngx_strncmp(cluster.data, cscf->upstream->host.data,
+                                   cluster.len) != 0))
             {
                 continue;
             }
 
-            found++;
+            for (j = 0; j < cscf->nmembers; j++) {
+                if (!ngx_http_cluster_admin_is(cscf, j, &id, by_name)) {
+                    continue;
+                }
 
-            ngx_shmtx_lock(&cscf->shpool->mutex);
+                if (member[i] != NGX_CONF_UNSET_UINT) {
+                    return ngx_http_cluster_admin_error(r,
+                               NGX_HTTP_CONFLICT,
+                               "the name is not unique in its cluster, "
+                               "expected the node's address");
+                }
 
-            cscf->nodes[j]->admin = (uint8_t) admin;
-            cscf->shared->dirty = 1;
-
-            a = &cscf->shared->actions[cscf->shared->nactions++
-                                       % CLUSTER_ACTIONS_MAX];
-            a->at = now;
-            a->admin = (uint8_t) admin;
-            ngx_cpystrn((u_char *) a->node, cscf->members[j].name->data,
-                        ngx_min(cscf->members[j].name->len + 1,
-                                sizeof(a->node)));
-            ngx_cpystrn((u_char *) a->by, who, sizeof(a->by));
-
-            ngx_http_cluster_evaluate_node(cscf, cscf->nodes[j], now,
-                                           r->connection->log);
-
-            ngx_shmtx_unlock(&cscf->shpool->mutex);
-
-            ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                          "cluster \"%V\" node \"%V\": %s by %s",
-                          &cscf->upstream->host, cscf->members[j].id,
-                          cluster_action_name(admin), who);
+                member[i] = j;
+                found++;
+            }
         }
     }
 
-    if (!found) {
-        return NGX_HTTP_NOT_FOUND;
+    if (found == 0) {
+        return ngx_http_cluster_admin_error(r, NGX_HTTP_NOT_FOUND,
+                   cluster.data ? "no such node in that cluster, expected "
+                                  "an address such as 10.0.0.11:8624, or "
+                                  "a name"
+                                : "no such node, expected an address such "
+                                  "as 10.0.0.11:8624, or a name");
+    }
+
+    now = ngx_http_cluster_now();
+
+    for (i = 0; i < cmcf->clusters.nelts; i++) {
+        cscf = cscfp[i];
+        j = member[i];
+
+        if (j == NGX_CONF_UNSET_UINT) {
+            continue;
+        }
+
+        ngx_shmtx_lock(&cscf->shpool->mutex);
+
+        cscf->nodes[j]->admin = (uint8_t) admin;
+        cscf->shared->dirty = 1;
+
+        a = &cscf->shared->actions[cscf->shared->nactions++
+                                   % CLUSTER_ACTIONS_MAX];
+        a->at = now;
+        a->admin = (uint8_t) admin;
+        ngx_cpystrn((u_char *) a->node, cscf->members[j].name->data,
+                    ngx_min(cscf->members[j].name->len + 1,
+                            sizeof(a->node)));
+        ngx_cpystrn((u_char *) a->by, who, sizeof(a->by));
+
+        ngx_http_cluster_evaluate_node(cscf, cscf->nodes[j], now,
+                                       r->connection->log);
+
+        ngx_shmtx_unlock(&cscf->shpool->mutex);
+
+        ngx_log_error(NGX_LOG_NOTICE, ngx_http_cluster_admin_log(r), 0,
+                      "cluster \"%V\" node \"%V\": %s by %s",
+                      &cscf->upstream->host, cscf->members[j].id,
+                      cluster_action_name(admin), who);
     }
 
     b = ngx_create_temp_buf(r->pool, 64);
@@ -476,38 +521,140 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
 }
 
 
+/* whether member j is the node an action names, by address or by name */
+static ngx_uint_t
+ngx_http_cluster_admin_is(ngx_http_cluster_srv_conf_t *cscf, ngx_uint_t j,
+    ngx_str_t *id, ngx_uint_t by_name)
+{
+    ngx_str_t  *s;
+
+    if (cscf->nodes[j] == NULL) {
+        return 0;
+    }
+
+    s = by_name ? cscf->members[j].name : cscf->members[j].id;
+
+    return s->len == id->len && ngx_strncmp(s->data, id->data, id->len) == 0;
+}
+
+
+/* an action not taken, and why, as JSON */
+static ngx_int_t
+ngx_http_cluster_admin_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *error)
+{
+    size_t      len;
+    ngx_int_t   rc;
+    ngx_buf_t  *b;
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    len = sizeof("{\"error\":\"\"}\n") - 1 + ngx_strlen(error);
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the texts are the module's own, with nothing to escape */
+    b->last = ngx_sprintf(b->pos, "{\"error\":\"%s\"}\n", error);
+
+    return ngx_http_cluster_send(r, status, "application/json", b);
+}
+
+
 /*
- * Cross-site requests are refused (Sec-Fetch-Site, Origin); with a token,
- * the bearer must hold it, compared in constant time.  "who" says who
- * acted, for the log and the page.
+ * The log of an action's lines: the request's, without nginx's context,
+ * which quotes the request line with its query, where a careless client
+ * may have put a token.  The lines name the client themselves.
+ */
+static ngx_log_t *
+ngx_http_cluster_admin_log(ngx_http_request_t *r)
+{
+    ngx_log_t  *log;
+
+    log = ngx_palloc(r->pool, sizeof(ngx_log_t));
+    if (log == NULL) {
+        return r->connection->log;
+    }
+
+    *log = *r->connection->log;
+    log->handler = NULL;
+    log->data = NULL;
+
+    return log;
+}
+
+
+/*
+ * A refusal, logged with the client and the path as the client sent it
+ * (nginx refuses controls there), never the query.
+ */
+static void
+ngx_http_cluster_admin_refused(ngx_http_request_t *r, const char *why)
+{
+    u_char     *q;
+    ngx_str_t   path;
+
+    path = r->unparsed_uri;
+
+    q = ngx_strlchr(path.data, path.data + path.len, '?');
+
+    if (q) {
+        path.len = q - path.data;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, ngx_http_cluster_admin_log(r), 0,
+                  "cluster admin action refused: %s, client: %V, "
+                  "request: \"%V %V\"", why, &r->connection->addr_text,
+                  &r->method_name, &path);
+}
+
+
+/*
+ * Cross-site requests are refused (any Sec-Fetch-Site or Origin that says
+ * so, of however many); with a token, the bearer must hold it, compared in
+ * constant time.  "who" says who acted, for the log and the page.
  */
 static ngx_int_t
 ngx_http_cluster_admin_allowed(ngx_http_request_t *r,
     ngx_http_cluster_loc_conf_t *clcf, u_char *who, size_t size)
 {
-    u_char            *p, diff, digest[20];
-    size_t             i;
-    ngx_str_t          bearer;
-    ngx_sha1_t         sha1;
-    ngx_table_elt_t   *h, *host;
+    u_char                   *p, diff, digest[20];
+    size_t                    i;
+    ngx_str_t                 bearer;
+    ngx_sha1_t                sha1;
+    ngx_table_elt_t          *h, *host;
+    ngx_http_cluster_walk_t   walk;
 
-    h = ngx_http_cluster_header(r, "Sec-Fetch-Site", 14);
+    ngx_memzero(&walk, sizeof(ngx_http_cluster_walk_t));
 
-    if (h && !(h->value.len == 11
-               && ngx_strncasecmp(h->value.data, (u_char *) "same-origin", 11)
-                  == 0)
-          && !(h->value.len == 4
-               && ngx_strncasecmp(h->value.data, (u_char *) "none", 4) == 0))
+    while ((h = ngx_http_cluster_header_next(&r->headers_in.headers,
+                                             "Sec-Fetch-Site", 14, &walk)))
     {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "cluster admin action refused: cross-site request");
-        return NGX_HTTP_FORBIDDEN;
+        if (!(h->value.len == 11
+              && ngx_strncasecmp(h->value.data, (u_char *) "same-origin", 11)
+                 == 0)
+            && !(h->value.len == 4
+                 && ngx_strncasecmp(h->value.data, (u_char *) "none", 4)
+                    == 0))
+        {
+            ngx_http_cluster_admin_refused(r, "cross-site request");
+            return NGX_HTTP_FORBIDDEN;
+        }
     }
 
-    h = ngx_http_cluster_header(r, "Origin", 6);
     host = r->headers_in.host;
 
-    if (h) {
+    ngx_memzero(&walk, sizeof(ngx_http_cluster_walk_t));
+
+    while ((h = ngx_http_cluster_header_next(&r->headers_in.headers,
+                                             "Origin", 6, &walk)))
+    {
         /* the Origin's host must be the request's own */
         p = ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
                              (u_char *) "://", 3 - 1);
@@ -517,8 +664,7 @@ ngx_http_cluster_admin_allowed(ngx_http_request_t *r,
                != host->value.len
             || ngx_strncasecmp(p + 3, host->value.data, host->value.len) != 0)
         {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "cluster admin action refused: cross-site request");
+            ngx_http_cluster_admin_refused(r, "cross-site request");
             return NGX_HTTP_FORBIDDEN;
         }
     }
@@ -566,9 +712,8 @@ ngx_http_cluster_admin_allowed(ngx_http_request_t *r,
          * With no token, nginx's auth_basic must have let a user in: an
          * address alone proves nothing to a page that rebinds its name.
          */
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "cluster admin action refused: no token_file= and no "
-                      "user authenticated by auth_basic");
+        ngx_http_cluster_admin_refused(r, "no token_file= and no user "
+                                          "authenticated by auth_basic");
         return NGX_HTTP_FORBIDDEN;
     }
 
@@ -580,8 +725,7 @@ ngx_http_cluster_admin_allowed(ngx_http_request_t *r,
 
 unauthorized:
 
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "cluster admin action refused: no valid token");
+    ngx_http_cluster_admin_refused(r, "no valid token");
 
     if (ngx_http_cluster_add_header(r, "WWW-Authenticate",
                                     "Bearer realm=\"cluster\"")
@@ -591,18 +735,6 @@ unauthorized:
     }
 
     return NGX_HTTP_UNAUTHORIZED;
-}
-
-
-static ngx_table_elt_t *
-ngx_http_cluster_header(ngx_http_request_t *r, const char *name, size_t len)
-{
-    ngx_http_cluster_walk_t  walk;
-
-    ngx_memzero(&walk, sizeof(ngx_http_cluster_walk_t));
-
-    return ngx_http_cluster_header_next(&r->headers_in.headers, name, len,
-                                        &walk);
 }
 
 

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_cluster.h"
+#include "cluster_change.h"
 
 
 static ngx_int_t ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
@@ -18,8 +19,19 @@ static ngx_http_cluster_shm_cluster_t *ngx_http_cluster_zone_cluster(
     ngx_slab_pool_t *shpool, ngx_http_cluster_shctx_t *sh, ngx_str_t *name);
 static ngx_int_t ngx_http_cluster_zone_sessions(ngx_shm_zone_t *shm_zone,
     ngx_slab_pool_t *shpool, ngx_http_cluster_srv_conf_t *cscf);
+static ngx_int_t ngx_http_cluster_zone_identity(
+    ngx_http_cluster_srv_conf_t *cscf, ngx_uint_t i, ngx_str_t *identity,
+    ngx_log_t *log);
+static ngx_http_cluster_shm_cluster_t *ngx_http_cluster_zone_find_cluster(
+    ngx_http_cluster_shctx_t *sh, ngx_str_t *name);
+static ngx_http_cluster_shm_node_t *ngx_http_cluster_zone_find_node(
+    ngx_http_cluster_shctx_t *sh, ngx_str_t *identity, uint32_t hash);
 static cluster_node_t *ngx_http_cluster_zone_node(ngx_slab_pool_t *shpool,
-    ngx_http_cluster_shctx_t *sh, ngx_str_t *identity, int64_t now);
+    ngx_http_cluster_shctx_t *sh, ngx_str_t *identity, int64_t now,
+    ngx_uint_t *created);
+static ngx_slab_pool_t *ngx_http_cluster_zone_old(ngx_shm_zone_t *shm_zone);
+static void ngx_http_cluster_zone_adopt(ngx_slab_pool_t *old,
+    ngx_http_cluster_srv_conf_t *cscf);
 static void ngx_http_cluster_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static void ngx_http_cluster_log_change(ngx_http_cluster_srv_conf_t *cscf,
@@ -35,7 +47,7 @@ ngx_http_cluster_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     size_t                          len;
     int64_t                         now;
     ngx_uint_t                      i, fresh;
-    ngx_slab_pool_t                *shpool;
+    ngx_slab_pool_t                *shpool, *old;
     ngx_http_cluster_shctx_t       *sh;
     ngx_http_cluster_srv_conf_t   **cscfp;
     ngx_http_cluster_main_conf_t   *cmcf;
@@ -75,6 +87,10 @@ ngx_http_cluster_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     /* the module says itself, once, that the zone is full */
     shpool->log_nomem = 0;
 
+    if (ngx_http_cluster_state_writable(cmcf, shm_zone->shm.log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     now = ngx_http_cluster_now();
 
     cscfp = cmcf->clusters.elts;
@@ -92,7 +108,26 @@ ngx_http_cluster_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         }
     }
 
-    if (fresh && cmcf->state_file.len) {
+    if (!fresh) {
+        return NGX_OK;
+    }
+
+    old = ngx_http_cluster_zone_old(shm_zone);
+
+    if (old) {
+        /* a reload that resized the zone: the old one is still there */
+        for (i = 0; i < cmcf->clusters.nelts; i++) {
+            if (cscfp[i]->shm_zone == shm_zone && cscfp[i]->shared) {
+                ngx_http_cluster_zone_adopt(old, cscfp[i]);
+            }
+        }
+
+        ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                      "cluster zone \"%V\" resized: its nodes, actions and "
+                      "verdicts carried over, its sessions started afresh",
+                      &shm_zone->shm.name);
+
+    } else if (cmcf->state_file.len) {
         /* a start, not a reload: what the last run knew */
         ngx_http_cluster_state_load(cmcf, shm_zone, shm_zone->shm.log);
     }
@@ -101,14 +136,126 @@ ngx_http_cluster_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
+/*
+ * On a reload that changed its size, the zone of the same name in the
+ * cycle that runs now: nginx made a new zone and keeps the old one until
+ * the new cycle is ready.
+ */
+static ngx_slab_pool_t *
+ngx_http_cluster_zone_old(ngx_shm_zone_t *shm_zone)
+{
+    ngx_uint_t        i;
+    ngx_shm_zone_t   *zone;
+    ngx_list_part_t  *part;
+
+    if (ngx_cycle == NULL) {
+        return NULL;
+    }
+
+    part = (ngx_list_part_t *) &ngx_cycle->shared_memory.part;
+    zone = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            zone = part->elts;
+            i = 0;
+        }
+
+        if (zone[i].tag == shm_zone->tag
+            && zone[i].shm.addr != shm_zone->shm.addr
+            && zone[i].shm.name.len == shm_zone->shm.name.len
+            && ngx_strncmp(zone[i].shm.name.data, shm_zone->shm.name.data,
+                           shm_zone->shm.name.len) == 0)
+        {
+            return (ngx_slab_pool_t *) zone[i].shm.addr;
+        }
+    }
+}
+
+
+/*
+ * A cluster's records from the old zone into the new, under the old
+ * zone's lock (its workers still run): each node's facts, by identity, and
+ * the last actions.  The session table is not carried over, so the slots
+ * in it and the verdicts drawn from it start afresh.
+ */
+static void
+ngx_http_cluster_zone_adopt(ngx_slab_pool_t *old,
+    ngx_http_cluster_srv_conf_t *cscf)
+{
+    uint8_t                          slot;
+    ngx_str_t                        identity;
+    ngx_uint_t                       i;
+    cluster_node_t                  *node;
+    ngx_http_cluster_shctx_t        *sh;
+    ngx_http_cluster_shm_node_t     *sn;
+    ngx_http_cluster_shm_cluster_t  *c;
+
+    sh = old->data;
+
+    for (i = 0; i < cscf->nmembers; i++) {
+        node = cscf->nodes[i];
+
+        if (node == NULL
+            || ngx_http_cluster_zone_identity(cscf, i, &identity,
+                                              ngx_cycle->log)
+               != NGX_OK)
+        {
+            continue;
+        }
+
+        ngx_shmtx_lock(&old->mutex);
+
+        sn = ngx_http_cluster_zone_find_node(sh, &identity,
+                                             ngx_crc32_short(identity.data,
+                                                             identity.len));
+        if (sn) {
+            slot = node->slot;
+            *node = sn->facts;
+
+            node->slot = slot;
+            node->key_class = 0;
+            node->key_cross = CLUSTER_KEY_UNKNOWN;
+            node->check_started = 0;
+
+        } else {
+            /* added by this reload */
+            cluster_node_join(node, ngx_http_cluster_now());
+        }
+
+        ngx_shmtx_unlock(&old->mutex);
+
+        ngx_free(identity.data);
+    }
+
+    ngx_shmtx_lock(&old->mutex);
+
+    c = ngx_http_cluster_zone_find_cluster(sh, &cscf->upstream->host);
+
+    if (c) {
+        ngx_memcpy(cscf->shared->actions, c->actions, sizeof(c->actions));
+        cscf->shared->nactions = c->nactions;
+        cscf->shared->cookies_forged = c->cookies_forged;
+        cscf->shared->cookies_malformed = c->cookies_malformed;
+    }
+
+    ngx_shmtx_unlock(&old->mutex);
+}
+
+
 static ngx_int_t
 ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
     ngx_slab_pool_t *shpool, ngx_http_cluster_shctx_t *sh,
     ngx_http_cluster_srv_conf_t *cscf, int64_t now)
 {
-    u_char                        *p;
     ngx_str_t                      identity, *host;
-    ngx_uint_t                     i, k, n, untracked;
+    ngx_uint_t                     i, k, n, untracked, created;
     ngx_http_upstream_rr_peers_t  *peers;
 
     host = &cscf->upstream->host;
@@ -141,23 +288,25 @@ ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
 
     for (i = 0; i < cscf->nmembers; i++) {
 
-        /* a node is known by its upstream and address, never by index */
-        identity.len = host->len + 1 + cscf->members[i].id->len;
-        identity.data = ngx_alloc(identity.len, shm_zone->shm.log);
-        if (identity.data == NULL) {
+        if (ngx_http_cluster_zone_identity(cscf, i, &identity,
+                                           shm_zone->shm.log)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
-        p = ngx_cpymem(identity.data, host->data, host->len);
-        *p++ = ' ';
-        ngx_memcpy(p, cscf->members[i].id->data, cscf->members[i].id->len);
-
         ngx_shmtx_lock(&shpool->mutex);
 
-        cscf->nodes[i] = ngx_http_cluster_zone_node(shpool, sh, &identity, now);
+        cscf->nodes[i] = ngx_http_cluster_zone_node(shpool, sh, &identity, now,
+                                                    &created);
 
         if (cscf->nodes[i]) {
             cscf->nodes[i]->backup = cscf->members[i].backup;
+
+            if (created && cscf->generation > 1) {
+                /* added by a reload, to a cluster that runs */
+                cluster_node_join(cscf->nodes[i], now);
+            }
         }
 
         ngx_shmtx_unlock(&shpool->mutex);
@@ -306,9 +455,33 @@ ngx_http_cluster_zone_sessions(ngx_shm_zone_t *shm_zone,
 }
 
 
+/* a node is known by its upstream and address, never by index */
+static ngx_int_t
+ngx_http_cluster_zone_identity(ngx_http_cluster_srv_conf_t *cscf,
+    ngx_uint_t i, ngx_str_t *identity, ngx_log_t *log)
+{
+    u_char     *p;
+    ngx_str_t  *host;
+
+    host = &cscf->upstream->host;
+
+    identity->len = host->len + 1 + cscf->members[i].id->len;
+    identity->data = ngx_alloc(identity->len, log);
+    if (identity->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(identity->data, host->data, host->len);
+    *p++ = ' ';
+    ngx_memcpy(p, cscf->members[i].id->data, cscf->members[i].id->len);
+
+    return NGX_OK;
+}
+
+
 static ngx_http_cluster_shm_cluster_t *
-ngx_http_cluster_zone_cluster(ngx_slab_pool_t *shpool,
-    ngx_http_cluster_shctx_t *sh, ngx_str_t *name)
+ngx_http_cluster_zone_find_cluster(ngx_http_cluster_shctx_t *sh,
+    ngx_str_t *name)
 {
     ngx_queue_t                     *q;
     ngx_http_cluster_shm_cluster_t  *c;
@@ -324,6 +497,22 @@ ngx_http_cluster_zone_cluster(ngx_slab_pool_t *shpool,
         {
             return c;
         }
+    }
+
+    return NULL;
+}
+
+
+static ngx_http_cluster_shm_cluster_t *
+ngx_http_cluster_zone_cluster(ngx_slab_pool_t *shpool,
+    ngx_http_cluster_shctx_t *sh, ngx_str_t *name)
+{
+    ngx_http_cluster_shm_cluster_t  *c;
+
+    c = ngx_http_cluster_zone_find_cluster(sh, name);
+
+    if (c) {
+        return c;
     }
 
     c = ngx_slab_alloc_locked(shpool,
@@ -352,16 +541,13 @@ ngx_http_cluster_zone_cluster(ngx_slab_pool_t *shpool,
 }
 
 
-static cluster_node_t *
-ngx_http_cluster_zone_node(ngx_slab_pool_t *shpool,
-    ngx_http_cluster_shctx_t *sh, ngx_str_t *identity, int64_t now)
+static ngx_http_cluster_shm_node_t *
+ngx_http_cluster_zone_find_node(ngx_http_cluster_shctx_t *sh,
+    ngx_str_t *identity, uint32_t hash)
 {
-    uint32_t                      hash;
     ngx_int_t                     rc;
     ngx_rbtree_node_t            *node, *sentinel;
     ngx_http_cluster_shm_node_t  *sn;
-
-    hash = ngx_crc32_short(identity->data, identity->len);
 
     node = sh->rbtree.root;
     sentinel = sh->rbtree.sentinel;
@@ -384,10 +570,32 @@ ngx_http_cluster_zone_node(ngx_slab_pool_t *shpool,
                           (size_t) sn->len);
 
         if (rc == 0) {
-            return &sn->facts;
+            return sn;
         }
 
         node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+static cluster_node_t *
+ngx_http_cluster_zone_node(ngx_slab_pool_t *shpool,
+    ngx_http_cluster_shctx_t *sh, ngx_str_t *identity, int64_t now,
+    ngx_uint_t *created)
+{
+    uint32_t                      hash;
+    ngx_http_cluster_shm_node_t  *sn;
+
+    hash = ngx_crc32_short(identity->data, identity->len);
+
+    sn = ngx_http_cluster_zone_find_node(sh, identity, hash);
+
+    *created = (sn == NULL);
+
+    if (sn) {
+        return &sn->facts;
     }
 
     sn = ngx_slab_alloc_locked(shpool,
@@ -552,11 +760,10 @@ ngx_http_cluster_log_change(ngx_http_cluster_srv_conf_t *cscf,
     ngx_http_cluster_member_t *member, cluster_change_t *change,
     ngx_log_t *log)
 {
-    u_char      *p, reasons[128];
-    uint32_t     bit;
-    ngx_str_t    empty;
-    ngx_uint_t   level, same;
-    const char  *name;
+    u_char      text[256];
+    size_t      len;
+    ngx_str_t   empty;
+    ngx_uint_t  same, level;
 
     ngx_str_null(&empty);
 
@@ -565,51 +772,17 @@ ngx_http_cluster_log_change(ngx_http_cluster_srv_conf_t *cscf,
            && ngx_memcmp(member->name->data, member->id->data,
                          member->id->len) == 0;
 
-    p = reasons;
-
-    for (bit = 1; bit != 0 && bit <= change->findings; bit <<= 1) {
-        name = cluster_finding_name(change->findings & bit);
-
-        if (name) {
-            p = ngx_slprintf(p, reasons + sizeof(reasons), "%s%s",
-                             p == reasons ? "" : " ", name);
-        }
-    }
-
-    if (p == reasons) {
-        p = ngx_cpymem(p, "none", 4);
-    }
-
-    level = (change->new_state == CLUSTER_STATE_UP
-             || change->new_state == CLUSTER_STATE_CHECKING)
-            ? NGX_LOG_NOTICE : NGX_LOG_WARN;
-
-    if (change->findings & ~change->old_findings
-        & ~CLUSTER_FINDING_UNCHECKED)
-    {
-        /* a new finding, such as a version out of sync */
-        level = NGX_LOG_WARN;
-    }
-
-    if (change->old_in_rotation && !change->new_in_rotation) {
-        level = NGX_LOG_WARN;
-
-    } else if (!change->old_in_rotation && change->new_in_rotation) {
-        level = NGX_LOG_NOTICE;
-    }
+    len = cluster_change_text(change, (char *) text, sizeof(text));
+    level = (cluster_change_level(change) == CLUSTER_LOG_WARN)
+            ? NGX_LOG_WARN : NGX_LOG_NOTICE;
 
     cscf->shared->dirty = 1;
 
     ngx_log_error(level, log, 0,
-                  "cluster \"%V\" node \"%V\"%s%V%s is %s, %s rotation, "
-                  "was %s; findings: %*s",
+                  "cluster \"%V\" node \"%V\"%s%V%s %*s",
                   &cscf->upstream->host, member->name,
                   same ? "" : " (", same ? &empty : member->id,
-                  same ? "" : ")",
-                  cluster_state_name(change->new_state),
-                  change->new_in_rotation ? "in" : "out of",
-                  cluster_state_name(change->old_state),
-                  (size_t) (p - reasons), reasons);
+                  same ? "" : ")", ngx_min(len, sizeof(text)), text);
 }
 
 

@@ -76,6 +76,13 @@ cluster_node_init(cluster_node_t *node, int64_t now)
 
 
 void
+cluster_node_join(cluster_node_t *node, int64_t now)
+{
+    node->rotation_since = now;
+}
+
+
+void
 cluster_node_success(cluster_node_t *node, const cluster_settings_t *s,
     int64_t now)
 {

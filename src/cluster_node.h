@@ -60,6 +60,33 @@ typedef enum {
 } cluster_admin_e;
 
 
+/*
+ * The bounds of the settings, in ms where a time: every time a directive
+ * takes is checked against them, so that no sum of times can overflow.
+ */
+#define CLUSTER_TIME_MIN               100
+#define CLUSTER_INTERVAL_MAX           (86400LL * 1000)       /* a day */
+#define CLUSTER_TIMEOUT_MAX            (86400LL * 1000)       /* a day */
+#define CLUSTER_STALE_MAX              (366LL * 86400 * 1000) /* a year */
+#define CLUSTER_SLOW_START_MAX         (86400LL * 1000)       /* a day */
+#define CLUSTER_RISE_MAX               1000
+
+/*
+ * The latest time that is believed from outside (a cookie's "exp", the
+ * state file): the end of the year 9999, in ms.  Times past it are taken
+ * as it, before any arithmetic.
+ */
+#define CLUSTER_TIME_MAX               253402300799999LL
+
+
+/* a time from outside, in ms, into 0 .. CLUSTER_TIME_MAX */
+static inline int64_t
+cluster_time_clamp(int64_t t)
+{
+    return t < 0 ? 0 : (t > CLUSTER_TIME_MAX ? CLUSTER_TIME_MAX : t);
+}
+
+
 typedef struct {
     int64_t      interval;        /* ms between heartbeats expected */
     int64_t      stale;           /* ms without a heartbeat: stale */
@@ -183,6 +210,12 @@ void cluster_settings_default(cluster_settings_t *s);
 uint32_t cluster_settings_out(const cluster_settings_t *s);
 
 void cluster_node_init(cluster_node_t *node, int64_t now);
+
+/*
+ * A node added to a cluster that runs: new to rotation, it takes its share
+ * slowly under slow start, as a node back in rotation does.
+ */
+void cluster_node_join(cluster_node_t *node, int64_t now);
 
 /*
  * The outcome of an active check; returns 1 when the cluster's version

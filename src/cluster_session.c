@@ -18,6 +18,44 @@ static void cluster_sessions_pardon(cluster_sessions_t *t, unsigned slot);
 static unsigned cluster_class_root(uint8_t *parent, unsigned a);
 
 
+int64_t
+cluster_session_expires(const uint8_t *text, size_t len)
+{
+    int64_t         exp;
+    const uint8_t  *p, *last;
+
+    last = text + len;
+
+    for (p = text; last - p >= 6; p++) {
+        if (memcmp(p, "\"exp\":", 6) == 0) {
+            break;
+        }
+    }
+
+    if (last - p < 6) {
+        return 0;
+    }
+
+    exp = 0;
+
+    for (p += 6; p < last && (*p == ' ' || *p == '\t'); p++) {
+        /* void */
+    }
+
+    /* digits past the bound are the bound: no product can overflow */
+
+    for ( /* void */ ; p < last && *p >= '0' && *p <= '9'; p++) {
+        exp = exp * 10 + (*p - '0');
+
+        if (exp > CLUSTER_TIME_MAX / 1000) {
+            return CLUSTER_TIME_MAX / 1000;
+        }
+    }
+
+    return exp;
+}
+
+
 size_t
 cluster_sessions_size(uint32_t n)
 {
@@ -222,7 +260,7 @@ cluster_session_news(const cluster_session_t *s, unsigned slot, int sign_in,
         return 0;
     }
 
-    if (s->expires && s->expires * 1000 <= now) {
+    if (s->expires && s->expires <= now / 1000) {
         return 0;
     }
 

@@ -40,7 +40,8 @@
 typedef struct {
     uint8_t     fp[CLUSTER_SESSION_FP];
     int64_t     seen;           /* ms, last use; 0: an empty way */
-    int64_t     expires;        /* s, a v1 cookie's "exp"; 0: unknown */
+    int64_t     expires;        /* s, a v1 cookie's "exp"; 0: unknown;
+                                   never past CLUSTER_TIME_MAX */
     uint32_t    served;         /* nodes (a bit per slot) that served it */
     uint32_t    refused;        /* nodes that sent it to sign in */
     uint32_t    replayed;       /* nodes it was replayed to (probe=) */
@@ -64,6 +65,12 @@ typedef struct {
     cluster_session_t  session[1];     /* nsets * CLUSTER_SESSION_WAYS */
 } cluster_sessions_t;
 
+
+/*
+ * The "exp" of a v1 cookie's plaintext (JSON), in seconds since the epoch,
+ * no later than CLUSTER_TIME_MAX; 0 when it says none.
+ */
+int64_t cluster_session_expires(const uint8_t *text, size_t len);
 
 /* the bytes of a table for about n sessions (n is rounded up) */
 size_t cluster_sessions_size(uint32_t n);

@@ -3,10 +3,15 @@
  * the last known facts of each node across a restart.
  *
  * Written as JSON by cluster_state_write() into the caller's buffer, read
- * with jansson by cluster_state_read(), which hands each node it finds to
- * the caller.  Only what a restart should not forget is kept: the admin
- * state, the counters, the last heartbeat and check, and what the node's
- * /health said; states and rotation are judged anew.
+ * with jansson by cluster_state_read(), which hands each node and each
+ * action it finds to the caller.  Only what a restart should not forget is
+ * kept: the admin state, the counters, the last heartbeat and check, what
+ * the node's /health said, the cryptographic key check's verdict, and the
+ * last actions of operators; states and rotation are judged anew, and the
+ * sessions of the behavioural key check are not kept.
+ *
+ * Everything read is checked: a value out of its range refuses its entry,
+ * and no time is later than the time of reading.
  */
 
 #ifndef CLUSTER_STATE_H
@@ -14,31 +19,51 @@
 
 
 #include "cluster_node.h"
+#include "cluster_status.h"
 
 
 typedef struct {
-    const char            *cluster;
-    size_t                 cluster_len;
-    const char            *id;
-    size_t                 id_len;
-    const cluster_node_t  *facts;
+    const char              *cluster;
+    size_t                   cluster_len;
+    const char              *id;
+    size_t                   id_len;
+    const cluster_node_t    *facts;
 } cluster_state_entry_t;
 
 
-/* called for each node read; returns 1 when it knew the node */
-typedef int (*cluster_state_apply_pt)(void *ctx, const char *cluster,
-    const char *id, const cluster_node_t *saved);
+typedef struct {
+    const char              *cluster;
+    size_t                   cluster_len;
+    const cluster_action_t  *action;
+} cluster_state_action_t;
 
 
+/* what a reader hands its caller, entry by entry */
+typedef struct {
+    /* a node read; returns 1 when it knew the node */
+    int                    (*node)(void *ctx, const char *cluster,
+                                   const char *id,
+                                   const cluster_node_t *saved);
+    /* an operator's action, oldest first */
+    void                   (*action)(void *ctx, const char *cluster,
+                                     const cluster_action_t *action);
+    void                    *ctx;
+} cluster_state_reader_t;
+
+
+/* the actions oldest first; returns the bytes needed, as cluster_buf does */
 size_t cluster_state_write(char *buf, size_t size,
-    const cluster_state_entry_t *entries, size_t n, int64_t now);
+    const cluster_state_entry_t *entries, size_t n,
+    const cluster_state_action_t *actions, size_t nactions, int64_t now);
 
 /*
- * Reads a state file's text; returns the number of nodes applied, or -1
+ * Reads a state file's text at "now"; returns the number of nodes applied,
+ * with the entries refused for a value out of range in "refused", or -1
  * when the text is not a state file (the reason in "error").
  */
-long cluster_state_read(const char *text, size_t len,
-    cluster_state_apply_pt apply, void *ctx, char *error, size_t size);
+long cluster_state_read(const char *text, size_t len, int64_t now,
+    const cluster_state_reader_t *reader, long *refused, char *error,
+    size_t size);
 
 /* copies the kept fields of "saved" into a live node */
 void cluster_state_restore(cluster_node_t *node, const cluster_node_t *saved);

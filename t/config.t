@@ -94,8 +94,8 @@ check("cluster zone=c:1m;\ncluster_check;\ncluster_check;  # BAD",
 check("server unix:/tmp/x.sock;\ncluster zone=c:1m;  # BAD\ncluster_check messenger=33237;",
       qr/"cluster_check messenger=" cannot check the unix socket server "unix:\/tmp\/x\.sock" of upstream "proget"/);
 check("cluster zone=c:1m;\ncluster_slow_start soon;  # BAD",
-      qr/invalid time "soon", expected a time such as 30s, or 0 for none/);
-check("cluster zone=c:1m;  # BAD\ncluster_node_name 10.0.0.1:80 web1;",
+      qr/invalid time in "soon", expected a time of at least 0 and at most 1d \(0: none\)/);
+check("cluster zone=c:1m;\ncluster_node_name 10.0.0.1:80 web1;  # BAD",
       qr/"cluster_node_name" names "10\.0\.0\.1:80", which is no server of upstream "proget"/);
 check("cluster zone=c:1m;\ncluster_node_name 127.0.0.1:8001 a;\ncluster_node_name 127.0.0.1:8001 b;  # BAD",
       qr/duplicate name for "127\.0\.0\.1:8001"/);

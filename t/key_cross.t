@@ -99,7 +99,7 @@ for my $name (qw(web1 web3)) {
 }
 
 like($t->read_file('error.log'),
-     qr/\[warn\].*node "\Q$addr{web2}\E" is up, out of rotation, was up; findings: key_mismatch/,
+     qr/\[warn\].*node "\Q$addr{web2}\E" is still up, out of rotation, found: key_mismatch; findings: key_mismatch/,
      'logged once, at warn');
 cmp_ok($sessions, '<=', 12, "it took $sessions sign-ins");
 

@@ -20,6 +20,7 @@ main(void)
     test_state();
     test_cookie();
     test_session();
+    test_change();
 
     printf("%u passed, %u failed\n", unit_passed, unit_failed);
 

@@ -117,6 +117,7 @@ test_table(void)
 static void
 test_answers(void)
 {
+    const char          *json;
     cluster_session_t   *s;
     cluster_sessions_t  *t;
 
@@ -159,6 +160,15 @@ test_answers(void)
     s->expires = T0 / 1000 + 60;
     CHECK(cluster_session_news(s, 2, 0, T0 + 59000, STALE));
     CHECK(!cluster_session_news(s, 2, 0, T0 + 60000, STALE));
+
+    /* an "exp" past any sane time is the bound, never an overflow */
+    json = "{\"exp\":99999999999999999999999,\"sub\":\"u\"}";
+    s->expires = cluster_session_expires((const uint8_t *) json,
+                                         strlen(json));
+    CHECK(s->expires == CLUSTER_TIME_MAX / 1000);
+    CHECK(cluster_session_news(s, 2, 0, T0, STALE));
+    s->expires = INT64_MAX;
+    CHECK(cluster_session_news(s, 2, 0, T0, STALE));
 
     /* the active check sends a session once to each node, if news */
     s = minted(t, 0, 5, T0);
@@ -283,6 +293,37 @@ test_classes(void)
 
 
 static void
+test_expires(void)
+{
+    const char  *json;
+
+    json = "{\"sub\":\"u\",\"iat\":1795606110,\"exp\":1795609710}";
+    CHECK(cluster_session_expires((const uint8_t *) json, strlen(json))
+          == 1795609710);
+
+    json = "{\"sub\":\"u\",\"exp\": 17}";
+    CHECK(cluster_session_expires((const uint8_t *) json, strlen(json)) == 17);
+
+    /* no "exp", or one that is not a number, or cut short */
+    json = "{\"sub\":\"u\"}";
+    CHECK(cluster_session_expires((const uint8_t *) json, strlen(json)) == 0);
+    json = "{\"exp\":\"soon\"}";
+    CHECK(cluster_session_expires((const uint8_t *) json, strlen(json)) == 0);
+    json = "{\"exp\":";
+    CHECK(cluster_session_expires((const uint8_t *) json, strlen(json)) == 0);
+    CHECK(cluster_session_expires((const uint8_t *) json, 3) == 0);
+
+    /* the year 9999 at most */
+    json = "{\"exp\":253402300800}";
+    CHECK(cluster_session_expires((const uint8_t *) json, strlen(json))
+          == CLUSTER_TIME_MAX / 1000);
+    json = "{\"exp\":253402300799}";
+    CHECK(cluster_session_expires((const uint8_t *) json, strlen(json))
+          == 253402300799);
+}
+
+
+static void
 test_counts(void)
 {
     unsigned             i;
@@ -310,5 +351,6 @@ test_session(void)
     test_table();
     test_answers();
     test_classes();
+    test_expires();
     test_counts();
 }

@@ -46,6 +46,7 @@ void test_check(void);
 void test_state(void);
 void test_cookie(void);
 void test_session(void);
+void test_change(void);
 
 
 #endif /* UNIT_H */
