@@ -115,6 +115,43 @@ check("cluster zone=c:1m;\ncluster_cookie name=a sessions=8;  # BAD",
       qr/invalid value "sessions=8", expected "sessions=" a number from 16 to 1048576/);
 check("cluster zone=c:1m;\ncluster_cookie name=a sessions=many;  # BAD",
       qr/invalid value "sessions=many"/);
+# every time and number has a bound, said with it: none overflows later
+check("cluster zone=c:1m;\ncluster_heartbeat interval=9223372036854775s stale=9223372036854775807ms;  # BAD",
+      qr/invalid time in "interval=9223372036854775s", expected a time of at least 100ms and at most 1d/);
+check("cluster zone=c:1m;\ncluster_heartbeat stale=9223372036854775807ms;  # BAD",
+      qr/invalid time in "stale=9223372036854775807ms", expected a time of at least 100ms and at most 366d/);
+check("cluster zone=c:1m;\ncluster_heartbeat interval=25h;  # BAD",
+      qr/invalid time in "interval=25h", expected a time of at least 100ms and at most 1d/);
+check("cluster zone=c:1m;\ncluster_heartbeat stale=367d;  # BAD",
+      qr/invalid time in "stale=367d", expected a time of at least 100ms and at most 366d/);
+check("cluster zone=c:1m;\ncluster_check timeout=9223372036854775s;  # BAD",
+      qr/invalid time in "timeout=9223372036854775s", expected a time of at least 100ms and at most 1d/);
+check("cluster zone=c:1m;\ncluster_slow_start 9223372036854775s;  # BAD",
+      qr/invalid time in "9223372036854775s", expected a time of at least 0 and at most 1d \(0: none\)/);
+check("cluster zone=c:1m;\ncluster_slow_start 2d;  # BAD",
+      qr/invalid time in "2d", expected a time of at least 0 and at most 1d/);
+check("cluster zone=c:1m;\ncluster_check rise=1001;  # BAD",
+      qr/invalid value in "rise=1001", expected a number from 1 to 1000/);
+check("cluster zone=c:1m;\ncluster_check fall=99999999999999999999;  # BAD",
+      qr/invalid value in "fall=99999999999999999999", expected a number from 1 to 1000/);
+check("cluster zone=c:1m;\ncluster_cookie name=a sessions=1048577;  # BAD",
+      qr/invalid value "sessions=1048577", expected "sessions=" a number from 16 to 1048576/);
+check("cluster zone=c:1m;\ncluster_check expect=200-99999999999999999999;  # BAD",
+      qr/invalid status range in "expect=200-99999999999999999999"/);
+check("cluster zone=c:1m;",
+      qr/invalid time in "refresh=9223372036854775s", expected seconds such as 10s, at most a day/,
+      "location /c { cluster_status refresh=9223372036854775s; }  # BAD\n");
+
+# each parameter once; a name is never empty
+check("cluster zone=c:1m;\ncluster_cookie name=a name=b;  # BAD",
+      qr/duplicate parameter "name=b"/);
+check("cluster zone=c:1m;\ncluster_cookie name=a sessions=16 login=x sessions=32;  # BAD",
+      qr/duplicate parameter "sessions=32"/);
+check("cluster zone=c:1m;\ncluster_node_name 127.0.0.1:8001 \"\";  # BAD",
+      qr/invalid empty name, expected "cluster_node_name ADDRESS NAME"/);
+check("cluster zone=c:1m;\ncluster_node_name \"\" web1;  # BAD",
+      qr/invalid empty address, expected "cluster_node_name ADDRESS NAME"/);
+
 check("cluster_heartbeat interval=1s;  # BAD",
       qr/"cluster_\*" directives in upstream "proget" need "cluster zone=NAME:SIZE"/);
 check("cluster zone=c:1m;",
@@ -186,6 +223,35 @@ EOF
 
 my ($rc, $out) = $t->test_config;
 is($rc, 0, 'a good configuration passes') or diag $out;
+
+# every bound itself passes, and cluster_cookie takes all its parameters
+$t->write_config(<<'EOF');
+    upstream proget {
+        server 127.0.0.1:8001;
+        cluster zone=c:1m;
+        cluster_heartbeat interval=1d stale=366d;
+        cluster_check timeout=1d rise=1000 fall=1000;
+        cluster_slow_start 1d;
+        cluster_key file=%%DIR%%/key;
+        cluster_cookie name=^\.ProGetAuth$ login=^/log-in sessions=1048576
+                       probe=/feeds/;
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        location / { proxy_pass http://proget; }
+        location /cluster { cluster_status refresh=1d; }
+    }
+EOF
+
+open my $kf, '>', $t->dir . '/key' or die;
+print $kf "00112233445566778899aabbccddeeff\n";
+close $kf;
+chmod 0600, $t->dir . '/key';
+
+($rc, $out) = $t->test_config;
+is($rc, 0, 'the bounds themselves pass, and cluster_cookie with four')
+    or diag $out;
 
 # another balancer after "cluster" would take the upstream from it
 $t->write_config(<<'EOF');

@@ -24,6 +24,8 @@
  *   version=X    the release number reported by /health
  *   service=ok|error
  *   messenger=0|1  close or open the service messenger's port
+ *   exp=N        the "exp" of the cookies /log-in sets, digits as given
+ *                (however absurd); reset: an hour from now
  *   answer=MODE  how /health answers: normal, big (an 80 KiB body), huge
  *                (a length of 1 MiB, then nothing), drip
  *                (a byte every 100 ms), garbage (not HTTP), invalid (bad
@@ -109,6 +111,8 @@ typedef struct {
     int           close;
     int           delay;
     char          answer[64];
+    char          exp[64];      /* the "exp" of the cookies it sets, as
+                                   given; "": an hour from now */
     int           messenger_port;
     int           messenger_fd;   /* -1: closed */
 
@@ -366,6 +370,7 @@ sim_control(sim_conn_t *c, const char *query, int keepalive)
         sim.close = 0;
         sim.delay = 0;
         sim.service_ok = 1;
+        sim.exp[0] = '\0';
         snprintf(sim.answer, sizeof(sim.answer), "normal");
         sim_messenger(sim_ep, 1);
     }
@@ -400,6 +405,13 @@ sim_control(sim_conn_t *c, const char *query, int keepalive)
 
     if (sim_query(query, "service", val, sizeof(val))) {
         sim.service_ok = strcmp(val, "ok") == 0;
+    }
+
+    if (sim_query(query, "exp", val, sizeof(val))) {
+        /* digits only, however many: a node may set any */
+        if (strspn(val, "0123456789") == strlen(val)) {
+            memcpy(sim.exp, val, sizeof(sim.exp));
+        }
     }
 
     snprintf(body, sizeof(body),
@@ -532,11 +544,20 @@ sim_log_in(sim_conn_t *c, int keepalive)
     uint8_t  nonce[CLUSTER_COOKIE_NONCE];
 
     now = time(NULL);
-    len = (size_t) snprintf(text, sizeof(text),
-                            "{\"sub\":\"user\",\"iat\":%lld,\"exp\":%lld,"
-                            "\"node\":\"%s\"}",
-                            (long long) now, (long long) now + 3600,
-                            sim.name);
+
+    if (sim.exp[0]) {
+        len = (size_t) snprintf(text, sizeof(text),
+                                "{\"sub\":\"user\",\"iat\":%lld,\"exp\":%s,"
+                                "\"node\":\"%s\"}",
+                                (long long) now, sim.exp, sim.name);
+
+    } else {
+        len = (size_t) snprintf(text, sizeof(text),
+                                "{\"sub\":\"user\",\"iat\":%lld,"
+                                "\"exp\":%lld,\"node\":\"%s\"}",
+                                (long long) now, (long long) now + 3600,
+                                sim.name);
+    }
 
     randombytes_buf(nonce, sizeof(nonce));
 
