@@ -8,10 +8,11 @@ MAKEFLAGS += --no-print-directory
 #                   twice: with the module as released, and with it built
 #                   under AddressSanitizer and UndefinedBehaviorSanitizer
 #   make check      the tests once, for one build: SANITIZE=0 or 1
-#   make demo       four simulated nodes behind nginx, with the status page
+#   make demo       five simulated nodes behind nginx, with the status page
 #   make bench      throughput and latency against plain round robin
-#   make fuzz       libFuzzer over the readers of the checks' answers and
-#                   the cookie opener (FUZZ_SECONDS each, 600 by default)
+#   make fuzz       libFuzzer over the readers of the checks' answers, the
+#                   cookie opener and scanner, the key readers and the state
+#                   file's reader (FUZZ_SECONDS each, 600 by default)
 #
 # NGINX_SRC=/path/to/nginx-1.x.y builds against another nginx source tree;
 # NGINX_CONFIGURE="..." adds to its configure flags.
@@ -143,6 +144,19 @@ fuzz:
 	    src/cluster_health.c -ljansson -lsodium
 	build/fuzz/fuzz_headers -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 	    -print_final_stats=1 build/fuzz/headers-corpus tests/fuzz/seeds
+	@mkdir -p build/fuzz/key-corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
+	    -o build/fuzz/fuzz_key tests/fuzz/fuzz_key.c \
+	    src/cluster_cookie.c -lsodium -lpcre2-8
+	build/fuzz/fuzz_key -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
+	    -print_final_stats=1 build/fuzz/key-corpus tests/fuzz/seeds
+	@mkdir -p build/fuzz/state-corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
+	    -o build/fuzz/fuzz_state tests/fuzz/fuzz_state.c \
+	    src/cluster_state.c src/cluster_health.c src/cluster_json.c \
+	    src/cluster_buf.c src/cluster_node.c -ljansson
+	build/fuzz/fuzz_state -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    -print_final_stats=1 build/fuzz/state-corpus tests/fuzz/seeds
 
 clean:
 	rm -rf build

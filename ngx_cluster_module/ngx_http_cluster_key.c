@@ -31,8 +31,10 @@ static ngx_int_t ngx_http_cluster_key_read(ngx_conf_t *cf, ngx_str_t *name,
 static char *ngx_http_cluster_key_store(ngx_conf_t *cf,
     ngx_http_cluster_srv_conf_t *cscf, u_char *text, size_t len,
     ngx_str_t *source);
+static uint8_t *ngx_http_cluster_key_alloc(ngx_conf_t *cf);
+static char *ngx_http_cluster_key_install(ngx_conf_t *cf,
+    ngx_http_cluster_srv_conf_t *cscf, uint8_t *raw);
 static void ngx_http_cluster_key_cleanup(void *data);
-static void ngx_http_cluster_key_uncomment(ngx_str_t *text);
 
 
 char *
@@ -40,12 +42,9 @@ ngx_http_cluster_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cluster_srv_conf_t  *cscf = conf;
 
-    int                   captures[6];
-    char                 *env, *rv;
-    u_char                errstr[NGX_MAX_CONF_ERRSTR];
-    ngx_int_t             n;
-    ngx_str_t            *value, s, text, var;
-    ngx_regex_compile_t   rc;
+    char       *env, *rv;
+    uint8_t    *raw;
+    ngx_str_t  *value, s, text, var;
 
     if (cscf->key) {
         return "is duplicate";
@@ -122,25 +121,15 @@ ngx_http_cluster_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        ngx_http_cluster_key_uncomment(&text);
-
-        ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
-
-        ngx_str_set(&rc.pattern,
-                    "<EncryptionKey>\\s*([0-9A-Fa-f]{32})\\s*</EncryptionKey>");
-        rc.pool = cf->pool;
-        rc.err.len = NGX_MAX_CONF_ERRSTR;
-        rc.err.data = errstr;
-
-        if (ngx_regex_compile(&rc) != NGX_OK) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%V", &rc.err);
+        raw = ngx_http_cluster_key_alloc(cf);
+        if (raw == NULL) {
             sodium_memzero(text.data, text.len);
             return NGX_CONF_ERROR;
         }
 
-        n = ngx_regex_exec(rc.regex, &text, captures, 6);
-
-        if (n < 2) {
+        if (cluster_key_from_config((const char *) text.data, text.len, raw)
+            != 0)
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "no <EncryptionKey> element of 32 hex digits "
                                "in \"%V\"", &s);
@@ -148,10 +137,9 @@ ngx_http_cluster_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        rv = ngx_http_cluster_key_store(cf, cscf, text.data + captures[2],
-                                        captures[3] - captures[2], &s);
         sodium_memzero(text.data, text.len);
-        return rv;
+
+        return ngx_http_cluster_key_install(cf, cscf, raw);
     }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -230,27 +218,17 @@ ngx_http_cluster_key_read(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *text)
 }
 
 
+/* file= and env=: the text is the key, blanks around it allowed */
 static char *
 ngx_http_cluster_key_store(ngx_conf_t *cf, ngx_http_cluster_srv_conf_t *cscf,
     u_char *text, size_t len, ngx_str_t *source)
 {
-    uint8_t             *raw;
-    ngx_pool_cleanup_t  *cln;
+    uint8_t  *raw;
 
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    raw = sodium_malloc(CLUSTER_KEY_RAW);
+    raw = ngx_http_cluster_key_alloc(cf);
     if (raw == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no guarded memory for the key");
         return NGX_CONF_ERROR;
     }
-
-    cln->handler = ngx_http_cluster_key_cleanup;
-    cln->data = raw;
 
     if (cluster_key_parse((const char *) text, len, raw) != 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -258,6 +236,43 @@ ngx_http_cluster_key_store(ngx_conf_t *cf, ngx_http_cluster_srv_conf_t *cscf,
                            "expected 32 hex digits", source);
         return NGX_CONF_ERROR;
     }
+
+    return ngx_http_cluster_key_install(cf, cscf, raw);
+}
+
+
+/* guarded memory for the raw key, freed with the configuration */
+static uint8_t *
+ngx_http_cluster_key_alloc(ngx_conf_t *cf)
+{
+    uint8_t             *raw;
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    raw = sodium_malloc(CLUSTER_KEY_RAW);
+    if (raw == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no guarded memory for the key");
+        return NULL;
+    }
+
+    cln->handler = ngx_http_cluster_key_cleanup;
+    cln->data = raw;
+
+    return raw;
+}
+
+
+/* the raw key read: its fingerprint, the cookie key, both made read-only */
+static char *
+ngx_http_cluster_key_install(ngx_conf_t *cf,
+    ngx_http_cluster_srv_conf_t *cscf, uint8_t *raw)
+{
+    ngx_pool_cleanup_t  *cln;
 
     cluster_key_fingerprint(raw, cscf->key_fingerprint);
 
@@ -293,23 +308,4 @@ static void
 ngx_http_cluster_key_cleanup(void *data)
 {
     sodium_free(data);
-}
-
-
-/* an XML comment's text is blanked: an old key kept there is no key */
-static void
-ngx_http_cluster_key_uncomment(ngx_str_t *text)
-{
-    u_char  *p, *end, *close;
-
-    p = text->data;
-    end = text->data + text->len;
-
-    while ((p = ngx_strlcasestrn(p, end, (u_char *) "<!--", 4 - 1))) {
-        close = ngx_strlcasestrn(p + 4, end, (u_char *) "-->", 3 - 1);
-        close = close ? close + 3 : end;
-
-        ngx_memset(p, ' ', close - p);
-        p = close;
-    }
 }

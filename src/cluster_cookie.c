@@ -12,6 +12,17 @@
 #define CLUSTER_COOKIE_VERSION  0x01
 #define CLUSTER_COOKIE_HEAD     (1 + CLUSTER_COOKIE_NONCE)
 
+#define CLUSTER_KEY_OPEN        "<EncryptionKey>"
+#define CLUSTER_KEY_CLOSE       "</EncryptionKey>"
+#define CLUSTER_KEY_HEX         (2 * CLUSTER_KEY_RAW)
+
+
+static int cluster_key_at(const char *p, const char *end, const char *s,
+    size_t n);
+static const char *cluster_key_blanks(const char *p, const char *end);
+static const char *cluster_key_comment(const char *p, const char *end);
+static int cluster_key_hex(unsigned char c);
+
 
 int
 cluster_cookie_pair(const char **p, const char *end, const char **name,
@@ -108,6 +119,117 @@ cluster_key_parse(const char *text, size_t len, uint8_t raw[CLUSTER_KEY_RAW])
     }
 
     return 0;
+}
+
+
+/*
+ * The element the module's regex found in the text with its comments
+ * blanked out, and no other:
+ *
+ *     <EncryptionKey>\s*([0-9A-Fa-f]{32})\s*</EncryptionKey>
+ *
+ * so a comment next to the digits counts as a blank, and an element that
+ * is not a key is passed over for a later one.  The digits are decoded
+ * where they lie: no copy of them is left to wipe.
+ */
+
+int
+cluster_key_from_config(const char *text, size_t len,
+    uint8_t raw[CLUSTER_KEY_RAW])
+{
+    const char  *p, *q, *end, *digits;
+
+    p = text;
+    end = text + len;
+
+    while (p < end) {
+
+        if (cluster_key_at(p, end, "<!--", 4)) {
+            p = cluster_key_comment(p + 4, end);
+            continue;
+        }
+
+        if (!cluster_key_at(p, end, CLUSTER_KEY_OPEN,
+                            sizeof(CLUSTER_KEY_OPEN) - 1))
+        {
+            p++;
+            continue;
+        }
+
+        digits = cluster_key_blanks(p + sizeof(CLUSTER_KEY_OPEN) - 1, end);
+
+        for (q = digits;
+             q < end && q - digits < CLUSTER_KEY_HEX
+             && cluster_key_hex((unsigned char) *q);
+             q++)
+        {
+            /* void */
+        }
+
+        if (q - digits == CLUSTER_KEY_HEX
+            && cluster_key_at(cluster_key_blanks(q, end), end,
+                              CLUSTER_KEY_CLOSE,
+                              sizeof(CLUSTER_KEY_CLOSE) - 1))
+        {
+            return cluster_key_parse(digits, CLUSTER_KEY_HEX, raw);
+        }
+
+        p++;
+    }
+
+    return -1;
+}
+
+
+static int
+cluster_key_at(const char *p, const char *end, const char *s, size_t n)
+{
+    return (size_t) (end - p) >= n && memcmp(p, s, n) == 0;
+}
+
+
+/* PCRE's \s, and comments, which the regex saw blanked out */
+static const char *
+cluster_key_blanks(const char *p, const char *end)
+{
+    while (p < end) {
+
+        if (*p == ' ' || (*p >= '\t' && *p <= '\r')) {
+            p++;
+            continue;
+        }
+
+        if (cluster_key_at(p, end, "<!--", 4)) {
+            p = cluster_key_comment(p + 4, end);
+            continue;
+        }
+
+        break;
+    }
+
+    return p;
+}
+
+
+/* past the "-->" that closes a comment, p being past its "<!--"; or end */
+static const char *
+cluster_key_comment(const char *p, const char *end)
+{
+    for ( /* void */ ; end - p >= 3; p++) {
+        if (p[0] == '-' && p[1] == '-' && p[2] == '>') {
+            return p + 3;
+        }
+    }
+
+    return end;
+}
+
+
+static int
+cluster_key_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
+           || (c >= 'A' && c <= 'F');
 }
 
 

@@ -49,6 +49,16 @@ int cluster_cookie_init(void);
 int cluster_key_parse(const char *text, size_t len,
     uint8_t raw[CLUSTER_KEY_RAW]);
 
+/*
+ * The EncryptionKey of an Inedo XML configuration (ProGet.config): the
+ * first <EncryptionKey> element outside the comments ("<!-- -->", one left
+ * open runs to the end) whose content is 32 hex digits, blanks around them
+ * allowed, into 16 bytes.  Reads len bytes of text, no more, and never
+ * writes them; 0 on success, -1 with raw untouched when there is none.
+ */
+int cluster_key_from_config(const char *text, size_t len,
+    uint8_t raw[CLUSTER_KEY_RAW]);
+
 void cluster_cookie_key(const uint8_t raw[CLUSTER_KEY_RAW],
     uint8_t key[CLUSTER_KEY_SEAL]);
 

@@ -327,7 +327,8 @@ again:
 static const char *
 cluster_http_find(const char *p, const char *end, const char *s, size_t n)
 {
-    for ( /* void */ ; p + n <= end; p++) {
+    /* no pointer past the end is ever formed */
+    for ( /* void */ ; p < end && (size_t) (end - p) >= n; p++) {
         if (*p == s[0] && memcmp(p, s, n) == 0) {
             return p;
         }

@@ -144,6 +144,159 @@ test_keys(void)
 }
 
 
+/* the reader over a copy of exactly len bytes, so ASan sees any overread */
+static int
+from_config(const char *text, size_t len, uint8_t raw[CLUSTER_KEY_RAW])
+{
+    int    rc;
+    char  *copy;
+
+    copy = malloc(len ? len : 1);
+    if (copy == NULL) {
+        return -2;
+    }
+
+    memcpy(copy, text, len);
+    rc = cluster_key_from_config(copy, len, raw);
+
+    /* the text is read, never written */
+    if (memcmp(copy, text, len) != 0) {
+        rc = -3;
+    }
+
+    free(copy);
+
+    return rc;
+}
+
+
+#define FROM_CONFIG(text, raw)  from_config(text, sizeof(text) - 1, raw)
+
+#define KEY       "00112233445566778899aabbccddeeff"
+#define OLD_KEY   "ffeeddccbbaa99887766554433221100"
+
+
+static void
+test_config_keys(void)
+{
+    size_t   n, len;
+    uint8_t  want[CLUSTER_KEY_RAW], old[CLUSTER_KEY_RAW];
+    uint8_t  raw[CLUSTER_KEY_RAW], untouched[CLUSTER_KEY_RAW];
+
+    static const char  proget[] =
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+        "<InedoAppConfig>\n"
+        "  <ConnectionString>Data Source=db</ConnectionString>\n"
+        "  <!-- the old one: <EncryptionKey>" OLD_KEY "</EncryptionKey> -->\n"
+        "  <EncryptionKey>" KEY "</EncryptionKey>\n"
+        "  <WebServer Enabled=\"true\" Urls=\"http://*:8624/\"/>\n"
+        "</InedoAppConfig>\n";
+
+    CHECK(cluster_key_parse(KEY, 32, want) == 0);
+    CHECK(cluster_key_parse(OLD_KEY, 32, old) == 0);
+
+    /* the element found, the one in a comment before it ignored */
+    memset(raw, 0, sizeof(raw));
+    CHECK(FROM_CONFIG(proget, raw) == 0);
+    CHECK(memcmp(raw, want, sizeof(raw)) == 0);
+
+    CHECK(FROM_CONFIG("<EncryptionKey>" KEY "</EncryptionKey>", raw) == 0);
+    CHECK(memcmp(raw, want, sizeof(raw)) == 0);
+
+    /* blanks around the digits: PCRE's \s, all six of them */
+    CHECK(FROM_CONFIG("<EncryptionKey>\n\t  " KEY " \r\n</EncryptionKey>",
+                      raw) == 0);
+    CHECK(memcmp(raw, want, sizeof(raw)) == 0);
+    CHECK(FROM_CONFIG("<EncryptionKey>\v\f" KEY "\f\v</EncryptionKey>", raw)
+          == 0);
+
+    /* upper, lower and mixed case */
+    CHECK(FROM_CONFIG("<EncryptionKey>00112233445566778899AABBCCDDEEFF"
+                      "</EncryptionKey>", raw) == 0);
+    CHECK(memcmp(raw, want, sizeof(raw)) == 0);
+    CHECK(FROM_CONFIG("<EncryptionKey>00112233445566778899aAbBcCdDeEfF"
+                      "</EncryptionKey>", raw) == 0);
+    CHECK(memcmp(raw, want, sizeof(raw)) == 0);
+
+    /* only in a comment: none; a later real one: that one */
+    CHECK(FROM_CONFIG("<!-- <EncryptionKey>" KEY "</EncryptionKey> -->", raw)
+          != 0);
+    CHECK(FROM_CONFIG("<!--<EncryptionKey>" OLD_KEY "</EncryptionKey>-->"
+                      "<!-- another -->"
+                      "<EncryptionKey>" KEY "</EncryptionKey>", raw) == 0);
+    CHECK(memcmp(raw, want, sizeof(raw)) == 0);
+
+    /* an unclosed comment runs to the end */
+    CHECK(FROM_CONFIG("<!-- <EncryptionKey>" KEY "</EncryptionKey>", raw)
+          != 0);
+    CHECK(FROM_CONFIG("<EncryptionKey>" KEY "</EncryptionKey><!-- ", raw)
+          == 0);
+    CHECK(FROM_CONFIG("<!-- -- > --!> <EncryptionKey>" KEY "</EncryptionKey>",
+                      raw) != 0);
+
+    /* "<!-->" opens a comment and does not close it */
+    CHECK(FROM_CONFIG("<!--><EncryptionKey>" KEY "</EncryptionKey>-->", raw)
+          != 0);
+    CHECK(FROM_CONFIG("<!---><EncryptionKey>" KEY "</EncryptionKey>", raw)
+          != 0);
+    CHECK(FROM_CONFIG("<!---->" "<EncryptionKey>" KEY "</EncryptionKey>", raw)
+          == 0);
+
+    /* a comment next to the digits is a blank, as the regex saw it */
+    CHECK(FROM_CONFIG("<EncryptionKey><!-- " OLD_KEY " -->" KEY
+                      "<!-- -->\n</EncryptionKey>", raw) == 0);
+    CHECK(memcmp(raw, want, sizeof(raw)) == 0);
+    CHECK(FROM_CONFIG("<EncryptionKey>0011223344556677<!-- -->"
+                      "8899aabbccddeeff</EncryptionKey>", raw) != 0);
+
+    /* wrong length, not hex, blanks inside: no key */
+    memset(untouched, 0xa5, sizeof(untouched));
+    memcpy(raw, untouched, sizeof(raw));
+    CHECK(FROM_CONFIG("<EncryptionKey>00112233445566778899aabbccddeef"
+                      "</EncryptionKey>", raw) != 0);
+    CHECK(FROM_CONFIG("<EncryptionKey>" KEY "0</EncryptionKey>", raw) != 0);
+    CHECK(FROM_CONFIG("<EncryptionKey>0011223344556677889xaabbccddeeff"
+                      "</EncryptionKey>", raw) != 0);
+    CHECK(FROM_CONFIG("<EncryptionKey>0011223344556677 8899aabbccddeeff"
+                      "</EncryptionKey>", raw) != 0);
+    CHECK(FROM_CONFIG("<EncryptionKey></EncryptionKey>", raw) != 0);
+    CHECK(FROM_CONFIG("<EncryptionKey>xyz</EncryptionKey>", raw) != 0);
+    CHECK(memcmp(raw, untouched, sizeof(raw)) == 0);
+
+    /* the element's name as written, nothing in its tags */
+    CHECK(FROM_CONFIG("<encryptionkey>" KEY "</encryptionkey>", raw) != 0);
+    CHECK(FROM_CONFIG("<EncryptionKey >" KEY "</EncryptionKey>", raw) != 0);
+    CHECK(FROM_CONFIG("<EncryptionKey>" KEY "</EncryptionKey >", raw) != 0);
+    CHECK(FROM_CONFIG("<EncryptionKey>" KEY, raw) != 0);
+
+    /* the first element that is a key, past those that are not */
+    CHECK(FROM_CONFIG("<EncryptionKey>xyz</EncryptionKey>"
+                      "<EncryptionKey><EncryptionKey>" KEY "</EncryptionKey>"
+                      "<EncryptionKey>" OLD_KEY "</EncryptionKey>", raw) == 0);
+    CHECK(memcmp(raw, want, sizeof(raw)) == 0);
+
+    /* cut anywhere before the closing tag's end: no key; after it: the key */
+    len = strstr(proget, KEY "</EncryptionKey>") - proget + 32 + 16;
+
+    for (n = 0; n < sizeof(proget); n++) {
+        memcpy(raw, untouched, sizeof(raw));
+
+        if (n < len) {
+            CHECK(from_config(proget, n, raw) == -1);
+            CHECK(memcmp(raw, untouched, sizeof(raw)) == 0);
+
+        } else {
+            CHECK(from_config(proget, n, raw) == 0);
+            CHECK(memcmp(raw, want, sizeof(raw)) == 0);
+        }
+    }
+
+    /* empty, and a NUL before the element does not end the text */
+    CHECK(from_config("", 0, raw) == -1);
+    CHECK(FROM_CONFIG("\0<EncryptionKey>" KEY "</EncryptionKey>", raw) == 0);
+}
+
+
 static void
 test_hostile(void)
 {
@@ -167,8 +320,8 @@ test_hostile(void)
 
     /* a well-formed v1 of zeros: forged */
     rc = cluster_cookie_open(key, "a", 1,
-                             "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-                             "AAAAAAAAAAAAAAAA", 66, out, sizeof(out), &n);
+                             "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                             "AAAAAAAAAAAAAAAAA", 66, out, sizeof(out), &n);
     CHECK(rc == CLUSTER_COOKIE_FORGED);
 
     /* over-long */
@@ -248,6 +401,7 @@ test_cookie(void)
 
     test_pairs();
     test_keys();
+    test_config_keys();
     test_vectors();
     test_hostile();
 }
