@@ -148,6 +148,8 @@ typedef struct {
     ngx_uint_t                        sessions;   /* the table's size */
     ngx_str_t                         probe_uri;  /* probe=: the active
                                                      key check; "": off */
+    u_char                           *probe_file; /* where it was set */
+    ngx_uint_t                        probe_line;
 
     /* cluster_check */
     ngx_flag_t                        check;
@@ -271,6 +273,15 @@ ngx_http_cluster_now(void)
     tp = ngx_timeofday();
 
     return (int64_t) tp->sec * 1000 + (int64_t) tp->msec;
+}
+
+
+/* whether a node has a name of its own, said beside its address */
+static ngx_inline ngx_uint_t
+ngx_http_cluster_member_named(ngx_http_cluster_member_t *m)
+{
+    return m->name->len != m->id->len
+           || ngx_memcmp(m->name->data, m->id->data, m->id->len) != 0;
 }
 
 

@@ -104,6 +104,8 @@ ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (ngx_strncmp(value[i].data, "probe=", 6) == 0) {
             cscf->probe_uri.data = value[i].data + 6;
             cscf->probe_uri.len = value[i].len - 6;
+            cscf->probe_file = cf->conf_file->file.name.data;
+            cscf->probe_line = cf->conf_file->line;
 
             if (ngx_http_cluster_uri_valid(&cscf->probe_uri) != NGX_OK) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -63,7 +63,7 @@ static ngx_command_t  ngx_http_cluster_commands[] = {
       NULL },
 
     { ngx_string("cluster_heartbeat"),
-      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE12,
       ngx_http_cluster_heartbeat,
       NGX_HTTP_SRV_CONF_OFFSET,
       0,
@@ -243,7 +243,8 @@ ngx_http_cluster_init_main_conf(ngx_conf_t *cf, void *conf)
                           "\"cluster_cookie probe=\" in upstream \"%V\" "
                           "needs \"cluster_check\" in the same upstream "
                           "in %s:%ui",
-                          &uscfp[i]->host, cscf->file, cscf->line);
+                          &uscfp[i]->host, cscf->probe_file,
+                          cscf->probe_line);
             return NGX_CONF_ERROR;
         }
 
@@ -541,6 +542,7 @@ ngx_http_cluster_heartbeat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cluster_srv_conf_t  *cscf = conf;
 
+    u_char              *p, *last, text[64];
     size_t               skip;
     int64_t              max;
     ngx_str_t           *value;
@@ -598,9 +600,15 @@ ngx_http_cluster_heartbeat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             ? cscf->stale : (ngx_msec_t) defaults.stale;
 
     if (stale <= interval) {
+        p = ngx_http_cluster_time_text(text, text + sizeof(text) / 2,
+                                       (int64_t) stale);
+        last = ngx_http_cluster_time_text(p, text + sizeof(text),
+                                          (int64_t) interval);
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"stale\" (%M) must be longer than \"interval\" "
-                           "(%M)", stale, interval);
+                           "\"stale\" (%*s) must be longer than "
+                           "\"interval\" (%*s)", (size_t) (p - text), text,
+                           (size_t) (last - p), p);
         return NGX_CONF_ERROR;
     }
 
@@ -954,7 +962,8 @@ ngx_http_cluster_node_name(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                == 0)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "duplicate name for \"%V\"", &value[1]);
+                               "duplicate \"cluster_node_name\" for the "
+                               "server \"%V\"", &value[1]);
             return NGX_CONF_ERROR;
         }
     }

@@ -331,10 +331,11 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
     int64_t                         now;
     ngx_int_t                       rc;
     ngx_buf_t                      *b;
-    ngx_str_t                       id, action, cluster;
-    ngx_uint_t                      i, j, found, by_name, *member;
+    ngx_str_t                       id, action, cluster, empty;
+    ngx_uint_t                      i, j, found, by_name, same, *member;
     cluster_admin_e                 admin;
     cluster_action_t               *a;
+    ngx_http_cluster_member_t      *m;
     ngx_http_cluster_srv_conf_t   **cscfp, *cscf;
     ngx_http_cluster_loc_conf_t    *clcf;
     ngx_http_cluster_main_conf_t   *cmcf;
@@ -344,6 +345,8 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
     if (!clcf->admin) {
         return NGX_HTTP_FORBIDDEN;
     }
+
+    ngx_str_null(&empty);
 
     slash = NULL;
 
@@ -431,6 +434,21 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    for (i = 0; cluster.data && i < cmcf->clusters.nelts; i++) {
+        if (cluster.len == cscfp[i]->upstream->host.len
+            && ngx_strncmp(cluster.data, cscfp[i]->upstream->host.data,
+                           cluster.len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (cluster.data && i == cmcf->clusters.nelts) {
+        return ngx_http_cluster_admin_error(r, NGX_HTTP_NOT_FOUND,
+                   "no such cluster, expected the name of an upstream "
+                   "with a cluster");
+    }
+
     found = 0;
 
     for (by_name = 0; by_name < 2 && found == 0; by_name++) {
@@ -467,11 +485,8 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
 
     if (found == 0) {
         return ngx_http_cluster_admin_error(r, NGX_HTTP_NOT_FOUND,
-                   cluster.data ? "no such node in that cluster, expected "
-                                  "an address such as 10.0.0.11:8624, or "
-                                  "a name"
-                                : "no such node, expected an address such "
-                                  "as 10.0.0.11:8624, or a name");
+                   "no such node, expected an address such as "
+                   "10.0.0.11:8624, or a name");
     }
 
     now = ngx_http_cluster_now();
@@ -503,9 +518,14 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
 
         ngx_shmtx_unlock(&cscf->shpool->mutex);
 
+        /* named as its changes are: by its name, with its address after */
+        m = &cscf->members[j];
+        same = !ngx_http_cluster_member_named(m);
+
         ngx_log_error(NGX_LOG_NOTICE, ngx_http_cluster_admin_log(r), 0,
-                      "cluster \"%V\" node \"%V\": %s by %s",
-                      &cscf->upstream->host, cscf->members[j].id,
+                      "cluster \"%V\" node \"%V\"%s%V%s: %s by %s",
+                      &cscf->upstream->host, m->name, same ? "" : " (",
+                      same ? &empty : m->id, same ? "" : ")",
                       cluster_action_name(admin), who);
     }
 
@@ -560,7 +580,7 @@ ngx_http_cluster_admin_error(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* the texts are the module's own, with nothing to escape */
+    /* the texts are the module's own: no quote, no backslash */
     b->last = ngx_sprintf(b->pos, "{\"error\":\"%s\"}\n", error);
 
     return ngx_http_cluster_send(r, status, "application/json", b);

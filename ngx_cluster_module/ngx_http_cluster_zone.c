@@ -768,9 +768,7 @@ ngx_http_cluster_log_change(ngx_http_cluster_srv_conf_t *cscf,
     ngx_str_null(&empty);
 
     /* a node named by its address is not named twice */
-    same = member->name->len == member->id->len
-           && ngx_memcmp(member->name->data, member->id->data,
-                         member->id->len) == 0;
+    same = !ngx_http_cluster_member_named(member);
 
     len = cluster_change_text(change, (char *) text, sizeof(text));
     level = (cluster_change_level(change) == CLUSTER_LOG_WARN)

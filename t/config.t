@@ -66,9 +66,9 @@ check("cluster zone=c:1m;\ncluster_heartbeat every=30s;  # BAD",
 check("cluster zone=c:1m;\ncluster_heartbeat stale=1m stale=2m;  # BAD",
       qr/duplicate parameter "stale=2m"/);
 check("cluster zone=c:1m;\ncluster_heartbeat interval=30s stale=10s;  # BAD",
-      qr/"stale" \(10000\) must be longer than "interval" \(30000\)/);
+      qr/"stale" \(10s\) must be longer than "interval" \(30s\)/);
 check("cluster zone=c:1m;\ncluster_heartbeat stale=20s;  # BAD",
-      qr/"stale" \(20000\) must be longer than "interval" \(30000\)/);
+      qr/"stale" \(20s\) must be longer than "interval" \(30s\)/);
 check("cluster zone=c:1m;\ncluster_eject stale sideways;  # BAD",
       qr/invalid value "sideways", expected "stale", "down", "key_mismatch", "version_skew", "service_down" or a single "off"/);
 check("cluster zone=c:1m;\ncluster_eject off down;  # BAD",
@@ -98,7 +98,7 @@ check("cluster zone=c:1m;\ncluster_slow_start soon;  # BAD",
 check("cluster zone=c:1m;\ncluster_node_name 10.0.0.1:80 web1;  # BAD",
       qr/"cluster_node_name" names "10\.0\.0\.1:80", which is no server of upstream "proget"/);
 check("cluster zone=c:1m;\ncluster_node_name 127.0.0.1:8001 a;\ncluster_node_name 127.0.0.1:8001 b;  # BAD",
-      qr/duplicate name for "127\.0\.0\.1:8001"/);
+      qr/duplicate "cluster_node_name" for the server "127\.0\.0\.1:8001"/);
 check("cluster zone=c:1m;\ncluster_cookie name=(unclosed;  # BAD",
       qr/invalid regular expression in "name=\(unclosed"/);
 check("cluster zone=c:1m;\ncluster_cookie login=^/log-in;  # BAD",
@@ -107,7 +107,7 @@ check("cluster zone=c:1m;\ncluster_cookie name=;  # BAD",
       qr/empty regular expression in "name="/);
 check("cluster zone=c:1m;\ncluster_cookie cookie=x;  # BAD",
       qr/invalid parameter "cookie=x", expected "name=", "login=", "sessions=" or "probe="/);
-check("cluster zone=c:1m;  # BAD\ncluster_cookie name=a probe=/;",
+check("cluster zone=c:1m;\ncluster_cookie name=a probe=/;  # BAD",
       qr/"cluster_cookie probe=" in upstream "proget" needs "cluster_check" in the same upstream/);
 check("cluster zone=c:1m;\ncluster_cookie name=a probe=health;  # BAD",
       qr/invalid value "probe=health", expected "probe=" a path that starts with "\/", without spaces or controls/);

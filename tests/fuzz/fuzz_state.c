@@ -35,7 +35,15 @@ fuzz_copy(char *dst, const char *src)
     size_t  len;
 
     len = strlen(src);
-    len = len < 63 ? len : 63;
+
+    if (len > 63) {
+        /* never half a character: the text written again stays UTF-8 */
+        for (len = 63; len && ((unsigned char) src[len] & 0xc0) == 0x80;
+             len--)
+        {
+            /* void */
+        }
+    }
 
     memcpy(dst, src, len);
     dst[len] = '\0';
