@@ -79,6 +79,9 @@ typedef struct {
     ngx_atomic_t                      cookies_forged;    /* on requests */
     ngx_atomic_t                      cookies_malformed;
     ngx_http_cluster_shm_cookie_t    *cookies;    /* for "probe=", by slot */
+    char                              key_fingerprint[9]; /* of the key
+                                                     the verdicts were
+                                                     reached with */
     u_short                           len;
     u_char                            name[1];
 } ngx_http_cluster_shm_cluster_t;
@@ -273,6 +276,14 @@ ngx_http_cluster_now(void)
     tp = ngx_timeofday();
 
     return (int64_t) tp->sec * 1000 + (int64_t) tp->msec;
+}
+
+
+/* the fingerprint of the key the cluster judges by: "" without one */
+static ngx_inline const char *
+ngx_http_cluster_key_used(ngx_http_cluster_srv_conf_t *cscf)
+{
+    return cscf->key ? cscf->key_fingerprint : "";
 }
 
 

@@ -73,12 +73,12 @@ ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
 
-        for (j = 1; j < i; j++) {
-            /* "name=a name=b": the same parameter twice */
-            p = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
+        /* "name=a name=b": the same parameter twice */
+        p = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
 
-            if (p && ngx_strncmp(value[j].data, value[i].data,
-                                 p + 1 - value[i].data) == 0)
+        for (j = 1; p && j < i; j++) {
+            if (ngx_strncmp(value[j].data, value[i].data,
+                            p + 1 - value[i].data) == 0)
             {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "duplicate parameter \"%V\"", &value[i]);

@@ -29,12 +29,14 @@ typedef struct {
 } ngx_http_cluster_state_ctx_t;
 
 
+static ngx_uint_t ngx_http_cluster_state_may(ngx_file_info_t *fi,
+    ngx_uid_t user, gid_t *groups, int n, mode_t bits);
 static ngx_int_t ngx_http_cluster_state_owner(ngx_cycle_t *cycle,
     ngx_file_info_t *fi);
 static ngx_http_cluster_srv_conf_t *ngx_http_cluster_state_cluster(
     ngx_http_cluster_state_ctx_t *ctx, const char *name);
 static int ngx_http_cluster_state_apply(void *data, const char *cluster,
-    const char *id, const cluster_node_t *saved);
+    const char *id, const char *fingerprint, const cluster_node_t *saved);
 static void ngx_http_cluster_state_action(void *data, const char *cluster,
     const cluster_action_t *action);
 
@@ -75,15 +77,17 @@ ngx_http_cluster_state_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 /*
  * Whether the workers, who write the state file, may create files in its
  * folder: asked once a configuration, when the workers' user is known, so
- * that "nginx -t" says it rather than every write failing later.
+ * that "nginx -t" says it rather than every write failing later.  The
+ * workers' groups are the user's, as initgroups() gives them; each folder
+ * on the way must let them pass.
  */
 ngx_int_t
 ngx_http_cluster_state_writable(ngx_http_cluster_main_conf_t *cmcf,
     ngx_log_t *log)
 {
-    int                i, n;
-    u_char            *slash;
-    gid_t              groups[64];
+    int                n;
+    u_char            *p, *last;
+    gid_t             *groups;
     ngx_str_t          folder;
     ngx_uint_t         ok;
     ngx_file_info_t    fi;
@@ -95,82 +99,129 @@ ngx_http_cluster_state_writable(ngx_http_cluster_main_conf_t *cmcf,
 
     cmcf->state_checked = 1;
 
-    folder = cmcf->state_file;
-    slash = folder.data + folder.len;
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cmcf->cycle->conf_ctx,
+                                           ngx_core_module);
 
-    while (slash > folder.data && slash[-1] != '/') {
-        slash--;
-    }
-
-    /* "/x": the root folder */
-    folder.len = (slash - folder.data > 1) ? (size_t) (slash - folder.data - 1)
-                                            : 1;
-
-    folder.data = ngx_pnalloc(cmcf->cycle->pool, folder.len + 1);
+    folder.data = ngx_pnalloc(cmcf->cycle->pool, cmcf->state_file.len + 1);
     if (folder.data == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_cpystrn(folder.data, cmcf->state_file.data, folder.len + 1);
+    ngx_cpystrn(folder.data, cmcf->state_file.data,
+                cmcf->state_file.len + 1);
 
-    if (ngx_file_info(folder.data, &fi) == NGX_FILE_ERROR) {
+    /* the full name: "/x" is in "/" */
+
+    last = folder.data + cmcf->state_file.len;
+
+    while (last > folder.data && last[-1] != '/') {
+        last--;
+    }
+
+    folder.len = (last - folder.data > 1) ? (size_t) (last - folder.data - 1)
+                                           : 1;
+    folder.data[folder.len] = '\0';
+
+    if (ngx_file_info(folder.data, &fi) == NGX_FILE_ERROR
+        || !ngx_is_dir(&fi))
+    {
         ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
                       "the folder \"%V\" of \"cluster_state_file\" in "
-                      "%s:%ui cannot be read; create it, writable by "
-                      "nginx's workers", &folder, cmcf->state_conf,
-                      cmcf->state_line);
+                      "%s:%ui is not there; create it, writable by nginx's "
+                      "workers", &folder, cmcf->state_conf, cmcf->state_line);
         return NGX_ERROR;
     }
 
-    ccf = (ngx_core_conf_t *) ngx_get_conf(cmcf->cycle->conf_ctx,
-                                           ngx_core_module);
-
     if (geteuid() != 0 || ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT) {
         /* the workers run as we do */
-        ok = ngx_is_dir(&fi) && access((char *) folder.data, W_OK|X_OK) == 0;
+        ok = (access((char *) folder.data, W_OK|X_OK) == 0);
+        goto done;
+    }
 
-    } else {
-        ok = 0;
+    if (ccf->user == 0) {
+        ok = 1;
+        goto done;
+    }
 
-        if (fi.st_uid == ccf->user) {
-            ok = (fi.st_mode & (S_IWUSR|S_IXUSR)) == (S_IWUSR|S_IXUSR);
+    n = 16;
 
-        } else {
-            /* the workers' groups, as initgroups() gives them */
-            n = 64;
-
-            if (getgrouplist(ccf->username, ccf->group, groups, &n) < 0) {
-                n = 1;
-                groups[0] = ccf->group;
-            }
-
-            for (i = 0; i < n; i++) {
-                if (groups[i] == fi.st_gid) {
-                    break;
-                }
-            }
-
-            ok = (i < n)
-                 ? (fi.st_mode & (S_IWGRP|S_IXGRP)) == (S_IWGRP|S_IXGRP)
-                 : (fi.st_mode & (S_IWOTH|S_IXOTH)) == (S_IWOTH|S_IXOTH);
+    for ( ;; ) {
+        groups = ngx_palloc(cmcf->cycle->pool, n * sizeof(gid_t));
+        if (groups == NULL) {
+            return NGX_ERROR;
         }
 
-        ok = ok && ngx_is_dir(&fi);
+        /* says how many it needs when there are more */
+        if (getgrouplist(ccf->username, ccf->group, groups, &n) >= 0) {
+            break;
+        }
+
+        if (n > 65536) {
+            return NGX_ERROR;
+        }
     }
+
+    ok = ngx_http_cluster_state_may(&fi, ccf->user, groups, n,
+                                    S_IWUSR|S_IXUSR);
+
+    /* every folder above it must let the workers pass */
+
+    for (p = folder.data + 1; ok && p < folder.data + folder.len; p++) {
+        if (*p != '/') {
+            continue;
+        }
+
+        *p = '\0';
+
+        ok = ngx_file_info(folder.data, &fi) != NGX_FILE_ERROR
+             && ngx_http_cluster_state_may(&fi, ccf->user, groups, n,
+                                           S_IXUSR);
+        *p = '/';
+    }
+
+    if (ok && ngx_file_info("/", &fi) != NGX_FILE_ERROR) {
+        ok = ngx_http_cluster_state_may(&fi, ccf->user, groups, n, S_IXUSR);
+    }
+
+done:
 
     if (!ok) {
         ngx_log_error(NGX_LOG_EMERG, log, 0,
                       "the folder \"%V\" of \"cluster_state_file\" in "
                       "%s:%ui is not writable by nginx's workers (user "
                       "\"%s\"); make it theirs, such as with \"install -d "
-                      "-o %s %V\"", &folder, cmcf->state_conf,
-                      cmcf->state_line,
+                      "-o %s %V\", in folders they may pass",
+                      &folder, cmcf->state_conf, cmcf->state_line,
                       ccf->username ? ccf->username : "(this one)",
                       ccf->username ? ccf->username : "USER", &folder);
         return NGX_ERROR;
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Whether a user of these groups has the "user" bits (S_IWUSR, S_IXUSR)
+ * of a file by its mode: as its owner, one of its group, or another.
+ */
+static ngx_uint_t
+ngx_http_cluster_state_may(ngx_file_info_t *fi, ngx_uid_t user,
+    gid_t *groups, int n, mode_t bits)
+{
+    int  i;
+
+    if (fi->st_uid == user) {
+        return (fi->st_mode & bits) == bits;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (groups[i] == fi->st_gid) {
+            return (fi->st_mode & (bits >> 3)) == (bits >> 3);
+        }
+    }
+
+    return (fi->st_mode & (bits >> 6)) == (bits >> 6);
 }
 
 
@@ -222,13 +273,11 @@ ngx_http_cluster_state_load(ngx_http_cluster_main_conf_t *cmcf,
         return;
     }
 
-    if (ngx_http_cluster_state_owner(cmcf->cycle, &fi)
-        != NGX_OK)
-    {
+    if (ngx_http_cluster_state_owner(cmcf->cycle, &fi) != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "cluster state file \"%V\" ignored: owned by "
-                      "neither root nor the workers' user",
-                      &cmcf->state_file);
+                      "neither root nor the workers' user, writable by "
+                      "others, or a hard link", &cmcf->state_file);
         (void) ngx_close_file(fd);
         return;
     }
@@ -285,13 +334,22 @@ ngx_http_cluster_state_load(ngx_http_cluster_main_conf_t *cmcf,
 }
 
 
-/* root's file, or the workers' (who write it), or, not as root, ours */
+/*
+ * A file as the writer leaves it: one link, writable by its owner alone,
+ * who is root or the workers' user (or, not as root, we).
+ */
 static ngx_int_t
 ngx_http_cluster_state_owner(ngx_cycle_t *cycle, ngx_file_info_t *fi)
 {
     ngx_core_conf_t  *ccf;
 
     ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    /* the writer makes it anew, alone, mode 0644: never another way */
+
+    if (fi->st_nlink > 1 || (fi->st_mode & (S_IWGRP|S_IWOTH))) {
+        return NGX_DECLINED;
+    }
 
     if (fi->st_uid == 0 || fi->st_uid == geteuid()
         || (ccf && ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT
@@ -331,10 +389,13 @@ ngx_http_cluster_state_cluster(ngx_http_cluster_state_ctx_t *ctx,
 }
 
 
-/* a node of the file: restored if this zone has it, by identity */
+/*
+ * A node of the file: restored if this zone has it, by identity.  The
+ * master calls it as it makes the zone, before any worker runs: no lock.
+ */
 static int
 ngx_http_cluster_state_apply(void *data, const char *cluster, const char *id,
-    const cluster_node_t *saved)
+    const char *fingerprint, const cluster_node_t *saved)
 {
     size_t                        len;
     ngx_uint_t                    j;
@@ -353,7 +414,10 @@ ngx_http_cluster_state_apply(void *data, const char *cluster, const char *id,
             && cscf->members[j].id->len == len
             && ngx_strncmp(cscf->members[j].id->data, id, len) == 0)
         {
-            cluster_state_restore(cscf->nodes[j], saved);
+            cluster_state_restore(cscf->nodes[j], saved,
+                                  ngx_strcmp(fingerprint,
+                                             ngx_http_cluster_key_used(cscf))
+                                  == 0);
             return 1;
         }
     }
@@ -441,6 +505,7 @@ ngx_http_cluster_state_save(ngx_http_cluster_main_conf_t *cmcf,
             entries[n].cluster_len = cscf->upstream->host.len;
             entries[n].id = (const char *) cscf->members[j].id->data;
             entries[n].id_len = cscf->members[j].id->len;
+            entries[n].key_fingerprint = ngx_http_cluster_key_used(cscf);
             entries[n].facts = &facts[n];
             n++;
         }

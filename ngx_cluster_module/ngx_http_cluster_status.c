@@ -27,6 +27,8 @@ static ngx_int_t ngx_http_cluster_snapshot(ngx_http_request_t *r,
     int64_t now);
 static ngx_int_t ngx_http_cluster_admin(ngx_http_request_t *r,
     ngx_str_t *path);
+static ngx_int_t ngx_http_cluster_admin_query(ngx_http_request_t *r,
+    ngx_str_t *cluster);
 static ngx_uint_t ngx_http_cluster_admin_is(ngx_http_cluster_srv_conf_t *cscf,
     ngx_uint_t j, ngx_str_t *id, ngx_uint_t by_name);
 static ngx_int_t ngx_http_cluster_admin_error(ngx_http_request_t *r,
@@ -331,6 +333,7 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
     int64_t                         now;
     ngx_int_t                       rc;
     ngx_buf_t                      *b;
+    ngx_log_t                      *log;
     ngx_str_t                       id, action, cluster, empty;
     ngx_uint_t                      i, j, found, by_name, same, *member;
     cluster_admin_e                 admin;
@@ -401,26 +404,16 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
         return rc;
     }
 
-    if (ngx_http_arg(r, (u_char *) "cluster", 7, &cluster) == NGX_OK) {
-        /* the page sends it escaped, as a query's values are */
-        p = ngx_pnalloc(r->pool, cluster.len);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    /*
+     * The query names one cluster, or is not there: "?cluster" or
+     * "?cluster=" must not mean every cluster, nor anything else be
+     * silently passed over.
+     */
 
-        slash = cluster.data;
-        cluster.data = p;
-        ngx_unescape_uri(&p, &slash, cluster.len, NGX_UNESCAPE_URI);
-        cluster.len = p - cluster.data;
-
-        if (cluster.len == 0) {
-            /* "?cluster=" names none; it must not mean all */
-            return ngx_http_cluster_admin_error(r, NGX_HTTP_BAD_REQUEST,
-                       "empty cluster=, expected the name of an upstream");
-        }
-
-    } else {
-        ngx_str_null(&cluster);
+    if (ngx_http_cluster_admin_query(r, &cluster) != NGX_OK) {
+        return ngx_http_cluster_admin_error(r, NGX_HTTP_BAD_REQUEST,
+                   "invalid query, expected none or cluster=NAME, NAME "
+                   "the upstream's");
     }
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_cluster_module);
@@ -491,6 +484,9 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
 
     now = ngx_http_cluster_now();
 
+    /* the changes an action makes are logged without the query too */
+    log = ngx_http_cluster_admin_log(r);
+
     for (i = 0; i < cmcf->clusters.nelts; i++) {
         cscf = cscfp[i];
         j = member[i];
@@ -513,8 +509,7 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
                             sizeof(a->node)));
         ngx_cpystrn((u_char *) a->by, who, sizeof(a->by));
 
-        ngx_http_cluster_evaluate_node(cscf, cscf->nodes[j], now,
-                                       r->connection->log);
+        ngx_http_cluster_evaluate_node(cscf, cscf->nodes[j], now, log);
 
         ngx_shmtx_unlock(&cscf->shpool->mutex);
 
@@ -522,7 +517,7 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
         m = &cscf->members[j];
         same = !ngx_http_cluster_member_named(m);
 
-        ngx_log_error(NGX_LOG_NOTICE, ngx_http_cluster_admin_log(r), 0,
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "cluster \"%V\" node \"%V\"%s%V%s: %s by %s",
                       &cscf->upstream->host, m->name, same ? "" : " (",
                       same ? &empty : m->id, same ? "" : ")",
@@ -538,6 +533,43 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
                            cluster_action_name(admin), found);
 
     return ngx_http_cluster_send(r, NGX_HTTP_OK, "application/json", b);
+}
+
+
+/*
+ * The query of an action: none, or "cluster=NAME" alone with NAME not
+ * empty once unescaped (the page sends it escaped, as a query's values
+ * are); NGX_DECLINED for anything else.
+ */
+static ngx_int_t
+ngx_http_cluster_admin_query(ngx_http_request_t *r, ngx_str_t *cluster)
+{
+    u_char  *p, *src;
+
+    ngx_str_null(cluster);
+
+    if (r->args.len == 0) {
+        return NGX_OK;
+    }
+
+    if (r->args.len <= 8 || ngx_strncmp(r->args.data, "cluster=", 8) != 0
+        || ngx_strlchr(r->args.data, r->args.data + r->args.len, '&')
+        || ngx_strlchr(r->args.data, r->args.data + r->args.len, ';'))
+    {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_pnalloc(r->pool, r->args.len - 8);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    src = r->args.data + 8;
+    cluster->data = p;
+    ngx_unescape_uri(&p, &src, r->args.len - 8, NGX_UNESCAPE_URI);
+    cluster->len = p - cluster->data;
+
+    return cluster->len ? NGX_OK : NGX_DECLINED;
 }
 
 

@@ -189,15 +189,35 @@ static void
 ngx_http_cluster_zone_adopt(ngx_slab_pool_t *old,
     ngx_http_cluster_srv_conf_t *cscf)
 {
-    uint8_t                          slot;
     ngx_str_t                        identity;
-    ngx_uint_t                       i;
+    ngx_uint_t                       i, same_key;
     cluster_node_t                  *node;
     ngx_http_cluster_shctx_t        *sh;
     ngx_http_cluster_shm_node_t     *sn;
     ngx_http_cluster_shm_cluster_t  *c;
 
     sh = old->data;
+    same_key = 0;
+
+    ngx_shmtx_lock(&old->mutex);
+
+    c = ngx_http_cluster_zone_find_cluster(sh, &cscf->upstream->host);
+
+    if (c) {
+        ngx_memcpy(cscf->shared->actions, c->actions, sizeof(c->actions));
+        cscf->shared->nactions = c->nactions;
+        cscf->shared->cookies_forged = c->cookies_forged;
+        cscf->shared->cookies_malformed = c->cookies_malformed;
+        same_key = (ngx_strcmp(c->key_fingerprint,
+                               cscf->shared->key_fingerprint) == 0);
+    }
+
+    ngx_shmtx_unlock(&old->mutex);
+
+    if (c == NULL) {
+        /* a cluster new with this reload: its nodes are all new */
+        return;
+    }
 
     for (i = 0; i < cscf->nmembers; i++) {
         node = cscf->nodes[i];
@@ -216,16 +236,14 @@ ngx_http_cluster_zone_adopt(ngx_slab_pool_t *old,
                                              ngx_crc32_short(identity.data,
                                                              identity.len));
         if (sn) {
-            slot = node->slot;
-            *node = sn->facts;
+            cluster_node_adopt(node, &sn->facts);
 
-            node->slot = slot;
-            node->key_class = 0;
-            node->key_cross = CLUSTER_KEY_UNKNOWN;
-            node->check_started = 0;
+            if (!same_key) {
+                cluster_node_key_forget(node);
+            }
 
         } else {
-            /* added by this reload */
+            /* added by this reload, to a cluster that runs */
             cluster_node_join(node, ngx_http_cluster_now());
         }
 
@@ -233,19 +251,6 @@ ngx_http_cluster_zone_adopt(ngx_slab_pool_t *old,
 
         ngx_free(identity.data);
     }
-
-    ngx_shmtx_lock(&old->mutex);
-
-    c = ngx_http_cluster_zone_find_cluster(sh, &cscf->upstream->host);
-
-    if (c) {
-        ngx_memcpy(cscf->shared->actions, c->actions, sizeof(c->actions));
-        cscf->shared->nactions = c->nactions;
-        cscf->shared->cookies_forged = c->cookies_forged;
-        cscf->shared->cookies_malformed = c->cookies_malformed;
-    }
-
-    ngx_shmtx_unlock(&old->mutex);
 }
 
 
@@ -317,6 +322,26 @@ ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
             untracked++;
         }
     }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    if (ngx_strcmp(cscf->shared->key_fingerprint,
+                   ngx_http_cluster_key_used(cscf))
+        != 0)
+    {
+        /* another cluster_key: the verdicts of the old one say nothing */
+        for (i = 0; i < cscf->nmembers; i++) {
+            if (cscf->nodes[i]) {
+                cluster_node_key_forget(cscf->nodes[i]);
+            }
+        }
+
+        ngx_cpystrn((u_char *) cscf->shared->key_fingerprint,
+                    (u_char *) ngx_http_cluster_key_used(cscf),
+                    sizeof(cscf->shared->key_fingerprint));
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
 
     if (cscf->probe_uri.len == 0 && cscf->shared->cookies) {
         /* "probe=" gone: the sessions kept for it go too */
@@ -532,6 +557,7 @@ ngx_http_cluster_zone_cluster(ngx_slab_pool_t *shpool,
     c->cookies_forged = 0;
     c->cookies_malformed = 0;
     c->cookies = NULL;
+    c->key_fingerprint[0] = '\0';
     c->len = (u_short) name->len;
     ngx_memcpy(c->name, name->data, name->len);
 
@@ -780,7 +806,7 @@ ngx_http_cluster_log_change(ngx_http_cluster_srv_conf_t *cscf,
                   "cluster \"%V\" node \"%V\"%s%V%s %*s",
                   &cscf->upstream->host, member->name,
                   same ? "" : " (", same ? &empty : member->id,
-                  same ? "" : ")", ngx_min(len, sizeof(text)), text);
+                  same ? "" : ")", len, text);
 }
 
 

@@ -75,7 +75,7 @@ cluster_change_text(const cluster_change_t *change, char *buf, size_t size)
 
     cluster_change_findings(&b, "; findings: ", change->findings);
 
-    return b.need;
+    return (size_t) (b.pos - buf);
 }
 
 

@@ -22,7 +22,8 @@ cluster_log_level_e cluster_change_level(const cluster_change_t *change);
  * What changed, in words: "is down, out of rotation, was up; findings:
  * down" when the state changed, "is still down, out of rotation, cleared:
  * version_skew; findings: down" when only findings did.  Returns the bytes
- * needed, as cluster_buf does; the text is not NUL-terminated.
+ * written, at most "size": a text that does not fit is cut short (at a
+ * whole part of it); it is not NUL-terminated.
  */
 size_t cluster_change_text(const cluster_change_t *change, char *buf,
     size_t size);

@@ -83,6 +83,33 @@ cluster_node_join(cluster_node_t *node, int64_t now)
 
 
 void
+cluster_node_adopt(cluster_node_t *node, const cluster_node_t *old)
+{
+    uint8_t  slot, backup;
+
+    slot = node->slot;
+    backup = node->backup;
+
+    *node = *old;
+
+    node->slot = slot;
+    node->backup = backup;
+    node->key_class = 0;
+    node->key_cross = CLUSTER_KEY_UNKNOWN;
+    node->check_started = 0;
+}
+
+
+void
+cluster_node_key_forget(cluster_node_t *node)
+{
+    node->key = CLUSTER_KEY_UNKNOWN;
+    node->key_since = 0;
+    node->key_refusals = 0;
+}
+
+
+void
 cluster_node_success(cluster_node_t *node, const cluster_settings_t *s,
     int64_t now)
 {

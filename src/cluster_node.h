@@ -218,6 +218,20 @@ void cluster_node_init(cluster_node_t *node, int64_t now);
 void cluster_node_join(cluster_node_t *node, int64_t now);
 
 /*
+ * A node's record carried from an old zone into a new one of another size:
+ * its facts, but its place in the new zone's session table and its
+ * configuration (backup) are the new record's, and what came of the old
+ * table's sessions, or of a check under way, is not carried.
+ */
+void cluster_node_adopt(cluster_node_t *node, const cluster_node_t *old);
+
+/*
+ * The cryptographic verdict on a node's key was reached with another
+ * cluster key (cluster_key changed): it says nothing of this one.
+ */
+void cluster_node_key_forget(cluster_node_t *node);
+
+/*
  * The outcome of an active check; returns 1 when the cluster's version
  * sync must be looked at again (the node's release changed, or it was its
  * first check), 0 otherwise.

@@ -57,6 +57,8 @@ cluster_state_write(char *buf, size_t size,
         cluster_state_int(&b, "failures", (int64_t) f->failures);
         cluster_state_int(&b, "checks", (int64_t) f->checks);
         cluster_state_int(&b, "checks_failed", (int64_t) f->checks_failed);
+        cluster_state_text(&b, "key_fingerprint",
+                           entries[i].key_fingerprint, 1);
         cluster_state_int(&b, "key", f->key);
         cluster_state_int(&b, "key_since", f->key_since);
         cluster_state_int(&b, "key_refusals", f->key_refusals);
@@ -99,6 +101,7 @@ cluster_state_read(const char *text, size_t len, int64_t now,
 {
     long              applied;
     size_t            i;
+    char              fingerprint[16];
     json_t           *root, *nodes, *actions, *o, *cluster, *id;
     json_error_t      err;
     cluster_node_t    saved;
@@ -139,8 +142,11 @@ cluster_state_read(const char *text, size_t len, int64_t now,
             continue;
         }
 
+        cluster_health_copy(fingerprint, sizeof(fingerprint),
+                            json_object_get(o, "key_fingerprint"));
+
         applied += reader->node(reader->ctx, json_string_value(cluster),
-                                json_string_value(id), &saved);
+                                json_string_value(id), fingerprint, &saved);
     }
 
     /* a file of an older version has none */
@@ -247,7 +253,8 @@ cluster_state_action(json_t *o, int64_t now, cluster_action_t *a)
 
 
 void
-cluster_state_restore(cluster_node_t *node, const cluster_node_t *saved)
+cluster_state_restore(cluster_node_t *node, const cluster_node_t *saved,
+    int same_key)
 {
     node->admin = saved->admin;
     node->last_heartbeat = saved->last_heartbeat;
@@ -258,9 +265,11 @@ cluster_state_restore(cluster_node_t *node, const cluster_node_t *saved)
     node->failures = saved->failures;
     node->checks = saved->checks;
     node->checks_failed = saved->checks_failed;
-    node->key = saved->key;
-    node->key_since = saved->key_since;
-    node->key_refusals = saved->key_refusals;
+    if (same_key) {
+        node->key = saved->key;
+        node->key_since = saved->key_since;
+        node->key_refusals = saved->key_refusals;
+    }
     node->cookies_opened = saved->cookies_opened;
     node->cookies_refused = saved->cookies_refused;
     node->lost_sessions = saved->lost_sessions;

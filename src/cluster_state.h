@@ -27,6 +27,8 @@ typedef struct {
     size_t                   cluster_len;
     const char              *id;
     size_t                   id_len;
+    const char              *key_fingerprint; /* the key the verdict was
+                                                 reached with; "" none */
     const cluster_node_t    *facts;
 } cluster_state_entry_t;
 
@@ -40,9 +42,12 @@ typedef struct {
 
 /* what a reader hands its caller, entry by entry */
 typedef struct {
-    /* a node read; returns 1 when it knew the node */
+    /*
+     * A node read, and the fingerprint of the key its key verdict was
+     * reached with ("" for none); returns 1 when it knew the node.
+     */
     int                    (*node)(void *ctx, const char *cluster,
-                                   const char *id,
+                                   const char *id, const char *fingerprint,
                                    const cluster_node_t *saved);
     /* an operator's action, oldest first */
     void                   (*action)(void *ctx, const char *cluster,
@@ -65,8 +70,12 @@ long cluster_state_read(const char *text, size_t len, int64_t now,
     const cluster_state_reader_t *reader, long *refused, char *error,
     size_t size);
 
-/* copies the kept fields of "saved" into a live node */
-void cluster_state_restore(cluster_node_t *node, const cluster_node_t *saved);
+/*
+ * Copies the kept fields of "saved" into a live node; the key verdict only
+ * when it was reached with the key the node is judged by now ("same_key").
+ */
+void cluster_state_restore(cluster_node_t *node, const cluster_node_t *saved,
+    int same_key);
 
 
 #endif /* CLUSTER_STATE_H */

@@ -52,11 +52,12 @@ fuzz_copy(char *dst, const char *src)
 
 static int
 fuzz_node(void *data, const char *cluster, const char *id,
-    const cluster_node_t *saved)
+    const char *fingerprint, const cluster_node_t *saved)
 {
     fuzz_state_t  *st = data;
 
-    if (saved->admin > CLUSTER_ADMIN_REMOVE
+    if (strlen(fingerprint) > 15
+        || saved->admin > CLUSTER_ADMIN_REMOVE
         || saved->key > CLUSTER_KEY_MISMATCH
         || saved->last_heartbeat < 0 || saved->last_heartbeat > NOW
         || saved->last_failure < 0 || saved->last_failure > NOW
@@ -141,6 +142,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         entries[i].cluster_len = strlen(first.cluster[i]);
         entries[i].id = first.id[i];
         entries[i].id_len = strlen(first.id[i]);
+        entries[i].key_fingerprint = "";
         entries[i].facts = &first.node[i];
     }
 

@@ -78,7 +78,7 @@ test_change(void)
               "is up, in rotation, was checking; findings: none");
     CHECK(level == CLUSTER_LOG_NOTICE);
 
-    /* a buffer too small: nothing past it, and the need is said */
+    /* a buffer too small: cut short, nothing past it */
     c.old_state = CLUSTER_STATE_UP;
     c.new_state = CLUSTER_STATE_DOWN;
     c.old_in_rotation = 1;
@@ -86,7 +86,7 @@ test_change(void)
     c.old_findings = 0;
     c.findings = CLUSTER_FINDING_DOWN;
     memset(small, 'x', sizeof(small));
-    CHECK(cluster_change_text(&c, small, 4) > 8);
+    CHECK(cluster_change_text(&c, small, 4) <= 4);
     CHECK(small[4] == 'x');
 
     /* a node added to a running cluster ramps up under slow start */
@@ -97,4 +97,36 @@ test_change(void)
     cluster_node_join(&node, 1000000);
     CHECK(cluster_node_slow_start_share(&node, &s, 1015000) == 505);
     CHECK(cluster_node_slow_start_share(&node, &s, 1030000) == 1000);
+
+    /* a record carried into a resized zone keeps the new one's place */
+    {
+        cluster_node_t  old;
+
+        cluster_node_init(&old, 1000);
+        old.admin = CLUSTER_ADMIN_DRAIN;
+        old.requests = 42;
+        old.slot = 3;
+        old.backup = 1;
+        old.key = CLUSTER_KEY_MISMATCH;
+        old.key_since = 2000;
+        old.key_class = 2;
+        old.key_cross = CLUSTER_KEY_MISMATCH;
+        old.check_started = 1500;
+
+        cluster_node_init(&node, 5000);
+        node.slot = 0;
+        node.backup = 0;
+
+        cluster_node_adopt(&node, &old);
+        CHECK(node.admin == CLUSTER_ADMIN_DRAIN && node.requests == 42);
+        CHECK(node.slot == 0 && node.backup == 0);
+        CHECK(node.key == CLUSTER_KEY_MISMATCH && node.key_since == 2000);
+        CHECK(node.key_class == 0 && node.key_cross == CLUSTER_KEY_UNKNOWN);
+        CHECK(node.check_started == 0);
+
+        /* a verdict of another key says nothing */
+        cluster_node_key_forget(&node);
+        CHECK(node.key == CLUSTER_KEY_UNKNOWN && node.key_since == 0);
+        CHECK(node.key_refusals == 0 && node.requests == 42);
+    }
 }

@@ -22,7 +22,7 @@ typedef struct {
 
 static int
 apply(void *data, const char *cluster, const char *id,
-    const cluster_node_t *saved)
+    const char *fingerprint, const cluster_node_t *saved)
 {
     state_ctx_t  *ctx = data;
 
@@ -31,7 +31,9 @@ apply(void *data, const char *cluster, const char *id,
     }
 
     ctx->seen++;
-    cluster_state_restore(&ctx->node, saved);
+    /* the test's cluster key is "0123abcd" */
+    cluster_state_restore(&ctx->node, saved,
+                          strcmp(fingerprint, "0123abcd") == 0);
 
     return 1;
 }
@@ -97,11 +99,13 @@ test_state(void)
     e[0].cluster_len = 6;
     e[0].id = "10.0.0.11:8624";
     e[0].id_len = 14;
+    e[0].key_fingerprint = "0123abcd";
     e[0].facts = &a;
     e[1].cluster = "other";
     e[1].cluster_len = 5;
     e[1].id = "10.0.0.12:8624";
     e[1].id_len = 14;
+    e[1].key_fingerprint = "";
     e[1].facts = &b;
 
     memset(act, 0, sizeof(act));
@@ -156,6 +160,16 @@ test_state(void)
     CHECK(ctx.actions[1].admin == CLUSTER_ADMIN_DRAIN);
     free(buf);
 
+    /* a verdict reached with another key is not restored; the rest is */
+    memset(&ctx, 0, sizeof(ctx));
+    CHECK(read_text("{\"ngx_cluster_state\":1,\"nodes\":["
+                    "{\"cluster\":\"proget\",\"id\":\"10.0.0.11:8624\","
+                    "\"admin\":1,\"key\":2,\"key_since\":5,"
+                    "\"key_fingerprint\":\"ffff0000\"}]}", &ctx, &refused)
+          == 1);
+    CHECK(ctx.node.admin == CLUSTER_ADMIN_DRAIN);
+    CHECK(ctx.node.key == CLUSTER_KEY_UNKNOWN && ctx.node.key_since == 0);
+
     /* broken files are refused, with a reason */
     CHECK(cluster_state_read("{ not json", 10, T0, &reader, &refused, error,
                              sizeof(error)) == -1);
@@ -186,7 +200,8 @@ test_state(void)
     CHECK(read_text("{\"ngx_cluster_state\":1,\"nodes\":["
                     "{\"cluster\":\"proget\",\"id\":\"10.0.0.11:8624\","
                     "\"admin\":1,\"last_heartbeat\":9223372036854775807,"
-                    "\"key_since\":99999999999999999}],"
+                    "\"key_since\":99999999999999999,"
+                    "\"key_fingerprint\":\"0123abcd\"}],"
                     "\"actions\":[{\"cluster\":\"proget\",\"at\":-1,"
                     "\"admin\":1,\"node\":\"web1\"},"
                     "{\"cluster\":\"proget\",\"at\":1,\"admin\":9,"
