@@ -134,6 +134,12 @@ typedef struct {
     ngx_http_upstream_srv_conf_t     *upstream;
     cluster_settings_t                settings;
 
+    /* the per-request initialisation of the balancing method wrapped */
+    ngx_http_upstream_init_peer_pt    original_init_peer;
+    void                             *keepalive;  /* its configuration of
+                                                     this upstream */
+    ngx_uint_t                        unsteered;  /* said so, once */
+
     ngx_msec_t                        interval;
     ngx_msec_t                        stale;
     ngx_uint_t                        eject;      /* NGX_CONF_UNSET_UINT */
@@ -211,11 +217,32 @@ typedef struct {
 #define NGX_HTTP_CLUSTER_KEY_MISMATCH  3
 
 
-/* the balancer's per-request data; round robin's data comes first */
+/*
+ * The balancer's per-request data.  Round robin's comes first: round
+ * robin and least_conn take it where the cluster put it for them.
+ */
 typedef struct {
     ngx_http_upstream_rr_peer_data_t  rrp;
     ngx_http_cluster_srv_conf_t      *conf;
     ngx_http_request_t               *request;
+
+    /* the method's, wrapped */
+    void                             *data;
+    ngx_event_get_peer_pt             get;
+    ngx_event_free_peer_pt            free;
+#if (NGX_HTTP_SSL)
+    ngx_event_set_peer_session_pt     set_session;
+    ngx_event_save_peer_session_pt    save_session;
+#endif
+
+    /* the round robin data it chooses by; NULL: not found, not steered */
+    ngx_http_upstream_rr_peer_data_t *peers;
+    uintptr_t                        *marked;     /* the cluster's marks */
+    uintptr_t                         mark;       /* up to 64 servers */
+    ngx_uint_t                        words;
+    ngx_http_upstream_rr_peers_t     *marked_set; /* the set marked */
+    unsigned                          slow_start:1; /* a choice by weight */
+
     cluster_node_t                   *node;       /* of the current try */
     ngx_str_t                        *name;       /* of the current try */
     cluster_state_e                   state;      /* when it was chosen */

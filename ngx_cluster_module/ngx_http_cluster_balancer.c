@@ -9,17 +9,23 @@
 #include <ngx_http.h>
 
 #include "ngx_http_cluster.h"
+#include "cluster_pick.h"
 
 
-/* which nodes a selection pass may choose */
-typedef enum {
-    NGX_HTTP_CLUSTER_PICK_CLASS = 0,      /* as ROTATION, of the key class
-                                             of the session's node */
-    NGX_HTTP_CLUSTER_PICK_ROTATION,       /* in rotation, or any in panic */
-    NGX_HTTP_CLUSTER_PICK_ANY             /* any not drained or removed */
-} ngx_http_cluster_pick_e;
+/*
+ * The cluster judges, the upstream's balancing method chooses.  "cluster"
+ * wraps whatever the upstream has (round robin, least_conn, hash, ip_hash,
+ * random, and keepalive around any): they initialise the upstream and
+ * each request, then, before each choice of the method, the cluster marks
+ * the nodes it does not let through as already tried in round robin's
+ * per-request data, which every stock method honours, and takes its marks
+ * back after.  It learns which node was chosen from the same data, and
+ * each try's outcome in its free.
+ */
 
 
+static ngx_int_t ngx_http_cluster_wrap(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us, ngx_http_cluster_srv_conf_t *cscf);
 static ngx_int_t ngx_http_cluster_add_members(ngx_conf_t *cf,
     ngx_http_cluster_srv_conf_t *cscf, ngx_http_upstream_rr_peers_t *peers,
     ngx_uint_t k);
@@ -27,16 +33,27 @@ static ngx_int_t ngx_http_cluster_name_members(ngx_conf_t *cf,
     ngx_http_cluster_srv_conf_t *cscf);
 static ngx_int_t ngx_http_cluster_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
+static ngx_http_upstream_rr_peer_data_t *ngx_http_cluster_find_rrp(
+    ngx_http_cluster_peer_data_t *cp, ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_cluster_get_peer(ngx_peer_connection_t *pc,
     void *data);
-static ngx_http_upstream_rr_peers_t *ngx_http_cluster_switch(
-    ngx_http_cluster_peer_data_t *cp, ngx_http_upstream_rr_peers_t *from,
-    ngx_http_upstream_rr_peers_t *to);
-static ngx_http_upstream_rr_peer_t *ngx_http_cluster_select(
-    ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
-    ngx_http_cluster_pick_e pick, int64_t now);
+static void ngx_http_cluster_steer(ngx_http_cluster_peer_data_t *cp,
+    int64_t now);
+static ngx_uint_t ngx_http_cluster_exclude(ngx_http_cluster_peer_data_t *cp,
+    ngx_uint_t k, cluster_try_t *t, int64_t now);
+static void ngx_http_cluster_switch(ngx_http_cluster_peer_data_t *cp,
+    ngx_uint_t k);
+static void ngx_http_cluster_unmark(ngx_http_cluster_peer_data_t *cp);
+static void ngx_http_cluster_chosen(ngx_http_cluster_peer_data_t *cp,
+    ngx_peer_connection_t *pc);
 static void ngx_http_cluster_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_uint_t state);
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_cluster_set_session(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_cluster_save_session(ngx_peer_connection_t *pc,
+    void *data);
+#endif
 static ngx_uint_t ngx_http_cluster_failed_status(ngx_http_upstream_t *u,
     ngx_uint_t status);
 
@@ -55,24 +72,51 @@ static struct {
 };
 
 
+/*
+ * Once the upstream module initialised every upstream, by its method and
+ * keepalive, whatever their order: the method has made round robin's
+ * peers (every stock method does) and set its per-request initialisation.
+ * The cluster takes that place, and knows each distinct address as a
+ * member.
+ */
 ngx_int_t
 ngx_http_cluster_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us)
 {
-    ngx_uint_t                     i, n;
-    cluster_settings_t            *s;
-    ngx_http_cluster_srv_conf_t   *cscf;
-    ngx_http_upstream_rr_peers_t  *peers;
+    ngx_http_cluster_srv_conf_t  *cscf;
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, cf->log, 0, "init cluster upstream");
 
-    if (ngx_http_upstream_init_round_robin(cf, us) != NGX_OK) {
+    cscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_cluster_module);
+
+    if (us->peer.init == NULL || us->peer.data == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "upstream \"%V\" has \"cluster\" in %s:%ui and a "
+                      "balancing method that keeps no round robin peers",
+                      &us->host, cscf->file, cscf->line);
         return NGX_ERROR;
     }
 
+    return ngx_http_cluster_wrap(cf, us, cscf);
+}
+
+
+/*
+ * The method has made round robin's peers (every stock method does) and
+ * set its per-request initialisation: the cluster takes its place and
+ * knows each distinct address as a member.
+ */
+static ngx_int_t
+ngx_http_cluster_wrap(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us,
+    ngx_http_cluster_srv_conf_t *cscf)
+{
+    ngx_uint_t                     i, n;
+    cluster_settings_t            *s;
+    ngx_http_upstream_rr_peers_t  *peers;
+
+    cscf->original_init_peer = us->peer.init;
     us->peer.init = ngx_http_cluster_init_peer;
 
-    cscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_cluster_module);
     peers = us->peer.data;
 
     s = &cscf->settings;
@@ -257,37 +301,91 @@ static ngx_int_t
 ngx_http_cluster_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us)
 {
+    size_t                         n;
+    ngx_http_upstream_t           *u;
+    ngx_http_cluster_srv_conf_t   *cscf;
+    ngx_http_upstream_rr_peers_t  *peers;
     ngx_http_cluster_peer_data_t  *cp;
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "init cluster peer");
 
-    cp = ngx_palloc(r->pool, sizeof(ngx_http_cluster_peer_data_t));
+    cscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_cluster_module);
+    u = r->upstream;
+
+    cp = ngx_pcalloc(r->pool, sizeof(ngx_http_cluster_peer_data_t));
     if (cp == NULL) {
         return NGX_ERROR;
     }
 
-    r->upstream->peer.data = &cp->rrp;
+    /* round robin and least_conn take their data where it is put */
+    u->peer.data = &cp->rrp;
 
-    if (ngx_http_upstream_init_round_robin_peer(r, us) != NGX_OK) {
+    if (cscf->original_init_peer(r, us) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    r->upstream->peer.get = ngx_http_cluster_get_peer;
-    r->upstream->peer.free = ngx_http_cluster_free_peer;
+    cp->data = u->peer.data;
+    cp->get = u->peer.get;
+    cp->free = u->peer.free;
 
-    cp->conf = ngx_http_conf_upstream_srv_conf(us, ngx_http_cluster_module);
+    cp->conf = cscf;
     cp->request = r;
-    cp->node = NULL;
-    cp->name = NULL;
     cp->state = CLUSTER_STATE_CHECKING;
-    cp->key_check = NGX_HTTP_CLUSTER_KEY_UNASKED;
-    cp->key_expires = 0;
-    ngx_str_null(&cp->cookie_name);
-    ngx_str_null(&cp->cookie);
-    cp->key_class = 0;
-    cp->fingerprinted = 0;
-    cp->known = 0;
+
+    /*
+     * The round robin data the method chooses by; its choice by weight
+     * alone (round robin's and least_conn's, which took the data put for
+     * them) is one that slow start can thin out.
+     */
+
+    cp->peers = ngx_http_cluster_find_rrp(cp, us);
+    cp->slow_start = (cp->peers == &cp->rrp);
+    cp->marked_set = cp->peers ? cp->peers->peers : NULL;
+
+    if (cp->peers) {
+        /* as many words as round robin's own "tried" has */
+        peers = us->peer.data;
+        n = peers->number;
+
+        if (peers->next && peers->next->number > n) {
+            n = peers->next->number;
+        }
+
+        n = (n + (8 * sizeof(uintptr_t) - 1)) / (8 * sizeof(uintptr_t));
+
+        cp->marked = (n == 1) ? &cp->mark
+                              : ngx_pcalloc(r->pool, n * sizeof(uintptr_t));
+        if (cp->marked == NULL) {
+            return NGX_ERROR;
+        }
+
+        cp->words = n;
+
+    } else if (!cscf->unsteered) {
+        cscf->unsteered = 1;
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "cluster \"%V\" cannot steer the balancer it wraps: "
+                      "its nodes are judged and shown, not taken out of "
+                      "rotation", &us->host);
+    }
+
+    u->peer.data = cp;
+    u->peer.get = ngx_http_cluster_get_peer;
+    u->peer.free = ngx_http_cluster_free_peer;
+
+#if (NGX_HTTP_SSL)
+    cp->set_session = u->peer.set_session;
+    cp->save_session = u->peer.save_session;
+
+    if (u->peer.set_session) {
+        u->peer.set_session = ngx_http_cluster_set_session;
+    }
+
+    if (u->peer.save_session) {
+        u->peer.save_session = ngx_http_cluster_save_session;
+    }
+#endif
 
     ngx_http_set_ctx(r, cp, ngx_http_cluster_module);
 
@@ -297,308 +395,388 @@ ngx_http_cluster_init_peer(ngx_http_request_t *r,
 }
 
 
+/*
+ * Round robin's per-request data, which every stock method keeps first in
+ * its own: the method's data itself, or, when keepalive wraps the method
+ * (inside the cluster), the data keepalive keeps third in its own, after its
+ * configuration and the request's upstream, as every nginx since keepalive
+ * came has it; keepalive's is known by its first word, this upstream's
+ * keepalive configuration.  Only data whose peers are this upstream's is
+ * taken: NULL when none is.
+ */
+static ngx_http_upstream_rr_peer_data_t *
+ngx_http_cluster_find_rrp(ngx_http_cluster_peer_data_t *cp,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    void                              **words;
+    ngx_http_upstream_rr_peers_t       *peers;
+    ngx_http_upstream_rr_peer_data_t   *rrp;
+
+    peers = us->peer.data;
+    rrp = cp->data;
+
+    if (rrp == &cp->rrp) {
+        /* round robin's or least_conn's, where the cluster put it */
+        return rrp;
+    }
+
+    words = cp->data;
+
+    if (cp->conf->keepalive && words[0] == cp->conf->keepalive) {
+        rrp = words[2];
+    }
+
+    if (rrp && (rrp->peers == peers
+                || (peers->next && rrp->peers == peers->next)))
+    {
+        return rrp;
+    }
+
+    return NULL;
+}
+
+
 static ngx_int_t
 ngx_http_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
 {
     ngx_http_cluster_peer_data_t  *cp = data;
 
-    int64_t                            now;
-    ngx_uint_t                         k;
+    int64_t                       now;
+    ngx_int_t                     rc;
+    ngx_http_cluster_srv_conf_t  *cscf;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "get cluster peer, try: %ui", pc->tries);
+
+    cscf = cp->conf;
+    now = ngx_http_cluster_now();
+
+    ngx_http_cluster_evaluate(cscf, now, pc->log);
+
+    cp->node = NULL;
+    cp->name = NULL;
+
+    if (cp->peers) {
+        ngx_http_cluster_steer(cp, now);
+    }
+
+    rc = cp->get(pc, cp->data);
+
+    if (cp->peers) {
+        ngx_http_cluster_unmark(cp);
+    }
+
+    if (rc != NGX_OK && rc != NGX_DONE) {
+        return rc;
+    }
+
+    ngx_http_cluster_chosen(cp, pc);
+
+    if (cp->node && cp->node->admin != CLUSTER_ADMIN_NONE) {
+        /*
+         * Only round robin's choice among one server ignores the marks: a
+         * node an operator took out never takes a request.
+         */
+        cp->free(pc, cp->data, 0);
+        cp->node = NULL;
+        cp->name = NULL;
+
+        if (pc->connection) {
+            ngx_close_connection(pc->connection);
+            pc->connection = NULL;
+        }
+
+        return NGX_BUSY;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "get cluster peer, node: %V state: %s", pc->name,
+                   cp->node ? cluster_state_name(cp->state) : "untracked");
+
+    return rc;
+}
+
+
+/*
+ * Marks, for the method's next choice, the nodes the cluster does not let
+ * through.  The passes widen: the session's key class, the nodes in
+ * rotation (all but drained and removed in panic), first of the primary
+ * servers then of the backups, then, for this one try, any node not taken
+ * out by an operator.  The first pass that leaves the method a node it can
+ * use stands.
+ */
+static void
+ngx_http_cluster_steer(ngx_http_cluster_peer_data_t *cp, int64_t now)
+{
+    ngx_uint_t                     k, backups;
+    cluster_try_t                  t;
+    ngx_http_cluster_srv_conf_t   *cscf;
+    ngx_http_upstream_rr_peers_t  *primary;
+
+    cscf = cp->conf;
+    primary = cscf->upstream->peer.data;
+
+    k = (cp->peers->peers == primary) ? 0 : 1;
+    backups = (primary->next != NULL);
+
+    t.panic = cscf->shared->panic;
+    t.slow_start = cp->slow_start;
+    t.key_class = (uint8_t) cp->key_class;
+
+    t.pass = cluster_pick_first(cscf->nodes, cscf->nmembers, cp->key_class);
+
+    if (t.pass == CLUSTER_PASS_CLASS
+        && ngx_http_cluster_exclude(cp, k, &t, now))
+    {
+        return;
+    }
+
+    t.pass = CLUSTER_PASS_ROTATION;
+
+    if (ngx_http_cluster_exclude(cp, k, &t, now)) {
+        return;
+    }
+
+    if (k == 0 && backups) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, cp->request->connection->log, 0,
+                       "get cluster peer, backup servers");
+
+        ngx_http_cluster_switch(cp, 1);
+        k = 1;
+
+        if (ngx_http_cluster_exclude(cp, k, &t, now)) {
+            return;
+        }
+    }
+
+    t.pass = CLUSTER_PASS_ANY;
+
+    if (ngx_http_cluster_exclude(cp, k, &t, now)) {
+        return;
+    }
+
+    if (k == 1) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, cp->request->connection->log, 0,
+                       "get cluster peer, back to the primary servers");
+
+        ngx_http_cluster_switch(cp, 0);
+
+        (void) ngx_http_cluster_exclude(cp, 0, &t, now);
+    }
+}
+
+
+/*
+ * One pass over one set of peers: marks those the pass does not let
+ * through; 1 when it leaves one the method can use (not tried, not down,
+ * not failed by max_fails, not full), 0 with no mark left otherwise.  A
+ * node whose trial is due takes the try, once claimed, before any other.
+ */
+static ngx_uint_t
+ngx_http_cluster_exclude(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
+    cluster_try_t *t, int64_t now)
+{
+    time_t                             tm;
+    uintptr_t                          m;
+    ngx_uint_t                         i, n, usable, trial, spare;
+    cluster_node_t                    *node;
+    cluster_pick_e                     pick;
     ngx_http_cluster_srv_conf_t       *cscf;
     ngx_http_upstream_rr_peer_t       *peer;
     ngx_http_upstream_rr_peers_t      *peers;
     ngx_http_upstream_rr_peer_data_t  *rrp;
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
-                   "get cluster peer, try: %ui", pc->tries);
-
-    rrp = &cp->rrp;
-    cscf = cp->conf;
-
-    now = ngx_http_cluster_now();
-
-    ngx_http_cluster_evaluate(cscf, now, pc->log);
-
-    pc->cached = 0;
-    pc->connection = NULL;
-
+    rrp = cp->peers;
     peers = rrp->peers;
-    k = (peers == cscf->upstream->peer.data) ? 0 : 1;
-
-    ngx_http_upstream_rr_peers_wlock(peers);
-
-    /*
-     * The order: primaries in rotation, backups in rotation, then, as the
-     * panic guard for one request when none of those is usable now, any
-     * backup and any primary not taken out by an operator.
-     */
-
-    peer = NULL;
-
-    if (cp->key_class) {
-        /*
-         * A session goes to a node that can read it, as long as one is in
-         * rotation, whatever the verdict on its key.
-         */
-        peer = ngx_http_cluster_select(cp, k, NGX_HTTP_CLUSTER_PICK_CLASS,
-                                       now);
-    }
-
-    if (peer == NULL) {
-        peer = ngx_http_cluster_select(cp, k, NGX_HTTP_CLUSTER_PICK_ROTATION,
-                                       now);
-    }
-
-    if (peer == NULL && k == 0 && peers->next) {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pc->log, 0,
-                       "get cluster peer, backup servers");
-
-        peers = ngx_http_cluster_switch(cp, peers, peers->next);
-        k = 1;
-
-        peer = ngx_http_cluster_select(cp, k, NGX_HTTP_CLUSTER_PICK_ROTATION,
-                                       now);
-    }
-
-    if (peer == NULL) {
-        peer = ngx_http_cluster_select(cp, k, NGX_HTTP_CLUSTER_PICK_ANY, now);
-    }
-
-    if (peer == NULL && k == 1) {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pc->log, 0,
-                       "get cluster peer, back to the primary servers");
-
-        peers = ngx_http_cluster_switch(cp, peers, cscf->upstream->peer.data);
-        k = 0;
-
-        peer = ngx_http_cluster_select(cp, k, NGX_HTTP_CLUSTER_PICK_ANY, now);
-    }
-
-    if (peer == NULL) {
-        ngx_http_upstream_rr_peers_unlock(peers);
-
-        pc->name = peers->name;
-
-        return NGX_BUSY;
-    }
-
-    pc->sockaddr = peer->sockaddr;
-    pc->socklen = peer->socklen;
-    pc->name = &peer->name;
-
-    peer->conns++;
-
-    ngx_http_upstream_rr_peers_unlock(peers);
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
-                   "get cluster peer, node: %V state: %s", &peer->name,
-                   cp->node ? cluster_state_name(cp->state) : "untracked");
-
-    return NGX_OK;
-}
-
-
-/* moves the request to another set of peers, with none of them tried */
-static ngx_http_upstream_rr_peers_t *
-ngx_http_cluster_switch(ngx_http_cluster_peer_data_t *cp,
-    ngx_http_upstream_rr_peers_t *from, ngx_http_upstream_rr_peers_t *to)
-{
-    ngx_uint_t  i, n;
-
-    ngx_http_upstream_rr_peers_unlock(from);
-
-    cp->rrp.peers = to;
-
-    n = (to->number + (8 * sizeof(uintptr_t) - 1)) / (8 * sizeof(uintptr_t));
-
-    for (i = 0; i < n; i++) {
-        cp->rrp.tried[i] = 0;
-    }
-
-    ngx_http_upstream_rr_peers_wlock(to);
-
-    return to;
-}
-
-
-/*
- * Round robin's smooth weighted choice, over the nodes that "pick" allows;
- * an ejected node whose trial is due is chosen before any other.
- */
-static ngx_http_upstream_rr_peer_t *
-ngx_http_cluster_select(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
-    ngx_http_cluster_pick_e pick, int64_t now)
-{
-    time_t                             t;
-    uintptr_t                          m;
-    ngx_int_t                          total;
-    ngx_uint_t                         i, n, p, panic, trial_i, spare_i;
-    cluster_node_t                    *node, *trial;
-    ngx_http_cluster_srv_conf_t       *cscf;
-    ngx_http_upstream_rr_peer_t       *peer, *best, *trial_peer, *spare;
-    ngx_http_upstream_rr_peer_data_t  *rrp;
-
-    rrp = &cp->rrp;
     cscf = cp->conf;
+    tm = ngx_time();
 
-    t = ngx_time();
+    cp->marked_set = peers;
 
-    panic = cscf->shared->panic;
+    usable = 0;
+    trial = NGX_CONF_UNSET_UINT;
+    spare = NGX_CONF_UNSET_UINT;
 
-    best = NULL;
-    trial = NULL;
-    trial_peer = NULL;
-    spare = NULL;
-    total = 0;
-    p = 0;
-    trial_i = 0;
-    spare_i = 0;
+    ngx_http_upstream_rr_peers_rlock(peers);
 
-#if (NGX_SUPPRESS_WARN)
-    n = 0;
-    m = 0;
-#endif
-
-    for (peer = rrp->peers->peer, i = 0; peer; peer = peer->next, i++) {
+    for (peer = peers->peer, i = 0; peer; peer = peer->next, i++) {
 
         n = i / (8 * sizeof(uintptr_t));
         m = (uintptr_t) 1 << i % (8 * sizeof(uintptr_t));
 
-        if (rrp->tried[n] & m) {
-            continue;
-        }
-
-        if (peer->down) {
-            continue;
-        }
-
-        if (peer->max_fails
-            && peer->fails >= peer->max_fails
-            && t - peer->checked <= peer->fail_timeout)
+        if ((rrp->tried[n] & m)
+            || peer->down
+            || (peer->max_fails && peer->fails >= peer->max_fails
+                && tm - peer->checked <= peer->fail_timeout)
+            || (peer->max_conns && peer->conns >= peer->max_conns))
         {
-            continue;
-        }
-
-        if (peer->max_conns && peer->conns >= peer->max_conns) {
+            /* the method passes it over by itself */
             continue;
         }
 
         node = cscf->peer_node[k][i];
 
-        if (pick == NGX_HTTP_CLUSTER_PICK_CLASS
-            && (node == NULL || node->key_class != cp->key_class
-                || !(node->in_rotation || panic)))
+        pick = cluster_pick(node, &cscf->settings, t,
+                            (unsigned) (ngx_random() % 1000), now);
+
+        if (pick == CLUSTER_PICK_TRIAL && trial == NGX_CONF_UNSET_UINT) {
+            trial = i;
+
+        } else if (pick == CLUSTER_PICK_SPARE
+                   && spare == NGX_CONF_UNSET_UINT)
         {
+            spare = i;
+        }
+
+        if (pick == CLUSTER_PICK_YES) {
+            usable++;
             continue;
         }
 
-        if (node && !node->in_rotation) {
-
-            if (node->admin != CLUSTER_ADMIN_NONE) {
-                continue;
-            }
-
-            if (pick == NGX_HTTP_CLUSTER_PICK_ROTATION && !panic) {
-
-                if (trial == NULL
-                    && cluster_node_trial_due(node, &cscf->settings, now))
-                {
-                    trial = node;
-                    trial_peer = peer;
-                    trial_i = i;
-                }
-
-                continue;
-            }
-        }
-
-        if (node && node->in_rotation && pick != NGX_HTTP_CLUSTER_PICK_ANY
-            && cscf->settings.slow_start
-            && (unsigned long) ngx_random() % 1000
-               >= cluster_node_slow_start_share(node, &cscf->settings, now))
-        {
-            /*
-             * A node back in rotation takes a growing share of its turns;
-             * when it is the only one left, it takes the turn after all.
-             */
-            if (spare == NULL) {
-                spare = peer;
-                spare_i = i;
-            }
-
-            continue;
-        }
-
-        peer->current_weight += peer->effective_weight;
-        total += peer->effective_weight;
-
-        if (peer->effective_weight < peer->weight) {
-            peer->effective_weight++;
-        }
-
-        if (best == NULL || peer->current_weight > best->current_weight) {
-            best = peer;
-            p = i;
-        }
+        rrp->tried[n] |= m;
+        cp->marked[n] |= m;
     }
 
-    if (trial) {
+    ngx_http_upstream_rr_peers_unlock(peers);
+
+    if (trial != NGX_CONF_UNSET_UINT) {
         /* one worker of all claims the trial; the others route as usual */
+
+        node = cscf->peer_node[k][trial];
+
         ngx_shmtx_lock(&cscf->shpool->mutex);
-
-        if (cluster_node_trial_due(trial, &cscf->settings, now)) {
-            trial->trial_at = now;
-
-        } else {
-            trial = NULL;
-        }
-
+        n = cluster_pick_claim_trial(node, &cscf->settings, now);
         ngx_shmtx_unlock(&cscf->shpool->mutex);
 
-        if (trial) {
+        if (n) {
             ngx_log_error(NGX_LOG_INFO, cp->request->connection->log, 0,
                           "cluster \"%V\" sends a trial request to node "
-                          "\"%V\", %s",
-                          &cscf->upstream->host, &trial_peer->name,
-                          cluster_state_name(trial->state));
-            /* weighed as if it had taken part, so the others stay fair */
-            best = trial_peer;
-            p = trial_i;
-            best->current_weight += best->effective_weight;
-            total += best->effective_weight;
+                          "\"%V\", %s", &cscf->upstream->host,
+                          cscf->members[cscf->peer_member[k][trial]].name,
+                          cluster_state_name(node->state));
+
+            /* the trial alone is left to the method */
+            for (n = 0; n < cp->words; n++) {
+                cp->marked[n] |= ~rrp->tried[n];
+                rrp->tried[n] = ~(uintptr_t) 0;
+            }
+
+            n = trial / (8 * sizeof(uintptr_t));
+            m = (uintptr_t) 1 << trial % (8 * sizeof(uintptr_t));
+
+            rrp->tried[n] &= ~m;
+            cp->marked[n] &= ~m;
+
+            return 1;
         }
     }
 
-    if (best == NULL && spare) {
-        best = spare;
-        p = spare_i;
-        best->current_weight += best->effective_weight;
-        total += best->effective_weight;
+    if (usable == 0 && spare != NGX_CONF_UNSET_UINT) {
+        /* a node in slow start takes the turn when it is the only one */
+        n = spare / (8 * sizeof(uintptr_t));
+        m = (uintptr_t) 1 << spare % (8 * sizeof(uintptr_t));
+
+        rrp->tried[n] &= ~m;
+        cp->marked[n] &= ~m;
+        usable = 1;
     }
 
-    if (best == NULL) {
-        return NULL;
+    if (usable == 0) {
+        ngx_http_cluster_unmark(cp);
+        return 0;
     }
 
-    rrp->current = best;
+    return 1;
+}
 
-    n = p / (8 * sizeof(uintptr_t));
-    m = (uintptr_t) 1 << p % (8 * sizeof(uintptr_t));
 
-    rrp->tried[n] |= m;
+/* the request moves to the other set of peers, with none of them tried */
+static void
+ngx_http_cluster_switch(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k)
+{
+    ngx_uint_t                     i;
+    ngx_http_upstream_rr_peers_t  *primary;
 
-    best->current_weight -= total;
+    primary = cp->conf->upstream->peer.data;
 
-    if (t - best->checked > best->fail_timeout) {
-        best->checked = t;
+    cp->peers->peers = k ? primary->next : primary;
+    cp->marked_set = cp->peers->peers;
+
+    for (i = 0; i < cp->words; i++) {
+        cp->peers->tried[i] = 0;
+        cp->marked[i] = 0;
+    }
+}
+
+
+/*
+ * The cluster's marks go, the method's own tries stay; when the method
+ * moved to the backups meanwhile, it cleared them itself.
+ */
+static void
+ngx_http_cluster_unmark(ngx_http_cluster_peer_data_t *cp)
+{
+    ngx_uint_t  i, same;
+
+    same = (cp->peers->peers == cp->marked_set);
+
+    for (i = 0; i < cp->words; i++) {
+        if (same) {
+            cp->peers->tried[i] &= ~cp->marked[i];
+        }
+
+        cp->marked[i] = 0;
     }
 
-    cp->node = cscf->peer_node[k][p];
-    cp->name = cscf->members[cscf->peer_member[k][p]].name;
+    cp->marked_set = cp->peers->peers;
+}
+
+
+/* the node the method chose, from round robin's data or by its address */
+static void
+ngx_http_cluster_chosen(ngx_http_cluster_peer_data_t *cp,
+    ngx_peer_connection_t *pc)
+{
+    ngx_uint_t                     i, k;
+    ngx_http_cluster_srv_conf_t   *cscf;
+    ngx_http_upstream_rr_peer_t   *peer;
+    ngx_http_upstream_rr_peers_t  *peers, *primary;
+
+    cscf = cp->conf;
+    primary = cscf->upstream->peer.data;
+
+    if (cp->peers) {
+        peers = cp->peers->peers;
+        k = (peers == primary) ? 0 : 1;
+
+        for (peer = peers->peer, i = 0; peer; peer = peer->next, i++) {
+            if (peer == cp->peers->current) {
+                cp->node = cscf->peer_node[k][i];
+                cp->name = cscf->members[cscf->peer_member[k][i]].name;
+                goto found;
+            }
+        }
+
+        return;
+    }
+
+    for (i = 0; i < cscf->nmembers; i++) {
+        if (pc->name && pc->name->len == cscf->members[i].id->len
+            && ngx_strncmp(pc->name->data, cscf->members[i].id->data,
+                           pc->name->len) == 0)
+        {
+            cp->node = cscf->nodes[i];
+            cp->name = cscf->members[i].name;
+            goto found;
+        }
+    }
+
+    return;
+
+found:
+
     cp->state = cp->node ? (cluster_state_e) cp->node->state
                          : CLUSTER_STATE_UP;
-
-    return best;
 }
 
 
@@ -649,8 +827,30 @@ ngx_http_cluster_free_peer(ngx_peer_connection_t *pc, void *data,
         }
     }
 
-    ngx_http_upstream_free_round_robin_peer(pc, &cp->rrp, state);
+    cp->free(pc, cp->data, state);
 }
+
+
+#if (NGX_HTTP_SSL)
+
+static ngx_int_t
+ngx_http_cluster_set_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_cluster_peer_data_t  *cp = data;
+
+    return cp->set_session(pc, cp->data);
+}
+
+
+static void
+ngx_http_cluster_save_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_cluster_peer_data_t  *cp = data;
+
+    cp->save_session(pc, cp->data);
+}
+
+#endif
 
 
 static ngx_uint_t

@@ -15,6 +15,8 @@
 
 static void *ngx_http_cluster_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_cluster_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_cluster_keepalive_conf(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *uscf);
 static void *ngx_http_cluster_create_srv_conf(ngx_conf_t *cf);
 static void *ngx_http_cluster_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_cluster_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -224,18 +226,18 @@ ngx_http_cluster_init_main_conf(ngx_conf_t *cf, void *conf)
                                                ngx_http_cluster_module);
 
         /*
-         * The upstream module initialised every upstream before this; a
-         * cluster whose own initialisation never ran was taken over by
-         * another balancer (one that wraps it, as keepalive does, calls it)
+         * The upstream module initialised every upstream before this, by
+         * its method and keepalive: the cluster wraps what they made.
+         * keepalive is known by its configuration of the upstream, to
+         * find the method's data inside its own.
          */
 
-        if (cscf->shm_zone && cscf->members == NULL) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "upstream \"%V\" has \"cluster\" and another load "
-                          "balancing method after it in %s:%ui; a cluster "
-                          "balances by itself",
-                          &uscfp[i]->host, cscf->file, cscf->line);
-            return NGX_CONF_ERROR;
+        if (cscf->shm_zone) {
+            cscf->keepalive = ngx_http_cluster_keepalive_conf(cf, uscfp[i]);
+
+            if (ngx_http_cluster_init_upstream(cf, uscfp[i]) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
         }
 
         if (cscf->probe_uri.len && cscf->check != 1) {
@@ -259,6 +261,26 @@ ngx_http_cluster_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* keepalive's configuration of an upstream; NULL without the module */
+static void *
+ngx_http_cluster_keepalive_conf(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *uscf)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; cf->cycle->modules[i]; i++) {
+        if (cf->cycle->modules[i]->type == NGX_HTTP_MODULE
+            && ngx_strcmp(cf->cycle->modules[i]->name,
+                          "ngx_http_upstream_keepalive_module") == 0)
+        {
+            return uscf->srv_conf[cf->cycle->modules[i]->ctx_index];
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -516,22 +538,13 @@ ngx_http_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
 
-    if (uscf->peer.init_upstream) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "load balancing method redefined");
-    }
-
     cscf->upstream = uscf;
 
-    uscf->peer.init_upstream = ngx_http_cluster_init_upstream;
-
-    uscf->flags = NGX_HTTP_UPSTREAM_CREATE
-                  |NGX_HTTP_UPSTREAM_WEIGHT
-                  |NGX_HTTP_UPSTREAM_MAX_CONNS
-                  |NGX_HTTP_UPSTREAM_MAX_FAILS
-                  |NGX_HTTP_UPSTREAM_FAIL_TIMEOUT
-                  |NGX_HTTP_UPSTREAM_DOWN
-                  |NGX_HTTP_UPSTREAM_BACKUP;
+    /*
+     * The cluster is no balancing method: it leaves the upstream's
+     * initialisation and the server parameters to the method, written
+     * before or after it, and wraps what the method made once it ran.
+     */
 
     return NGX_CONF_OK;
 }

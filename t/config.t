@@ -253,12 +253,19 @@ chmod 0600, $t->dir . '/key';
 is($rc, 0, 'the bounds themselves pass, and cluster_cookie with four')
     or diag $out;
 
-# another balancer after "cluster" would take the upstream from it
-$t->write_config(<<'EOF');
+# "cluster" judges, the method chooses: any method, and keepalive, before
+# or after it, with no warning
+for my $method ('least_conn;', 'hash $request_uri consistent;', 'ip_hash;',
+                'random two;', 'keepalive 16;', "least_conn;\nkeepalive 8;")
+{
+    for my $order ('before', 'after') {
+        my $body = $order eq 'before' ? "$method\ncluster zone=c:1m;"
+                                      : "cluster zone=c:1m;\n$method";
+        $t->write_config(<<"EOF");
     upstream proget {
         server 127.0.0.1:8001;
-        cluster zone=c:1m;
-        least_conn;
+        server 127.0.0.1:8002;
+$body
     }
 
     server {
@@ -267,44 +274,11 @@ $t->write_config(<<'EOF');
     }
 EOF
 
-($rc, $out) = $t->test_config;
-isnt($rc, 0, 'a balancer after "cluster" is an error');
-like($out, qr/upstream "proget" has "cluster" and another load balancing method after it in \S+nginx\.conf:\d+/,
-     '  that says so') or diag $out;
-
-# keepalive wraps the balancer before it, and so goes after "cluster"
-$t->write_config(<<'EOF');
-    upstream proget {
-        server 127.0.0.1:8001;
-        cluster zone=c:1m;
-        keepalive 16;
+        ($rc, $out) = $t->test_config;
+        (my $name = $method) =~ s/\n/ /g;
+        is($rc, 0, "$name $order \"cluster\" passes") or diag $out;
+        unlike($out, qr/redefined/, '  with no warning');
     }
-
-    server {
-        listen 127.0.0.1:%%PORT_http%%;
-        location / { proxy_pass http://proget; }
-    }
-EOF
-
-($rc, $out) = $t->test_config;
-is($rc, 0, 'keepalive after "cluster" passes') or diag $out;
-
-# another balancer before it: a warning, as nginx's own give
-$t->write_config(<<'EOF');
-    upstream proget {
-        server 127.0.0.1:8001;
-        least_conn;
-        cluster zone=c:1m;
-    }
-
-    server {
-        listen 127.0.0.1:%%PORT_http%%;
-        location / { proxy_pass http://proget; }
-    }
-EOF
-
-($rc, $out) = $t->test_config;
-is($rc, 0, 'a second balancer is not an error');
-like($out, qr/\[warn\] load balancing method redefined/, 'but a warning');
+}
 
 done_testing;
