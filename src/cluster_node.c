@@ -227,9 +227,14 @@ cluster_node_response(cluster_node_t *node, const cluster_settings_t *s,
 
         if (ok) {
             node->last_heartbeat = now;
+            node->consecutive_failures = 0;
 
         } else {
             node->last_failure = now;
+
+            if (node->consecutive_failures < UINT32_MAX) {
+                node->consecutive_failures++;
+            }
         }
 
         return;
@@ -329,6 +334,14 @@ cluster_node_check(cluster_node_t *node, const cluster_settings_t *s,
     }
 
     return resync || strcmp(release, node->health.release) != 0;
+}
+
+
+uint32_t
+cluster_node_failing(const cluster_node_t *node)
+{
+    return node->consecutive_failures > node->check_failures
+           ? node->consecutive_failures : node->check_failures;
 }
 
 

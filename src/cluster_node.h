@@ -302,6 +302,12 @@ int cluster_panic(cluster_node_t *const *nodes, size_t n);
 
 int64_t cluster_node_heartbeat_age(const cluster_node_t *node, int64_t now);
 
+/*
+ * The node's failures in a row, of its proxied tries or of its checks,
+ * whichever is more: what leads to "down" after "fall".
+ */
+uint32_t cluster_node_failing(const cluster_node_t *node);
+
 const char *cluster_state_name(cluster_state_e state);
 /* the name of one finding bit, NULL for an unknown bit */
 const char *cluster_finding_name(uint32_t finding);

@@ -398,12 +398,22 @@ cluster_page_node(cluster_buf_t *b, const cluster_status_cluster_t *c,
     cluster_buf_cstr(b, "</td><td><span class=\"");
     cluster_buf_cstr(b, strcmp(web, "ok") == 0 ? "ok"
                         : strcmp(web, "unknown") == 0 ? "muted"
-                        : strcmp(web, "stale") == 0 ? "warn" : "err");
+                        : strcmp(web, "stale") == 0
+                          || strcmp(web, "warning") == 0 ? "warn" : "err");
     cluster_buf_cstr(b, "\">");
     cluster_buf_cstr(b, web);
     cluster_buf_cstr(b, "</span><small>");
     cluster_page_age(b, f->last_heartbeat, now);
     cluster_buf_cstr(b, "</small>");
+
+    if (strcmp(web, "warning") == 0) {
+        /* down after "fall" failures in a row: how near it is */
+        cluster_buf_cstr(b, "<small>");
+        cluster_buf_uint(b, cluster_node_failing(f));
+        cluster_buf_cstr(b, " of ");
+        cluster_buf_uint(b, c->settings.fall);
+        cluster_buf_cstr(b, " failed in a row</small>");
+    }
 
     if (f->check_reason[0]) {
         cluster_buf_cstr(b, "<small>");

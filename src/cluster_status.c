@@ -328,6 +328,12 @@ cluster_status_node(cluster_buf_t *b, const cluster_status_cluster_t *cluster,
     cluster_json_key(b, "consecutive_failures");
     cluster_buf_uint(b, f->consecutive_failures);
     cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "failures_in_a_row");
+    cluster_buf_uint(b, node->tracked ? cluster_node_failing(f) : 0);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "fall");
+    cluster_buf_uint(b, cluster->settings.fall);
+    cluster_buf_cstr(b, ",");
     cluster_json_key(b, "last_failure");
     cluster_json_time(b, f->last_failure);
     cluster_buf_cstr(b, ",");
@@ -780,6 +786,14 @@ cluster_status_web(const cluster_status_node_t *node)
 
     if (f->last_heartbeat == 0) {
         return "unknown";
+    }
+
+    /*
+     * Failing, not yet down: nginx's own max_fails may keep requests off
+     * it meanwhile, so the count would not grow to "fall" soon; say it
+     */
+    if (cluster_node_failing(f)) {
+        return "warning";
     }
 
     return "ok";

@@ -76,7 +76,10 @@ size_t cluster_status_hints(const cluster_status_cluster_t *cluster,
     const cluster_status_node_t *node, int64_t now,
     char hints[][CLUSTER_HINT_SIZE], size_t max);
 
-/* the Web component's status: "ok", "stale", "failing", "unknown" */
+/*
+ * The Web component's status: "ok", "warning" (its last tries failed, not
+ * yet "fall" of them), "stale", "failing" (down), "unknown"
+ */
 const char *cluster_status_web(const cluster_status_node_t *node);
 
 /* the Service component's: "ok", "warning", "error", "unknown" */

@@ -21,6 +21,7 @@ main(void)
     test_cookie();
     test_session();
     test_change();
+    test_pick();
 
     printf("%u passed, %u failed\n", unit_passed, unit_failed);
 

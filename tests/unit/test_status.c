@@ -91,7 +91,32 @@ test_status(void)
     CHECK(strstr(buf, "\"state\":\"checking\"") != NULL);
     CHECK(strstr(buf, "\"nodes_in_rotation\":2") != NULL);
     CHECK(buf[need - 1] == '\n');
+    CHECK_STR(cluster_status_web(&nodes[0]), "ok");
+    CHECK(strstr(buf, "\"failures_in_a_row\":0,\"fall\":3") != NULL);
     free(buf);
+
+    /* its last try failed: not down yet, but not ok either */
+    cluster_node_response(&nodes[0].facts, &c.settings, 0, 502, 3,
+                          T0 + 2600);
+    CHECK_STR(cluster_status_web(&nodes[0]), "warning");
+    need = cluster_status_json(NULL, 0, &c, 1, T0 + 2700, "1.2.3");
+    buf = malloc(need + 1);
+    cluster_status_json(buf, need, &c, 1, T0 + 2700, "1.2.3");
+    buf[need] = '\0';
+    CHECK(strstr(buf, "\"status\":\"warning\"") != NULL);
+    CHECK(strstr(buf, "\"failures_in_a_row\":1,\"fall\":3") != NULL);
+    free(buf);
+
+    /* with active checks, a proxied try that failed counts the same */
+    c.settings.checks = 1;
+    cluster_node_response(&nodes[0].facts, &c.settings, 1, 200, 3,
+                          T0 + 2800);
+    CHECK_STR(cluster_status_web(&nodes[0]), "ok");
+    cluster_node_response(&nodes[0].facts, &c.settings, 0, 0, 3, T0 + 2900);
+    CHECK(cluster_node_failing(&nodes[0].facts) == 1);
+    CHECK_STR(cluster_status_web(&nodes[0]), "warning");
+    c.settings.checks = 0;
+    nodes[0].facts.consecutive_failures = 0;
 
     /* every node out: in panic, those not taken out by hand take traffic */
     nodes[0].facts.in_rotation = 0;

@@ -47,6 +47,7 @@ void test_state(void);
 void test_cookie(void);
 void test_session(void);
 void test_change(void);
+void test_pick(void);
 
 
 #endif /* UNIT_H */
