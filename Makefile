@@ -6,8 +6,11 @@ MAKEFLAGS += --no-print-directory
 #   make            the module, against the system nginx (Debian's nginx-dev)
 #   make test       set-up, then the unit tests and the integration tests,
 #                   twice: with the module as released, and with it built
-#                   under AddressSanitizer and UndefinedBehaviorSanitizer
+#                   under AddressSanitizer and UndefinedBehaviorSanitizer;
+#                   then make static
 #   make check      the tests once, for one build: SANITIZE=0 or 1
+#   make static     nginx's source from Debian's archive, built with the
+#                   module linked in, and the tests a static build could fail
 #   make demo       five simulated nodes behind nginx, with the status page
 #   make bench      throughput and latency against plain round robin
 #   make fuzz       libFuzzer over the readers of the checks' answers, the
@@ -47,7 +50,8 @@ CFLAGS_OWN := -std=c11 -O1 -g -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
 UNIT_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
-.PHONY: all module setup sim unit check test prove demo bench fuzz clean
+.PHONY: all module setup sim unit check test static prove demo bench fuzz \
+	clean
 
 all: module
 
@@ -100,6 +104,12 @@ check:
 test: setup
 	$(MAKE) check SANITIZE=0
 	$(MAKE) check SANITIZE=1
+	$(MAKE) static
+
+# nginx built from source with the module linked in (--add-module)
+static:
+	$(MAKE) sim SANITIZE=0
+	bash tests/static.sh $(CURDIR)/build/release/cluster-sim
 
 demo: setup
 	$(MAKE) module sim

@@ -98,8 +98,12 @@ sub write_config {
     my @env = $ENV{CLUSTER_SANITIZE}
         ? ("env ASAN_OPTIONS;", "env UBSAN_OPTIONS;") : ();
 
+    # "static": an nginx with the module linked in
+    my @load = $ENV{CLUSTER_MODULE} eq 'static'
+        ? () : ("load_module $ENV{CLUSTER_MODULE};");
+
     my $conf = join "\n",
-        "load_module $ENV{CLUSTER_MODULE};",
+        @load,
         @env,
         "",
         "pid $dir/nginx.pid;",
