@@ -118,6 +118,38 @@ typedef struct {
 typedef struct ngx_http_cluster_probe_s  ngx_http_cluster_probe_t;
 
 
+/*
+ * A worker's copies of the sessions its requests carried, by fingerprint:
+ * good while the table's generation holds, so that a known session needs
+ * no lock; its "seen" is written at most once a second
+ */
+#define NGX_HTTP_CLUSTER_COPIES     256
+
+typedef struct {
+    uint64_t                          generation;
+    int64_t                           seen;       /* written in the zone */
+    cluster_session_t                 session;
+    u_char                            fp[CLUSTER_SESSION_FP];
+    uint8_t                           key_class;
+    unsigned                          used:1;
+    unsigned                          known:1;    /* in the table */
+} ngx_http_cluster_copy_t;
+
+
+/*
+ * A worker's memory of which cookie names a regex of "cluster_cookie
+ * name=" matched: a name is matched once, not at every request
+ */
+#define NGX_HTTP_CLUSTER_NAMES      64
+#define NGX_HTTP_CLUSTER_NAME_LEN   48
+
+typedef struct {
+    u_char                            len;        /* 0: empty */
+    u_char                            match;
+    u_char                            name[NGX_HTTP_CLUSTER_NAME_LEN];
+} ngx_http_cluster_name_cache_t;
+
+
 typedef struct {
     ngx_array_t                       clusters;   /* of srv conf pointers */
     ngx_cycle_t                      *cycle;      /* of this configuration */
@@ -153,6 +185,11 @@ typedef struct {
 
     /* cluster_cookie */
     ngx_regex_t                      *cookie_name;
+    ngx_str_t                         cookie_literal; /* the one name it
+                                                     matches; "": a regex */
+    ngx_http_cluster_name_cache_t    *name_cache; /* this worker's answers
+                                                     of the regex */
+    ngx_http_cluster_copy_t          *copies;     /* this worker's */
     ngx_regex_t                      *login;
     ngx_uint_t                        sessions;   /* the table's size */
     ngx_str_t                         probe_uri;  /* probe=: the active

@@ -577,6 +577,7 @@ ngx_http_cluster_exclude(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
     cluster_try_t *t, int64_t now)
 {
     time_t                             tm;
+    unsigned                           dice;
     uintptr_t                          m;
     ngx_uint_t                         i, n, usable, trial, spare;
     cluster_node_t                    *node;
@@ -616,8 +617,11 @@ ngx_http_cluster_exclude(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
 
         node = cscf->peer_node[k][i];
 
-        pick = cluster_pick(node, &cscf->settings, t,
-                            (unsigned) (ngx_random() % 1000), now);
+        /* the dice of slow start, only where it is thrown */
+        dice = (t->slow_start && cscf->settings.slow_start)
+               ? (unsigned) (ngx_random() % 1000) : 0;
+
+        pick = cluster_pick(node, &cscf->settings, t, dice, now);
 
         if (pick == CLUSTER_PICK_TRIAL && trial == NGX_CONF_UNSET_UINT) {
             trial = i;
@@ -817,13 +821,27 @@ ngx_http_cluster_free_peer(ngx_peer_connection_t *pc, void *data,
             now = ngx_http_cluster_now();
             elapsed = ngx_current_msec - u->start_time;
 
-            ngx_shmtx_lock(&cscf->shpool->mutex);
+            if (ok && cluster_node_routine(node, &cscf->settings)) {
+                /*
+                 * An answer of a node that is up and had no failure: it
+                 * changes nothing the lock guards, only the heartbeat
+                 * and the counts, each a word written alone.
+                 */
+                (void) ngx_atomic_fetch_add((ngx_atomic_t *) &node->requests,
+                                            1);
+                node->last_heartbeat = now;
+                node->last_status = (uint32_t) status;
+                node->last_response_ms = (uint32_t) elapsed;
 
-            cluster_node_response(node, &cscf->settings, ok, status, elapsed,
-                                  now);
-            ngx_http_cluster_evaluate_node(cscf, node, now, pc->log);
+            } else {
+                ngx_shmtx_lock(&cscf->shpool->mutex);
 
-            ngx_shmtx_unlock(&cscf->shpool->mutex);
+                cluster_node_response(node, &cscf->settings, ok, status,
+                                      elapsed, now);
+                ngx_http_cluster_evaluate_node(cscf, node, now, pc->log);
+
+                ngx_shmtx_unlock(&cscf->shpool->mutex);
+            }
         }
     }
 

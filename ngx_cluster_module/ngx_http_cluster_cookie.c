@@ -30,6 +30,10 @@ static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_int_t ngx_http_cluster_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_cluster_cookie_value(
     ngx_http_cluster_srv_conf_t *cscf, ngx_str_t *pair, ngx_str_t *value);
+static ngx_uint_t ngx_http_cluster_cookie_named(
+    ngx_http_cluster_srv_conf_t *cscf, ngx_str_t *name);
+static void ngx_http_cluster_cookie_copy(ngx_http_cluster_peer_data_t *cp,
+    ngx_http_cluster_copy_t *c);
 static cluster_cookie_rc_e ngx_http_cluster_cookie_open(
     ngx_http_cluster_srv_conf_t *cscf, ngx_str_t *name, ngx_str_t *value,
     time_t *expires);
@@ -156,6 +160,30 @@ ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         *re = rc.regex;
+
+        if (re == &cscf->cookie_name) {
+            /* a name without metacharacters is compared, not matched */
+            cscf->cookie_literal.data = ngx_pnalloc(cf->pool,
+                                                    rc.pattern.len);
+            if (cscf->cookie_literal.data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            cscf->cookie_literal.len = cluster_cookie_literal(
+                                           (const char *) rc.pattern.data,
+                                           rc.pattern.len,
+                                           (char *) cscf->cookie_literal.data,
+                                           rc.pattern.len);
+
+            if (cscf->cookie_literal.len == 0) {
+                cscf->name_cache = ngx_pcalloc(cf->pool,
+                                       NGX_HTTP_CLUSTER_NAMES
+                                       * sizeof(ngx_http_cluster_name_cache_t));
+                if (cscf->name_cache == NULL) {
+                    return NGX_CONF_ERROR;
+                }
+            }
+        }
     }
 
     if (cscf->cookie_name == NULL) {
@@ -167,6 +195,13 @@ ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (cscf->sessions == 0) {
         cscf->sessions = NGX_HTTP_CLUSTER_SESSIONS;
+    }
+
+    /* each worker has its own, in its copy of the configuration */
+    cscf->copies = ngx_pcalloc(cf->pool, NGX_HTTP_CLUSTER_COPIES
+                                         * sizeof(ngx_http_cluster_copy_t));
+    if (cscf->copies == NULL) {
+        return NGX_CONF_ERROR;
     }
 
     ngx_http_cluster_mark(cf, cscf);
@@ -183,12 +218,17 @@ void
 ngx_http_cluster_cookie_peer(ngx_http_request_t *r,
     ngx_http_cluster_peer_data_t *cp)
 {
+    int64_t                       now;
     ngx_str_t                     pair, value;
     ngx_table_elt_t              *h;
     cluster_session_t            *s;
     cluster_sessions_t           *t;
-    ngx_http_cluster_walk_t       walk;
+    ngx_http_cluster_copy_t      *c;
     ngx_http_cluster_srv_conf_t  *cscf;
+#if (nginx_version < 1023000)
+    ngx_uint_t                    i;
+    ngx_table_elt_t             **cookies;
+#endif
 
     cscf = cp->conf;
 
@@ -196,11 +236,17 @@ ngx_http_cluster_cookie_peer(ngx_http_request_t *r,
         return;
     }
 
-    ngx_memzero(&walk, sizeof(ngx_http_cluster_walk_t));
+    /* the Cookie headers, as nginx keeps them */
 
-    while ((h = ngx_http_cluster_header_next(&r->headers_in.headers,
-                                             "Cookie", 6, &walk)))
-    {
+#if (nginx_version >= 1023000)
+    for (h = r->headers_in.cookie; h; h = h->next) {
+#else
+    cookies = r->headers_in.cookies.elts;
+
+    for (i = 0; i < r->headers_in.cookies.nelts; i++) {
+        h = cookies[i];
+#endif
+
         /* "a=1; NAME=VALUE; b=2": each pair in turn */
 
         pair = h->value;
@@ -230,6 +276,21 @@ found:
                                 cp->fp);
     cp->fingerprinted = 1;
 
+    now = ngx_http_cluster_now();
+
+    c = (cscf->copies == NULL) ? NULL
+        : &cscf->copies[(cp->fp[0] | cp->fp[1] << 8)
+                        % NGX_HTTP_CLUSTER_COPIES];
+
+    if (c && c->used && c->generation == *(volatile uint64_t *) &t->generation
+        && ngx_memcmp(c->fp, cp->fp, CLUSTER_SESSION_FP) == 0
+        && (!c->known || now - c->seen < 1000))
+    {
+        /* this worker's copy holds: no lock */
+        ngx_http_cluster_cookie_copy(cp, c);
+        return;
+    }
+
     ngx_shmtx_lock(&cscf->shpool->mutex);
 
     s = cluster_session_find(t, cp->fp);
@@ -240,17 +301,43 @@ found:
         cp->known = 1;
 
         /* a session in use is not displaced by newer ones */
-        s->seen = ngx_http_cluster_now();
+        s->seen = now;
 
         if (s->minted < CLUSTER_SESSION_NODES) {
             cp->key_class = t->class_of[s->minted];
         }
     }
 
+    if (c) {
+        c->generation = t->generation;
+        c->seen = now;
+        c->session = cp->session;
+        c->key_class = (uint8_t) cp->key_class;
+        c->known = cp->known;
+        c->used = 1;
+        ngx_memcpy(c->fp, cp->fp, CLUSTER_SESSION_FP);
+    }
+
     ngx_shmtx_unlock(&cscf->shpool->mutex);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "cluster auth cookie, key class: %ui", cp->key_class);
+}
+
+
+static void
+ngx_http_cluster_cookie_copy(ngx_http_cluster_peer_data_t *cp,
+    ngx_http_cluster_copy_t *c)
+{
+    if (c->known) {
+        cp->session = c->session;
+        cp->known = 1;
+        cp->key_class = c->key_class;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cp->request->connection->log, 0,
+                   "cluster auth cookie, key class: %ui, a copy",
+                   cp->key_class);
 }
 
 
@@ -348,7 +435,11 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
         }
     }
 
-    if (location == NULL) {
+    if (location == NULL && cscf->login
+        && (r->headers_out.status == NGX_HTTP_MOVED_TEMPORARILY
+            || r->headers_out.status == NGX_HTTP_SEE_OTHER
+            || r->headers_out.status == NGX_HTTP_TEMPORARY_REDIRECT))
+    {
         /* nginx keeps a relative one out of headers_out.location */
         ngx_memzero(&walk, sizeof(ngx_http_cluster_walk_t));
         location = ngx_http_cluster_header_next(&r->headers_out.headers,
@@ -554,7 +645,7 @@ static ngx_int_t
 ngx_http_cluster_cookie_value(ngx_http_cluster_srv_conf_t *cscf,
     ngx_str_t *pair, ngx_str_t *value)
 {
-    int          found, captures[3];
+    int          found;
     size_t       name_len, value_len;
     ngx_str_t    name;
     const char  *p, *n, *v;
@@ -575,11 +666,7 @@ ngx_http_cluster_cookie_value(ngx_http_cluster_srv_conf_t *cscf,
     name.data = (u_char *) n;
     name.len = name_len;
 
-    /* the whole name must match, not a part of it */
-
-    if (ngx_regex_exec(cscf->cookie_name, &name, captures, 3) < 0
-        || captures[0] != 0 || (size_t) captures[1] != name.len)
-    {
+    if (!ngx_http_cluster_cookie_named(cscf, &name)) {
         return NGX_DECLINED;
     }
 
@@ -589,6 +676,53 @@ ngx_http_cluster_cookie_value(ngx_http_cluster_srv_conf_t *cscf,
     *pair = name;
 
     return NGX_OK;
+}
+
+
+/*
+ * Whether a cookie's whole name is the auth cookie's: compared with the
+ * one name the expression matches, or matched by it once per name this
+ * worker saw, the answer kept.
+ */
+static ngx_uint_t
+ngx_http_cluster_cookie_named(ngx_http_cluster_srv_conf_t *cscf,
+    ngx_str_t *name)
+{
+    int                             captures[3];
+    ngx_uint_t                      match;
+    ngx_http_cluster_name_cache_t  *nc;
+
+    if (cscf->cookie_literal.len) {
+        return name->len == cscf->cookie_literal.len
+               && ngx_memcmp(name->data, cscf->cookie_literal.data,
+                             name->len) == 0;
+    }
+
+    nc = NULL;
+
+    if (name->len <= NGX_HTTP_CLUSTER_NAME_LEN) {
+        nc = &cscf->name_cache[ngx_hash_key(name->data, name->len)
+                               % NGX_HTTP_CLUSTER_NAMES];
+
+        if (nc->len == name->len
+            && ngx_memcmp(nc->name, name->data, name->len) == 0)
+        {
+            return nc->match;
+        }
+    }
+
+    /* the whole name must match, not a part of it */
+
+    match = ngx_regex_exec(cscf->cookie_name, name, captures, 3) >= 0
+            && captures[0] == 0 && (size_t) captures[1] == name->len;
+
+    if (nc) {
+        nc->len = (u_char) name->len;
+        nc->match = (u_char) match;
+        ngx_memcpy(nc->name, name->data, name->len);
+    }
+
+    return match;
 }
 
 

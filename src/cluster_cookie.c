@@ -80,6 +80,57 @@ cluster_cookie_pair(const char **p, const char *end, const char **name,
 }
 
 
+size_t
+cluster_cookie_literal(const char *re, size_t len, char *out, size_t size)
+{
+    char         c;
+    size_t       n;
+    const char  *p, *end;
+
+    p = re;
+    end = re + len;
+
+    /* the name must match whole: anchors say nothing more */
+
+    if (p < end && *p == '^') {
+        p++;
+    }
+
+    if (end - p >= 1 && end[-1] == '$'
+        && !(end - p >= 2 && end[-2] == '\\'))
+    {
+        end--;
+    }
+
+    for (n = 0; p < end; p++) {
+        c = *p;
+
+        if (c == '\\') {
+            /* "\." is a dot; "\d", "\w", "\Q" are classes or more */
+            if (++p == end
+                || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z')
+                || (*p >= 'A' && *p <= 'Z'))
+            {
+                return 0;
+            }
+
+            c = *p;
+
+        } else if (strchr(".[]()*+?{}|^$", c) != NULL || c == '\0') {
+            return 0;
+        }
+
+        if (n == size) {
+            return 0;
+        }
+
+        out[n++] = c;
+    }
+
+    return n;
+}
+
+
 int
 cluster_cookie_init(void)
 {

@@ -42,6 +42,15 @@ typedef enum {
 int cluster_cookie_pair(const char **p, const char *end, const char **name,
     size_t *name_len, const char **value, size_t *value_len);
 
+/*
+ * The one name a regular expression of "cluster_cookie name=" matches as
+ * a whole, when it is only that: "^\.ProGetAuth$" and ".ProGetAuth" are
+ * both ".ProGetAuth".  Writes it to "out" (at most "size" bytes) and
+ * returns its length; 0 for an expression that may match other names.
+ */
+size_t cluster_cookie_literal(const char *re, size_t len, char *out,
+    size_t size);
+
 /* libsodium's own start; 0 on success */
 int cluster_cookie_init(void);
 

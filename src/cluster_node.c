@@ -206,6 +206,19 @@ cluster_node_failure(cluster_node_t *node, const cluster_settings_t *s,
 }
 
 
+int
+cluster_node_routine(const cluster_node_t *node, const cluster_settings_t *s)
+{
+    /*
+     * Without checks, successes in a row count towards "rise" only while
+     * down; a node up with no failure gains nothing from one more.
+     */
+    return node->state == CLUSTER_STATE_UP && node->in_rotation
+           && node->findings == 0 && node->consecutive_failures == 0
+           && !node->down && (s->checks || node->consecutive_successes > 0);
+}
+
+
 void
 cluster_node_response(cluster_node_t *node, const cluster_settings_t *s,
     int ok, unsigned status, unsigned response_ms, int64_t now)

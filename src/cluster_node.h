@@ -274,6 +274,14 @@ void cluster_node_success(cluster_node_t *node, const cluster_settings_t *s,
 /* no usable answer: connect error, timeout, an error status */
 void cluster_node_failure(cluster_node_t *node, const cluster_settings_t *s,
     int64_t now);
+/*
+ * Whether a successful answer of the node changes nothing but its
+ * heartbeat and counts: it is up, in rotation, with no failure in a row
+ * and no rise under way, so the caller may record it without the lock.
+ */
+int cluster_node_routine(const cluster_node_t *node,
+    const cluster_settings_t *s);
+
 /* a proxied try, whatever its outcome: counters and the outcome above */
 void cluster_node_response(cluster_node_t *node, const cluster_settings_t *s,
     int ok, unsigned status, unsigned response_ms, int64_t now);

@@ -13,6 +13,8 @@
 #define CLUSTER_SESSION_COUNT_MAX  1024
 
 
+static int cluster_session_count_answer(cluster_sessions_t *t,
+    cluster_session_t *s, unsigned slot, int sign_in, int64_t now);
 static void cluster_session_count(uint16_t *count, uint16_t *other);
 static void cluster_sessions_pardon(cluster_sessions_t *t, unsigned slot);
 static unsigned cluster_class_root(uint8_t *parent, unsigned a);
@@ -146,7 +148,9 @@ cluster_session_add(cluster_sessions_t *t,
     s = cluster_session_find(t, fp);
 
     if (s) {
+        /* what the caller writes into it is news */
         s->seen = now;
+        t->generation++;
         return s;
     }
 
@@ -164,6 +168,7 @@ cluster_session_add(cluster_sessions_t *t,
     }
 
     t->stored++;
+    t->generation++;
 
     memset(s, 0, sizeof(cluster_session_t));
     memcpy(s->fp, fp, CLUSTER_SESSION_FP);
@@ -176,6 +181,20 @@ cluster_session_add(cluster_sessions_t *t,
 
 int
 cluster_session_answer(cluster_sessions_t *t, cluster_session_t *s,
+    unsigned slot, int sign_in, int64_t now)
+{
+    if (!cluster_session_count_answer(t, s, slot, sign_in, now)) {
+        return 0;
+    }
+
+    t->generation++;
+
+    return 1;
+}
+
+
+static int
+cluster_session_count_answer(cluster_sessions_t *t, cluster_session_t *s,
     unsigned slot, int sign_in, int64_t now)
 {
     unsigned   a, b;
@@ -365,10 +384,14 @@ cluster_key_classes(cluster_sessions_t *t, cluster_node_t *const *nodes,
     uint32_t         present, apart[CLUSTER_SESSION_NODES], synced;
     unsigned         a, b, r, ref, best, size[CLUSTER_SESSION_NODES];
     unsigned         next, tie, served, refused;
+    uint8_t          was[CLUSTER_SESSION_NODES];
     cluster_node_t  *node;
 
     present = 0;
     synced = 0;
+
+    /* the classes a request routes by: a change is news to its copies */
+    memcpy(was, t->class_of, sizeof(was));
 
     for (i = 0; i < n; i++) {
         node = nodes[i];
@@ -545,5 +568,9 @@ cluster_key_classes(cluster_sessions_t *t, cluster_node_t *const *nodes,
                 }
             }
         }
+    }
+
+    if (memcmp(was, t->class_of, sizeof(was)) != 0) {
+        t->generation++;
     }
 }

@@ -56,6 +56,10 @@ typedef struct {
     uint32_t           nslots;         /* slots given to nodes so far */
     uint64_t           stored;         /* sessions ever stored */
     uint64_t           evicted;        /* of which displaced while live */
+    uint64_t           generation;     /* moves with every change of what
+                                          a request reads: a session's
+                                          record, a node's key class; a
+                                          copy is good while it holds */
     uint8_t            key[CLUSTER_SESSION_KEY]; /* of the fingerprints */
     uint8_t            class_of[CLUSTER_SESSION_NODES]; /* by slot */
     /* sessions set by one node [minted] and answered by another */

@@ -394,6 +394,38 @@ test_pairs(void)
 }
 
 
+/* the one name an expression matches, or none */
+static void
+test_literal(void)
+{
+    char         out[32];
+    size_t       i, n;
+    const char  *real[] = { "ProGet.*", "a|b", "(x)", "[Aa]uth", "a+", "\\d",
+                            "\\w+", "x?", "a{2}", "^a^b", "\\", "\\Qx\\E",
+                            "a$b", "" };
+
+    n = cluster_cookie_literal("^\\.ProGetAuth$", 14, out, sizeof(out));
+    CHECK(n == 11 && memcmp(out, ".ProGetAuth", 11) == 0);
+
+    n = cluster_cookie_literal("BuildMasterAuth", 15, out, sizeof(out));
+    CHECK(n == 15 && memcmp(out, "BuildMasterAuth", 15) == 0);
+
+    n = cluster_cookie_literal("^auth_token\\$$", 14, out, sizeof(out));
+    CHECK(n == 11 && memcmp(out, "auth_token$", 11) == 0);
+
+    n = cluster_cookie_literal("a\\-b", 4, out, sizeof(out));
+    CHECK(n == 3 && memcmp(out, "a-b", 3) == 0);
+
+    for (i = 0; i < sizeof(real) / sizeof(real[0]); i++) {
+        CHECK(cluster_cookie_literal(real[i], strlen(real[i]), out,
+                                     sizeof(out)) == 0);
+    }
+
+    /* longer than the room: none */
+    CHECK(cluster_cookie_literal("abcdefgh", 8, out, 4) == 0);
+}
+
+
 void
 test_cookie(void)
 {
@@ -404,4 +436,5 @@ test_cookie(void)
     test_config_keys();
     test_vectors();
     test_hostile();
+    test_literal();
 }

@@ -323,6 +323,47 @@ test_expires(void)
 }
 
 
+/* a worker's copy of a session holds while the generation does */
+static void
+test_generation(void)
+{
+    uint64_t             g;
+    unsigned             i;
+    cluster_node_t       nodes[3], *p[3];
+    cluster_session_t   *s;
+    cluster_sessions_t  *t;
+
+    t = table(64);
+    nodes_init(nodes, p, 3);
+
+    g = t->generation;
+    s = minted(t, 0, 1, T0);
+    CHECK(t->generation != g);
+
+    /* news moves it; what changes nothing does not */
+    g = t->generation;
+    CHECK(cluster_session_answer(t, s, 1, 0, T0) == 1);
+    CHECK(t->generation != g);
+    g = t->generation;
+    CHECK(cluster_session_answer(t, s, 1, 0, T0) == 0);
+    CHECK(t->generation == g);
+
+    /* classes: the first that form move it, the same again does not */
+    for (i = 0; i < 4; i++) {
+        s = minted(t, 0, 100 + i, T0);
+        cluster_session_answer(t, s, 1, 0, T0);
+    }
+
+    cluster_key_classes(t, p, 3, STALE, T0);
+    g = t->generation;
+    cluster_key_classes(t, p, 3, STALE, T0);
+    CHECK(t->generation == g);
+    CHECK(t->class_of[0] != 0 && t->class_of[0] == t->class_of[1]);
+
+    free(t);
+}
+
+
 static void
 test_counts(void)
 {
@@ -352,5 +393,6 @@ test_session(void)
     test_answers();
     test_classes();
     test_expires();
+    test_generation();
     test_counts();
 }
