@@ -68,6 +68,8 @@ typedef struct {
 typedef struct {
     ngx_queue_t                       queue;
     ngx_uint_t                        panic;
+    ngx_uint_t                        clear;      /* no node to steer from:
+                                                     cluster_pick_clear() */
     ngx_uint_t                        generation; /* of the live config */
     int64_t                           next_evaluation;
     char                              release[24]; /* the cluster's */
@@ -254,6 +256,21 @@ typedef struct {
 #define NGX_HTTP_CLUSTER_KEY_MISMATCH  3
 
 
+/* what a request's auth cookie says, with "cluster_cookie" */
+typedef struct {
+    ngx_uint_t                        key_check;  /* NGX_HTTP_CLUSTER_KEY_ */
+    time_t                            key_expires; /* the cookie's "exp" */
+
+    /* the request's auth cookie: the first of its name, if any */
+    ngx_str_t                         cookie_name;
+    ngx_str_t                         cookie;
+    u_char                            fp[CLUSTER_SESSION_FP];
+    cluster_session_t                 session;    /* as the table had it */
+    unsigned                          fingerprinted:1;
+    unsigned                          known:1;    /* "session" is valid */
+} ngx_http_cluster_auth_t;
+
+
 /*
  * The balancer's per-request data.  Round robin's comes first: round
  * robin and least_conn take it where the cluster put it for them.
@@ -283,17 +300,8 @@ typedef struct {
     cluster_node_t                   *node;       /* of the current try */
     ngx_str_t                        *name;       /* of the current try */
     cluster_state_e                   state;      /* when it was chosen */
-    ngx_uint_t                        key_check;  /* of its auth cookie */
-    time_t                            key_expires; /* the cookie's "exp" */
-
-    /* the request's auth cookie: the first of its name, if any */
-    ngx_str_t                         cookie_name;
-    ngx_str_t                         cookie;
-    u_char                            fp[CLUSTER_SESSION_FP];
-    ngx_uint_t                        key_class;  /* of its minting node */
-    cluster_session_t                 session;    /* as the table had it */
-    unsigned                          fingerprinted:1;
-    unsigned                          known:1;    /* "session" is valid */
+    ngx_uint_t                        key_class;  /* of the session's node */
+    ngx_http_cluster_auth_t          *auth;       /* with cluster_cookie */
 } ngx_http_cluster_peer_data_t;
 
 

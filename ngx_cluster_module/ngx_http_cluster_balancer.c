@@ -443,6 +443,7 @@ ngx_http_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
 
     int64_t                       now;
     ngx_int_t                     rc;
+    ngx_uint_t                    steer;
     ngx_http_cluster_srv_conf_t  *cscf;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
@@ -456,13 +457,16 @@ ngx_http_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
     cp->node = NULL;
     cp->name = NULL;
 
-    if (cp->peers) {
+    /* every node in and at its full share: nothing to steer from */
+    steer = cp->peers && (!cscf->shared->clear || cp->key_class);
+
+    if (steer) {
         ngx_http_cluster_steer(cp, now);
     }
 
     rc = cp->get(pc, cp->data);
 
-    if (cp->peers) {
+    if (steer) {
         ngx_http_cluster_unmark(cp);
     }
 

@@ -236,6 +236,14 @@ ngx_http_cluster_cookie_peer(ngx_http_request_t *r,
         return;
     }
 
+    cp->auth = ngx_pcalloc(r->pool, sizeof(ngx_http_cluster_auth_t));
+    if (cp->auth == NULL) {
+        /* the key check says nothing of this request; it is served */
+        return;
+    }
+
+    cp->auth->key_check = NGX_HTTP_CLUSTER_KEY_UNASKED;
+
     /* the Cookie headers, as nginx keeps them */
 
 #if (nginx_version >= 1023000)
@@ -263,8 +271,8 @@ ngx_http_cluster_cookie_peer(ngx_http_request_t *r,
 
 found:
 
-    cp->cookie_name = pair;
-    cp->cookie = value;
+    cp->auth->cookie_name = pair;
+    cp->auth->cookie = value;
 
     t = cscf->shared->sessions;
 
@@ -273,17 +281,17 @@ found:
     }
 
     cluster_session_fingerprint(t, (const char *) value.data, value.len,
-                                cp->fp);
-    cp->fingerprinted = 1;
+                                cp->auth->fp);
+    cp->auth->fingerprinted = 1;
 
     now = ngx_http_cluster_now();
 
     c = (cscf->copies == NULL) ? NULL
-        : &cscf->copies[(cp->fp[0] | cp->fp[1] << 8)
+        : &cscf->copies[(cp->auth->fp[0] | cp->auth->fp[1] << 8)
                         % NGX_HTTP_CLUSTER_COPIES];
 
     if (c && c->used && c->generation == *(volatile uint64_t *) &t->generation
-        && ngx_memcmp(c->fp, cp->fp, CLUSTER_SESSION_FP) == 0
+        && ngx_memcmp(c->fp, cp->auth->fp, CLUSTER_SESSION_FP) == 0
         && (!c->known || now - c->seen < 1000))
     {
         /* this worker's copy holds: no lock */
@@ -293,12 +301,12 @@ found:
 
     ngx_shmtx_lock(&cscf->shpool->mutex);
 
-    s = cluster_session_find(t, cp->fp);
+    s = cluster_session_find(t, cp->auth->fp);
 
     if (s) {
         /* what the answer may add to it, and its verdict, without a lock */
-        cp->session = *s;
-        cp->known = 1;
+        cp->auth->session = *s;
+        cp->auth->known = 1;
 
         /* a session in use is not displaced by newer ones */
         s->seen = now;
@@ -311,11 +319,11 @@ found:
     if (c) {
         c->generation = t->generation;
         c->seen = now;
-        c->session = cp->session;
+        c->session = cp->auth->session;
         c->key_class = (uint8_t) cp->key_class;
-        c->known = cp->known;
+        c->known = cp->auth->known;
         c->used = 1;
-        ngx_memcpy(c->fp, cp->fp, CLUSTER_SESSION_FP);
+        ngx_memcpy(c->fp, cp->auth->fp, CLUSTER_SESSION_FP);
     }
 
     ngx_shmtx_unlock(&cscf->shpool->mutex);
@@ -330,8 +338,8 @@ ngx_http_cluster_cookie_copy(ngx_http_cluster_peer_data_t *cp,
     ngx_http_cluster_copy_t *c)
 {
     if (c->known) {
-        cp->session = c->session;
-        cp->known = 1;
+        cp->auth->session = c->session;
+        cp->auth->known = 1;
         cp->key_class = c->key_class;
     }
 
@@ -365,7 +373,7 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
 
     cp = ngx_http_get_module_ctx(r, ngx_http_cluster_module);
 
-    if (cp == NULL || cp->node == NULL || cp->conf->cookie_name == NULL) {
+    if (cp == NULL || cp->node == NULL || cp->auth == NULL) {
         return ngx_http_next_header_filter(r);
     }
 
@@ -458,7 +466,7 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
 
     if (sign_in && answered
         && ngx_http_cluster_key_check(r) == NGX_HTTP_CLUSTER_KEY_OK
-        && cp->key_expires > ngx_time())
+        && cp->auth->key_expires > ngx_time())
     {
         /* a valid session sent to sign in again; not one that ended */
         lost = 1;
@@ -468,8 +476,8 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
 
     now = ngx_http_cluster_now();
 
-    answered = answered && cp->known
-               && cluster_session_news(&cp->session, cp->node->slot, sign_in,
+    answered = answered && cp->auth->known
+               && cluster_session_news(&cp->auth->session, cp->node->slot, sign_in,
                                        now, cscf->settings.stale);
 
     if (!(opened || refused || lost || n || answered)) {
@@ -517,7 +525,7 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
     }
 
     if (answered) {
-        s = cluster_session_find(t, cp->fp);
+        s = cluster_session_find(t, cp->auth->fp);
 
         if (s) {
             changed = cluster_session_answer(t, s, cp->node->slot, sign_in,
@@ -580,35 +588,36 @@ ngx_http_cluster_key_check(ngx_http_request_t *r)
 
     cp = ngx_http_get_module_ctx(r, ngx_http_cluster_module);
 
-    if (cp == NULL || cp->conf->seal_key == NULL || cp->cookie.data == NULL)
+    if (cp == NULL || cp->auth == NULL || cp->conf->seal_key == NULL
+        || cp->auth->cookie.data == NULL)
     {
         return NGX_HTTP_CLUSTER_KEY_NONE;
     }
 
-    if (cp->key_check != NGX_HTTP_CLUSTER_KEY_UNASKED) {
-        return cp->key_check;
+    if (cp->auth->key_check != NGX_HTTP_CLUSTER_KEY_UNASKED) {
+        return cp->auth->key_check;
     }
 
     cscf = cp->conf;
-    t = cp->fingerprinted ? cscf->shared->sessions : NULL;
+    t = cp->auth->fingerprinted ? cscf->shared->sessions : NULL;
 
-    if (cp->known && cp->session.verdict) {
+    if (cp->auth->known && cp->auth->session.verdict) {
         /* remembered, as the table had it when the node was chosen */
-        rc = (cluster_cookie_rc_e) (cp->session.verdict - 1);
-        cp->key_expires = (time_t) cp->session.expires;
+        rc = (cluster_cookie_rc_e) (cp->auth->session.verdict - 1);
+        cp->auth->key_expires = (time_t) cp->auth->session.expires;
 
     } else {
-        rc = ngx_http_cluster_cookie_open(cscf, &cp->cookie_name, &cp->cookie,
-                                          &cp->key_expires);
+        rc = ngx_http_cluster_cookie_open(cscf, &cp->auth->cookie_name, &cp->auth->cookie,
+                                          &cp->auth->key_expires);
 
-        if (t && (cp->known || rc == CLUSTER_COOKIE_OPENED)) {
+        if (t && (cp->auth->known || rc == CLUSTER_COOKIE_OPENED)) {
             now = ngx_http_cluster_now();
 
             ngx_shmtx_lock(&cscf->shpool->mutex);
 
-            s = cluster_session_add(t, cp->fp, now);
+            s = cluster_session_add(t, cp->auth->fp, now);
             s->verdict = (uint8_t) (rc + 1);
-            s->expires = cp->key_expires;
+            s->expires = cp->auth->key_expires;
 
             ngx_shmtx_unlock(&cscf->shpool->mutex);
         }
@@ -627,12 +636,12 @@ ngx_http_cluster_key_check(ngx_http_request_t *r)
 
     /* a cookie of another format says nothing of the key */
 
-    cp->key_check = (rc == CLUSTER_COOKIE_OPENED) ? NGX_HTTP_CLUSTER_KEY_OK
+    cp->auth->key_check = (rc == CLUSTER_COOKIE_OPENED) ? NGX_HTTP_CLUSTER_KEY_OK
                     : (rc == CLUSTER_COOKIE_FORGED)
                       ? NGX_HTTP_CLUSTER_KEY_MISMATCH
                       : NGX_HTTP_CLUSTER_KEY_NONE;
 
-    return cp->key_check;
+    return cp->auth->key_check;
 }
 
 

@@ -10,6 +10,7 @@
 
 #include "ngx_http_cluster.h"
 #include "cluster_change.h"
+#include "cluster_pick.h"
 
 
 static ngx_int_t ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
@@ -548,6 +549,7 @@ ngx_http_cluster_zone_cluster(ngx_slab_pool_t *shpool,
     }
 
     c->panic = 0;
+    c->clear = 0;
     c->generation = 0;
     c->release[0] = '\0';
     c->nactions = 0;
@@ -817,6 +819,11 @@ ngx_http_cluster_update_panic(ngx_http_cluster_srv_conf_t *cscf,
 {
     ngx_uint_t       i, panic;
     cluster_node_t  *node;
+
+    /* the balancer leaves a clear cluster's tries to the method alone */
+    cscf->shared->clear = cluster_pick_clear(cscf->nodes, cscf->nmembers,
+                                             &cscf->settings,
+                                             ngx_http_cluster_now());
 
     panic = cluster_panic(cscf->nodes, cscf->nmembers);
 

@@ -83,6 +83,28 @@ cluster_pick_first(cluster_node_t *const *nodes, size_t n, unsigned key_class)
 
 
 int
+cluster_pick_clear(cluster_node_t *const *nodes, size_t n,
+    const cluster_settings_t *s, int64_t now)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (nodes[i]
+            && (!nodes[i]->in_rotation
+                || nodes[i]->admin != CLUSTER_ADMIN_NONE
+                || (s->slow_start
+                    && cluster_node_slow_start_share(nodes[i], s, now)
+                       < 1000)))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+int
 cluster_pick_claim_trial(cluster_node_t *node, const cluster_settings_t *s,
     int64_t now)
 {

@@ -57,6 +57,15 @@ cluster_pick_e cluster_pick(const cluster_node_t *node,
 cluster_pass_e cluster_pick_first(cluster_node_t *const *nodes, size_t n,
     unsigned key_class);
 
+/*
+ * Whether the tries may be left to the method untouched: every node in
+ * rotation and at its full share, none taken out by an operator.  (The
+ * sessions of a key class still have their pass.)  As good as the time
+ * it was asked at: the caller asks again at each evaluation.
+ */
+int cluster_pick_clear(cluster_node_t *const *nodes, size_t n,
+    const cluster_settings_t *s, int64_t now);
+
 /* claims the trial of an ejected node for this worker; 1 when it may go */
 int cluster_pick_claim_trial(cluster_node_t *node,
     const cluster_settings_t *s, int64_t now);

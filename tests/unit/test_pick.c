@@ -96,4 +96,16 @@ test_pick(void)
     /* not under a method that does not choose by weight alone */
     t.slow_start = 0;
     CHECK(cluster_pick(&a, &s, &t, 999, T0 + 15000) == CLUSTER_PICK_YES);
+
+    /* clear: nothing to steer from while all are in, at full share */
+    CHECK(!cluster_pick_clear(nodes, 2, &s, T0 + 15000));
+    CHECK(cluster_pick_clear(nodes, 2, &s, T0 + 30000));
+    b.admin = CLUSTER_ADMIN_DRAIN;
+    CHECK(!cluster_pick_clear(nodes, 2, &s, T0 + 30000));
+    b.admin = CLUSTER_ADMIN_NONE;
+    b.in_rotation = 0;
+    CHECK(!cluster_pick_clear(nodes, 2, &s, T0 + 30000));
+    b.in_rotation = 1;
+    nodes[1] = NULL;
+    CHECK(cluster_pick_clear(nodes, 2, &s, T0 + 30000));
 }
