@@ -13,7 +13,7 @@ bench_stop() {
     local pid
 
     for pid in "$dir"/*.pid; do
-        [ -f "$pid" ] && kill -QUIT "$(cat "$pid")" 2>/dev/null
+        [ -f "$pid" ] && kill -QUIT "$(cat "$pid" 2>/dev/null)" 2>/dev/null
     done
     for pid in "${sims[@]}"; do
         kill "$pid" 2>/dev/null || true
