@@ -292,7 +292,9 @@ typedef struct {
     /* the round robin data it chooses by; NULL: not found, not steered */
     ngx_http_upstream_rr_peer_data_t *peers;
     uintptr_t                        *marked;     /* the cluster's marks */
-    uintptr_t                         mark;       /* up to 64 servers */
+    uintptr_t                        *saved;      /* the primaries' tries,
+                                                     while on the backups */
+    uintptr_t                         mark[2];    /* up to 64 servers */
     ngx_uint_t                        words;
     ngx_http_upstream_rr_peers_t     *marked_set; /* the set marked */
     unsigned                          slow_start:1; /* a choice by weight */

@@ -354,12 +354,15 @@ ngx_http_cluster_init_peer(ngx_http_request_t *r,
 
         n = (n + (8 * sizeof(uintptr_t) - 1)) / (8 * sizeof(uintptr_t));
 
-        cp->marked = (n == 1) ? &cp->mark
-                              : ngx_pcalloc(r->pool, n * sizeof(uintptr_t));
+        /* the marks, then the primaries' tries kept over a switch */
+        cp->marked = (n == 1) ? cp->mark
+                              : ngx_pcalloc(r->pool,
+                                            2 * n * sizeof(uintptr_t));
         if (cp->marked == NULL) {
             return NGX_ERROR;
         }
 
+        cp->saved = cp->marked + n;
         cp->words = n;
 
     } else if (!cscf->unsteered) {
@@ -441,10 +444,11 @@ ngx_http_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
 {
     ngx_http_cluster_peer_data_t  *cp = data;
 
-    int64_t                       now;
-    ngx_int_t                     rc;
-    ngx_uint_t                    steer;
-    ngx_http_cluster_srv_conf_t  *cscf;
+    int64_t                        now;
+    ngx_int_t                      rc;
+    ngx_uint_t                     n, steer, tries;
+    ngx_http_cluster_srv_conf_t   *cscf;
+    ngx_http_upstream_rr_peers_t  *primary;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                    "get cluster peer, try: %ui", pc->tries);
@@ -454,43 +458,65 @@ ngx_http_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
 
     ngx_http_cluster_evaluate(cscf, now, pc->log);
 
-    cp->node = NULL;
-    cp->name = NULL;
-
     /* every node in and at its full share: nothing to steer from */
     steer = cp->peers && (!cscf->shared->clear || cp->key_class);
 
-    if (steer) {
-        ngx_http_cluster_steer(cp, now);
-    }
+    for (n = 0; /* void */ ; n++) {
 
-    rc = cp->get(pc, cp->data);
-
-    if (steer) {
-        ngx_http_cluster_unmark(cp);
-    }
-
-    if (rc != NGX_OK && rc != NGX_DONE) {
-        return rc;
-    }
-
-    ngx_http_cluster_chosen(cp, pc);
-
-    if (cp->node && cp->node->admin != CLUSTER_ADMIN_NONE) {
-        /*
-         * Only round robin's choice among one server ignores the marks: a
-         * node an operator took out never takes a request.
-         */
-        cp->free(pc, cp->data, 0);
         cp->node = NULL;
         cp->name = NULL;
+
+        if (steer) {
+            ngx_http_cluster_steer(cp, now);
+        }
+
+        rc = cp->get(pc, cp->data);
+
+        if (steer) {
+            ngx_http_cluster_unmark(cp);
+        }
+
+        if (rc != NGX_OK && rc != NGX_DONE) {
+            return rc;
+        }
+
+        ngx_http_cluster_chosen(cp, pc);
+
+        if (cp->node == NULL || cp->node->admin == CLUSTER_ADMIN_NONE) {
+            break;
+        }
+
+        /*
+         * A node an operator took out never takes a request: round
+         * robin's choice among one server ignores the marks, and a worker
+         * may have read the cluster as clear just before the action.  The
+         * try is given back as if never made, the node stays tried, and
+         * the method chooses again, steered.
+         */
+
+        tries = pc->tries;
+        cp->free(pc, cp->data, 0);
+        pc->tries = tries;
 
         if (pc->connection) {
             ngx_close_connection(pc->connection);
             pc->connection = NULL;
         }
 
-        return NGX_BUSY;
+        pc->sockaddr = NULL;
+        pc->socklen = 0;
+        pc->cached = 0;
+        pc->name = NULL;
+        cp->node = NULL;
+        cp->name = NULL;
+
+        steer = (cp->peers != NULL);
+
+        if (n == cscf->nmembers) {
+            primary = cscf->upstream->peer.data;
+            pc->name = primary->name;
+            return NGX_BUSY;
+        }
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
@@ -521,7 +547,14 @@ ngx_http_cluster_steer(ngx_http_cluster_peer_data_t *cp, int64_t now)
     primary = cscf->upstream->peer.data;
 
     k = (cp->peers->peers == primary) ? 0 : 1;
-    backups = (primary->next != NULL);
+
+    /*
+     * Only round robin and least_conn choose among the backups by the
+     * set round robin's data names; the others index their own tables of
+     * the primary servers, and are never moved to the backups.
+     */
+    backups = primary->next != NULL
+              && (cscf->upstream->flags & NGX_HTTP_UPSTREAM_BACKUP);
 
     t.panic = cscf->shared->panic;
     t.slow_start = cp->slow_start;
@@ -710,8 +743,17 @@ ngx_http_cluster_switch(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k)
     cp->peers->peers = k ? primary->next : primary;
     cp->marked_set = cp->peers->peers;
 
+    /* the primaries' tries are kept for a way back, the backups' start */
+
     for (i = 0; i < cp->words; i++) {
-        cp->peers->tried[i] = 0;
+        if (k) {
+            cp->saved[i] = cp->peers->tried[i];
+            cp->peers->tried[i] = 0;
+
+        } else {
+            cp->peers->tried[i] = cp->saved[i];
+        }
+
         cp->marked[i] = 0;
     }
 }
@@ -765,7 +807,7 @@ ngx_http_cluster_chosen(ngx_http_cluster_peer_data_t *cp,
             }
         }
 
-        return;
+        /* not of the set the data names: known by its address below */
     }
 
     for (i = 0; i < cscf->nmembers; i++) {
@@ -831,8 +873,7 @@ ngx_http_cluster_free_peer(ngx_peer_connection_t *pc, void *data,
                  * changes nothing the lock guards, only the heartbeat
                  * and the counts, each a word written alone.
                  */
-                (void) ngx_atomic_fetch_add((ngx_atomic_t *) &node->requests,
-                                            1);
+                cluster_node_count_request(node);
                 node->last_heartbeat = now;
                 node->last_status = (uint32_t) status;
                 node->last_response_ms = (uint32_t) elapsed;

@@ -320,6 +320,7 @@ found:
         c->generation = t->generation;
         c->seen = now;
         c->session = cp->auth->session;
+        c->session.seen = now;          /* as the zone has it now */
         c->key_class = (uint8_t) cp->key_class;
         c->known = cp->auth->known;
         c->used = 1;

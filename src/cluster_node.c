@@ -223,7 +223,9 @@ void
 cluster_node_response(cluster_node_t *node, const cluster_settings_t *s,
     int ok, unsigned status, unsigned response_ms, int64_t now)
 {
-    node->requests++;
+    /* workers count a routine success without the lock: every count is
+       atomic, so none is lost */
+    cluster_node_count_request(node);
     node->last_status = status;
     node->last_response_ms = response_ms;
 
