@@ -24,16 +24,8 @@ my $shared = '00112233445566778899aabbccddeeff';
 my $other = 'ffeeddccbbaa99887766554433221100';
 my $token = 'a-token-for-the-hostile-test-0123';
 
-sub secret {
-    my ($name, $text) = @_;
-    open my $fh, '>', $t->dir . "/$name" or die "$name: $!";
-    print $fh "$text\n";
-    close $fh;
-    chmod 0600, $t->dir . "/$name";
-}
-
-secret('key', $shared);
-secret('token', $token);
+$t->secret('key', $shared);
+$t->secret('token', $token);
 
 mkdir $t->dir . '/state';
 chmod 0777, $t->dir . '/state';
@@ -225,14 +217,14 @@ is(node('web2')->{encryption_key}{in_sync}, JSON::PP::false,
 ok(node('web2')->{web}{requests} > 0, '  keeps the counters');
 
 # another cluster_key: the verdicts of the old one go, the drain stays
-secret('key', $other);
+$t->secret('key', $other);
 $t->reload;
 is(node('web2')->{encryption_key}{in_sync}, undef,
    'a reload with another key forgets the verdicts of the old one');
 is(node('web1')->{state}, 'drained', '  and keeps the drain');
 
 $t->stop;
-secret('key', $shared);
+$t->secret('key', $shared);
 
 # 4. a node added by a reload takes its share slowly under slow start
 

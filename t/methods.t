@@ -22,12 +22,8 @@ my $shared = '00112233445566778899aabbccddeeff';
 my $other = 'ffeeddccbbaa99887766554433221100';
 
 my $token = 'a-token-for-the-methods-test-0123';
-for (['key', $shared], ['token', $token]) {
-    open my $fh, '>', $t->dir . "/$_->[0]" or die;
-    print $fh "$_->[1]\n";
-    close $fh;
-    chmod 0600, $t->dir . "/$_->[0]";
-}
+$t->secret('key', $shared);
+$t->secret('token', $token);
 
 $t->sim('web1', key => $shared);
 $t->sim('web2', key => $shared);

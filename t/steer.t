@@ -15,10 +15,7 @@ use ClusterTest qw(http_request);
 my $t = ClusterTest->new(workers => 1);
 
 my $token = 'a-token-for-the-steering-test-01';
-open my $fh, '>', $t->dir . '/token' or die;
-print $fh "$token\n";
-close $fh;
-chmod 0600, $t->dir . '/token';
+$t->secret('token', $token);
 
 $t->sim($_) for qw(web1 web2 web3);
 

@@ -74,6 +74,17 @@ sub port {
     die "no free port";
 }
 
+# a file of the test's folder that only its owner may read (a key, a
+# token), as nginx -t wants them
+sub secret {
+    my ($self, $name, $text) = @_;
+
+    open my $fh, '>', "$self->{dir}/$name" or die "$name: $!";
+    print $fh "$text\n";
+    close $fh;
+    chmod 0600, "$self->{dir}/$name";
+}
+
 # lines of the error log that are expected, and so are not failures
 sub allow_log {
     my ($self, $re) = @_;
