@@ -25,11 +25,18 @@ bench_stop() {
 
 trap bench_stop EXIT
 
+# below the ephemeral range (32768 up), where wrk's connections take theirs
 free_port() {
     perl -MIO::Socket::INET -e '
-        my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1",
-                                      LocalPort => 0, Listen => 1) or die;
-        print $s->sockport, "\n";'
+        for (1 .. 1000) {
+            my $port = 10000 + int(rand(22000));
+            my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1",
+                                          LocalPort => $port, Listen => 1)
+                or next;
+            print "$port\n";
+            exit 0;
+        }
+        die "no free port\n";'
 }
 
 temp_paths="

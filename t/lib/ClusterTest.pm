@@ -60,14 +60,17 @@ sub port {
 
     return $self->{ports}{$name} if $self->{ports}{$name};
 
-    for (1 .. 100) {
+    # below the ephemeral range (32768 up), which a client's connections
+    # take from, so that a port found free stays free
+    for (1 .. 1000) {
+        my $port = 10000 + int(rand(22000));
+        next if $self->{used}{$port};
         my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                      LocalPort => 0, Proto => 'tcp',
+                                      LocalPort => $port, Proto => 'tcp',
                                       Listen => 1, ReuseAddr => 1)
             or next;
-        my $port = $s->sockport;
         close $s;
-        next if $self->{used}{$port}++;
+        $self->{used}{$port} = 1;
         return $self->{ports}{$name} = $port;
     }
 
