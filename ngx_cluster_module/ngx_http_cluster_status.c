@@ -11,6 +11,7 @@
 #include <ngx_sha1.h>
 
 #include "ngx_http_cluster.h"
+#include "cluster_admin.h"
 
 
 typedef enum {
@@ -29,8 +30,8 @@ static ngx_int_t ngx_http_cluster_admin(ngx_http_request_t *r,
     ngx_str_t *path);
 static ngx_int_t ngx_http_cluster_admin_query(ngx_http_request_t *r,
     ngx_str_t *cluster);
-static ngx_uint_t ngx_http_cluster_admin_is(ngx_http_cluster_srv_conf_t *cscf,
-    ngx_uint_t j, ngx_str_t *id, ngx_uint_t by_name);
+static ngx_int_t ngx_http_cluster_admin_nodes(ngx_http_request_t *r,
+    ngx_http_cluster_srv_conf_t *cscf, cluster_admin_node_t **nodes);
 static ngx_int_t ngx_http_cluster_admin_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *error);
 static ngx_log_t *ngx_http_cluster_admin_log(ngx_http_request_t *r);
@@ -338,6 +339,7 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
     ngx_uint_t                      i, j, found, by_name, same, *member;
     cluster_admin_e                 admin;
     cluster_action_t               *a;
+    cluster_admin_node_t           *nodes;
     ngx_http_cluster_member_t      *m;
     ngx_http_cluster_srv_conf_t   **cscfp, *cscf;
     ngx_http_cluster_loc_conf_t    *clcf;
@@ -370,21 +372,14 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
     action.data = slash + 1;
     action.len = path->data + path->len - action.data;
 
-    if (action.len == 5 && ngx_strncmp(action.data, "drain", 5) == 0) {
-        admin = CLUSTER_ADMIN_DRAIN;
+    rc = cluster_action_parse((const char *) action.data, action.len);
 
-    } else if (action.len == 6 && ngx_strncmp(action.data, "remove", 6) == 0) {
-        admin = CLUSTER_ADMIN_REMOVE;
-
-    } else if (action.len == 7
-               && ngx_strncmp(action.data, "restore", 7) == 0)
-    {
-        admin = CLUSTER_ADMIN_NONE;
-
-    } else {
+    if (rc < 0) {
         return ngx_http_cluster_admin_error(r, NGX_HTTP_NOT_FOUND,
                    "unknown action, expected drain, remove or restore");
     }
+
+    admin = (cluster_admin_e) rc;
 
     /* GET never changes anything */
 
@@ -458,19 +453,22 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
                 continue;
             }
 
-            for (j = 0; j < cscf->nmembers; j++) {
-                if (!ngx_http_cluster_admin_is(cscf, j, &id, by_name)) {
-                    continue;
-                }
+            if (ngx_http_cluster_admin_nodes(r, cscf, &nodes) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
 
-                if (member[i] != NGX_CONF_UNSET_UINT) {
-                    return ngx_http_cluster_admin_error(r,
-                               NGX_HTTP_CONFLICT,
-                               "the name is not unique in its cluster, "
-                               "expected the node's address");
-                }
+            rc = cluster_admin_find(nodes, cscf->nmembers,
+                                    (const char *) id.data, id.len,
+                                    (int) by_name);
 
-                member[i] = j;
+            if (rc == CLUSTER_ADMIN_AMBIGUOUS) {
+                return ngx_http_cluster_admin_error(r, NGX_HTTP_CONFLICT,
+                           "the name is not unique in its cluster, "
+                           "expected the node's address");
+            }
+
+            if (rc >= 0) {
+                member[i] = (ngx_uint_t) rc;
                 found++;
             }
         }
@@ -573,20 +571,31 @@ ngx_http_cluster_admin_query(ngx_http_request_t *r, ngx_str_t *cluster)
 }
 
 
-/* whether member j is the node an action names, by address or by name */
-static ngx_uint_t
-ngx_http_cluster_admin_is(ngx_http_cluster_srv_conf_t *cscf, ngx_uint_t j,
-    ngx_str_t *id, ngx_uint_t by_name)
+/* a cluster's nodes as an action may name them */
+static ngx_int_t
+ngx_http_cluster_admin_nodes(ngx_http_request_t *r,
+    ngx_http_cluster_srv_conf_t *cscf, cluster_admin_node_t **nodes)
 {
-    ngx_str_t  *s;
+    ngx_uint_t             j;
+    cluster_admin_node_t  *n;
 
-    if (cscf->nodes[j] == NULL) {
-        return 0;
+    n = ngx_palloc(r->pool, (cscf->nmembers + 1)
+                            * sizeof(cluster_admin_node_t));
+    if (n == NULL) {
+        return NGX_ERROR;
     }
 
-    s = by_name ? cscf->members[j].name : cscf->members[j].id;
+    for (j = 0; j < cscf->nmembers; j++) {
+        n[j].id = (const char *) cscf->members[j].id->data;
+        n[j].id_len = cscf->members[j].id->len;
+        n[j].name = (const char *) cscf->members[j].name->data;
+        n[j].name_len = cscf->members[j].name->len;
+        n[j].tracked = (cscf->nodes[j] != NULL);
+    }
 
-    return s->len == id->len && ngx_strncmp(s->data, id->data, id->len) == 0;
+    *nodes = n;
+
+    return NGX_OK;
 }
 
 

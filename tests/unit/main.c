@@ -22,6 +22,7 @@ main(void)
     test_session();
     test_change();
     test_pick();
+    test_actions();
 
     printf("%u passed, %u failed\n", unit_passed, unit_failed);
 

@@ -48,6 +48,7 @@ void test_cookie(void);
 void test_session(void);
 void test_change(void);
 void test_pick(void);
+void test_actions(void);
 
 
 #endif /* UNIT_H */
