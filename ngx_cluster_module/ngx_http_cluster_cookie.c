@@ -478,8 +478,8 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
     now = ngx_http_cluster_now();
 
     answered = answered && cp->auth->known
-               && cluster_session_news(&cp->auth->session, cp->node->slot, sign_in,
-                                       now, cscf->settings.stale);
+               && cluster_session_news(&cp->auth->session, cp->node->slot,
+                                       sign_in, now, cscf->settings.stale);
 
     if (!(opened || refused || lost || n || answered)) {
         return ngx_http_next_header_filter(r);
@@ -608,7 +608,8 @@ ngx_http_cluster_key_check(ngx_http_request_t *r)
         cp->auth->key_expires = (time_t) cp->auth->session.expires;
 
     } else {
-        rc = ngx_http_cluster_cookie_open(cscf, &cp->auth->cookie_name, &cp->auth->cookie,
+        rc = ngx_http_cluster_cookie_open(cscf, &cp->auth->cookie_name,
+                                          &cp->auth->cookie,
                                           &cp->auth->key_expires);
 
         if (t && (cp->auth->known || rc == CLUSTER_COOKIE_OPENED)) {
@@ -637,10 +638,11 @@ ngx_http_cluster_key_check(ngx_http_request_t *r)
 
     /* a cookie of another format says nothing of the key */
 
-    cp->auth->key_check = (rc == CLUSTER_COOKIE_OPENED) ? NGX_HTTP_CLUSTER_KEY_OK
-                    : (rc == CLUSTER_COOKIE_FORGED)
-                      ? NGX_HTTP_CLUSTER_KEY_MISMATCH
-                      : NGX_HTTP_CLUSTER_KEY_NONE;
+    cp->auth->key_check = (rc == CLUSTER_COOKIE_OPENED)
+                          ? NGX_HTTP_CLUSTER_KEY_OK
+                          : (rc == CLUSTER_COOKIE_FORGED)
+                            ? NGX_HTTP_CLUSTER_KEY_MISMATCH
+                            : NGX_HTTP_CLUSTER_KEY_NONE;
 
     return cp->auth->key_check;
 }
