@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "cluster.h"
 #include "cluster_check.h"
 #include "cluster_node.h"
 #include "cluster_page.h"
@@ -19,24 +20,6 @@
 #include "cluster_status.h"
 #include "cluster_version.h"
 
-
-/*
- * how often, at most, the whole cluster is evaluated again for the changes
- * that come with time alone, such as a node going stale
- */
-#define NGX_HTTP_CLUSTER_EVALUATE_EVERY  1000
-
-/* the sessions the behavioural key check remembers, by default */
-#define NGX_HTTP_CLUSTER_SESSIONS        1024
-
-/* the auth cookies of one answer that are followed as sessions */
-#define NGX_HTTP_CLUSTER_MINTED          4
-
-/* shorter auth cookie values are sign-outs or placeholders, no sessions */
-#define NGX_HTTP_CLUSTER_COOKIE_MIN      16
-
-/* the longest "name=value" of an auth cookie the active check replays */
-#define NGX_HTTP_CLUSTER_PROBE_COOKIE    1024
 
 /* the most of a check's answer that is read: the body and its header */
 #define NGX_HTTP_CLUSTER_CHECK_BODY      65536
@@ -52,38 +35,13 @@ typedef struct {
 } ngx_http_cluster_shm_node_t;
 
 
-/*
- * The last auth cookie a node set, kept for the active key check
- * ("cluster_cookie probe="): a secret, never logged, wiped when replaced
- */
-typedef struct {
-    int64_t                           at;         /* ms; 0: none */
-    u_char                            fp[CLUSTER_SESSION_FP];
-    u_short                           len;
-    u_char                            pair[NGX_HTTP_CLUSTER_PROBE_COOKIE];
-} ngx_http_cluster_shm_cookie_t;
-
-
 /* one cluster's own shared state */
 typedef struct {
     ngx_queue_t                       queue;
-    ngx_uint_t                        panic;
-    ngx_uint_t                        clear;      /* no node to steer from:
-                                                     cluster_pick_clear() */
-    ngx_uint_t                        generation; /* of the live config */
-    int64_t                           next_evaluation;
-    char                              release[24]; /* the cluster's */
-    cluster_action_t                  actions[CLUSTER_ACTIONS_MAX];
-    ngx_uint_t                        nactions;   /* ever; a ring of them */
-    ngx_uint_t                        dirty;      /* the state file lags */
+    cluster_shared_t                  core;
     cluster_sessions_t               *sessions;   /* the behavioural key
                                                      check's; NULL: none */
-    ngx_atomic_t                      cookies_forged;    /* on requests */
-    ngx_atomic_t                      cookies_malformed;
-    ngx_http_cluster_shm_cookie_t    *cookies;    /* for "probe=", by slot */
-    char                              key_fingerprint[9]; /* of the key
-                                                     the verdicts were
-                                                     reached with */
+    cluster_replay_t                 *replays;    /* for "probe=", by slot */
     u_short                           len;
     u_char                            name[1];
 } ngx_http_cluster_shm_cluster_t;
@@ -121,24 +79,6 @@ typedef struct ngx_http_cluster_probe_s  ngx_http_cluster_probe_t;
 
 
 /*
- * A worker's copies of the sessions its requests carried, by fingerprint:
- * good while the table's generation holds, so that a known session needs
- * no lock; its "seen" is written at most once a second
- */
-#define NGX_HTTP_CLUSTER_COPIES     256
-
-typedef struct {
-    uint64_t                          generation;
-    int64_t                           seen;       /* written in the zone */
-    cluster_session_t                 session;
-    u_char                            fp[CLUSTER_SESSION_FP];
-    uint8_t                           key_class;
-    unsigned                          used:1;
-    unsigned                          known:1;    /* in the table */
-} ngx_http_cluster_copy_t;
-
-
-/*
  * A worker's memory of which cookie names a regex of "cluster_cookie
  * name=" matched: a name is matched once, not at every request
  */
@@ -166,7 +106,9 @@ typedef struct {
 typedef struct {
     ngx_shm_zone_t                   *shm_zone;
     ngx_http_upstream_srv_conf_t     *upstream;
-    cluster_settings_t                settings;
+    cluster_t                         cluster;    /* the judgement: its
+                                                     settings, nodes, and
+                                                     shared records */
 
     /* the per-request initialisation of the balancing method wrapped */
     ngx_http_upstream_init_peer_pt    original_init_peer;
@@ -191,7 +133,7 @@ typedef struct {
                                                      matches; "": a regex */
     ngx_http_cluster_name_cache_t    *name_cache; /* this worker's answers
                                                      of the regex */
-    ngx_http_cluster_copy_t          *copies;     /* this worker's */
+    cluster_copy_t                   *copies;     /* this worker's */
     ngx_regex_t                      *login;
     ngx_uint_t                        sessions;   /* the table's size */
     ngx_str_t                         probe_uri;  /* probe=: the active
@@ -217,8 +159,6 @@ typedef struct {
 
     /* filled at configuration, nodes pointed to when the zone is ready */
     ngx_http_cluster_member_t        *members;
-    cluster_node_t                  **nodes;      /* per member; NULL: the
-                                                     zone had no room */
     ngx_uint_t                        nmembers;
     ngx_uint_t                       *peer_member[2]; /* primary, backup */
     cluster_node_t                  **peer_node[2];
@@ -226,7 +166,6 @@ typedef struct {
     ngx_http_cluster_main_conf_t     *main;
     ngx_slab_pool_t                  *shpool;
     ngx_http_cluster_shm_cluster_t   *shared;
-    ngx_uint_t                        generation; /* this config's */
 
     u_char                           *file;       /* of the first cluster_* */
     ngx_uint_t                        line;
@@ -247,28 +186,6 @@ typedef struct {
     ngx_list_part_t                  *part;
     ngx_uint_t                        i;
 } ngx_http_cluster_walk_t;
-
-
-/* what $cluster_key_check says of a request's auth cookie */
-#define NGX_HTTP_CLUSTER_KEY_UNASKED   0
-#define NGX_HTTP_CLUSTER_KEY_NONE      1
-#define NGX_HTTP_CLUSTER_KEY_OK        2
-#define NGX_HTTP_CLUSTER_KEY_MISMATCH  3
-
-
-/* what a request's auth cookie says, with "cluster_cookie" */
-typedef struct {
-    ngx_uint_t                        key_check;  /* NGX_HTTP_CLUSTER_KEY_ */
-    time_t                            key_expires; /* the cookie's "exp" */
-
-    /* the request's auth cookie: the first of its name, if any */
-    ngx_str_t                         cookie_name;
-    ngx_str_t                         cookie;
-    u_char                            fp[CLUSTER_SESSION_FP];
-    cluster_session_t                 session;    /* as the table had it */
-    unsigned                          fingerprinted:1;
-    unsigned                          known:1;    /* "session" is valid */
-} ngx_http_cluster_auth_t;
 
 
 /*
@@ -300,10 +217,11 @@ typedef struct {
     unsigned                          slow_start:1; /* a choice by weight */
 
     cluster_node_t                   *node;       /* of the current try */
+    ngx_uint_t                        index;      /* its member's */
     ngx_str_t                        *name;       /* of the current try */
     cluster_state_e                   state;      /* when it was chosen */
     ngx_uint_t                        key_class;  /* of the session's node */
-    ngx_http_cluster_auth_t          *auth;       /* with cluster_cookie */
+    cluster_request_t                *auth;       /* with cluster_cookie */
 } ngx_http_cluster_peer_data_t;
 
 
@@ -316,13 +234,12 @@ ngx_table_elt_t *ngx_http_cluster_header_next(ngx_list_t *headers,
 char *ngx_http_cluster_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_cluster_cookie_init(ngx_conf_t *cf);
-ngx_uint_t ngx_http_cluster_key_check(ngx_http_request_t *r);
+cluster_key_check_e ngx_http_cluster_key_check(ngx_http_request_t *r);
 ngx_uint_t ngx_http_cluster_sign_in(ngx_http_cluster_srv_conf_t *cscf,
     ngx_uint_t status, ngx_str_t *location);
 void ngx_http_cluster_cookie_peer(ngx_http_request_t *r,
     ngx_http_cluster_peer_data_t *cp);
 ngx_int_t ngx_http_cluster_init_zone(ngx_shm_zone_t *shm_zone, void *data);
-void ngx_http_cluster_zone_go_live(ngx_http_cluster_srv_conf_t *cscf);
 ngx_int_t ngx_http_cluster_check_init_process(ngx_cycle_t *cycle,
     ngx_http_cluster_srv_conf_t *cscf);
 char *ngx_http_cluster_state_file(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -333,12 +250,8 @@ void ngx_http_cluster_state_load(ngx_http_cluster_main_conf_t *cmcf,
     ngx_shm_zone_t *shm_zone, ngx_log_t *log);
 void ngx_http_cluster_state_save(ngx_http_cluster_main_conf_t *cmcf,
     ngx_log_t *log);
-void ngx_http_cluster_evaluate(ngx_http_cluster_srv_conf_t *cscf,
-    int64_t now, ngx_log_t *log);
-void ngx_http_cluster_evaluate_all(ngx_http_cluster_srv_conf_t *cscf,
-    int64_t now, ngx_log_t *log);
-void ngx_http_cluster_evaluate_node(ngx_http_cluster_srv_conf_t *cscf,
-    cluster_node_t *node, int64_t now, ngx_log_t *log);
+void ngx_http_cluster_report(ngx_http_cluster_srv_conf_t *cscf,
+    cluster_events_t *ev, ngx_log_t *log);
 ngx_int_t ngx_http_cluster_status_handler(ngx_http_request_t *r);
 
 

@@ -9,7 +9,6 @@
 #include <ngx_http.h>
 
 #include "ngx_http_cluster.h"
-#include "cluster_pick.h"
 
 
 /*
@@ -119,7 +118,7 @@ ngx_http_cluster_wrap(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us,
 
     peers = us->peer.data;
 
-    s = &cscf->settings;
+    s = &cscf->cluster.settings;
     cluster_settings_default(s);
 
     if (cscf->interval != NGX_CONF_UNSET_MSEC) {
@@ -159,8 +158,8 @@ ngx_http_cluster_wrap(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us,
         return NGX_ERROR;
     }
 
-    cscf->nodes = ngx_pcalloc(cf->pool, n * sizeof(cluster_node_t *));
-    if (cscf->nodes == NULL) {
+    cscf->cluster.nodes = ngx_pcalloc(cf->pool, n * sizeof(cluster_node_t *));
+    if (cscf->cluster.nodes == NULL) {
         return NGX_ERROR;
     }
 
@@ -447,6 +446,7 @@ ngx_http_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
     int64_t                        now;
     ngx_int_t                      rc;
     ngx_uint_t                     n, steer, tries;
+    cluster_events_t               ev;
     ngx_http_cluster_srv_conf_t   *cscf;
     ngx_http_upstream_rr_peers_t  *primary;
 
@@ -456,10 +456,14 @@ ngx_http_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
     cscf = cp->conf;
     now = ngx_http_cluster_now();
 
-    ngx_http_cluster_evaluate(cscf, now, pc->log);
+    ev.n = 0;
+    ev.more = 0;
+
+    cluster_evaluate(&cscf->cluster, now, &ev);
+    ngx_http_cluster_report(cscf, &ev, pc->log);
 
     /* every node in and at its full share: nothing to steer from */
-    steer = cp->peers && (!cscf->shared->clear || cp->key_class);
+    steer = cp->peers && (!cscf->shared->core.clear || cp->key_class);
 
     for (n = 0; /* void */ ; n++) {
 
@@ -556,11 +560,7 @@ ngx_http_cluster_steer(ngx_http_cluster_peer_data_t *cp, int64_t now)
     backups = primary->next != NULL
               && (cscf->upstream->flags & NGX_HTTP_UPSTREAM_BACKUP);
 
-    t.panic = cscf->shared->panic;
-    t.slow_start = cp->slow_start;
-    t.key_class = (uint8_t) cp->key_class;
-
-    t.pass = cluster_pick_first(cscf->nodes, cscf->nmembers, cp->key_class);
+    cluster_try_begin(&cscf->cluster, cp->key_class, cp->slow_start, &t);
 
     if (t.pass == CLUSTER_PASS_CLASS
         && ngx_http_cluster_exclude(cp, k, &t, now))
@@ -655,10 +655,10 @@ ngx_http_cluster_exclude(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
         node = cscf->peer_node[k][i];
 
         /* the dice of slow start, only where it is thrown */
-        dice = (t->slow_start && cscf->settings.slow_start)
+        dice = (t->slow_start && cscf->cluster.settings.slow_start)
                ? (unsigned) (ngx_random() % 1000) : 0;
 
-        pick = cluster_pick(node, &cscf->settings, t, dice, now);
+        pick = cluster_pick(node, &cscf->cluster.settings, t, dice, now);
 
         if (pick == CLUSTER_PICK_TRIAL && trial == NGX_CONF_UNSET_UINT) {
             trial = i;
@@ -685,11 +685,9 @@ ngx_http_cluster_exclude(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
 
         node = cscf->peer_node[k][trial];
 
-        ngx_shmtx_lock(&cscf->shpool->mutex);
-        n = cluster_pick_claim_trial(node, &cscf->settings, now);
-        ngx_shmtx_unlock(&cscf->shpool->mutex);
-
-        if (n) {
+        if (cluster_trial_claim(&cscf->cluster, cscf->peer_member[k][trial],
+                                now))
+        {
             ngx_log_error(NGX_LOG_INFO, cp->request->connection->log, 0,
                           "cluster \"%V\" sends a trial request to node "
                           "\"%V\", %s", &cscf->upstream->host,
@@ -801,8 +799,9 @@ ngx_http_cluster_chosen(ngx_http_cluster_peer_data_t *cp,
 
         for (peer = peers->peer, i = 0; peer; peer = peer->next, i++) {
             if (peer == cp->peers->current) {
+                cp->index = cscf->peer_member[k][i];
                 cp->node = cscf->peer_node[k][i];
-                cp->name = cscf->members[cscf->peer_member[k][i]].name;
+                cp->name = cscf->members[cp->index].name;
                 goto found;
             }
         }
@@ -815,7 +814,8 @@ ngx_http_cluster_chosen(ngx_http_cluster_peer_data_t *cp,
             && ngx_strncmp(pc->name->data, cscf->members[i].id->data,
                            pc->name->len) == 0)
         {
-            cp->node = cscf->nodes[i];
+            cp->index = i;
+            cp->node = cscf->cluster.nodes[i];
             cp->name = cscf->members[i].name;
             goto found;
         }
@@ -840,6 +840,7 @@ ngx_http_cluster_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_uint_t                    ok, status;
     ngx_msec_t                    elapsed;
     cluster_node_t               *node;
+    cluster_events_t              ev;
     ngx_http_upstream_t          *u;
     ngx_http_cluster_srv_conf_t  *cscf;
 
@@ -867,26 +868,13 @@ ngx_http_cluster_free_peer(ngx_peer_connection_t *pc, void *data,
             now = ngx_http_cluster_now();
             elapsed = ngx_current_msec - u->start_time;
 
-            if (ok && cluster_node_routine(node, &cscf->settings)) {
-                /*
-                 * An answer of a node that is up and had no failure: it
-                 * changes nothing the lock guards, only the heartbeat
-                 * and the counts, each a word written alone.
-                 */
-                cluster_node_count_request(node);
-                node->last_heartbeat = now;
-                node->last_status = (uint32_t) status;
-                node->last_response_ms = (uint32_t) elapsed;
+            ev.n = 0;
+            ev.more = 0;
 
-            } else {
-                ngx_shmtx_lock(&cscf->shpool->mutex);
+            cluster_try_done(&cscf->cluster, cp->index, (int) ok,
+                             (unsigned) status, (unsigned) elapsed, now, &ev);
 
-                cluster_node_response(node, &cscf->settings, ok, status,
-                                      elapsed, now);
-                ngx_http_cluster_evaluate_node(cscf, node, now, pc->log);
-
-                ngx_shmtx_unlock(&cscf->shpool->mutex);
-            }
+            ngx_http_cluster_report(cscf, &ev, pc->log);
         }
     }
 

@@ -58,8 +58,6 @@ struct ngx_http_cluster_probe_s {
 static ngx_int_t ngx_http_cluster_probe_init(ngx_cycle_t *cycle,
     ngx_http_cluster_srv_conf_t *cscf, ngx_uint_t i);
 static void ngx_http_cluster_tick(ngx_event_t *ev);
-static ngx_int_t ngx_http_cluster_claim(ngx_http_cluster_srv_conf_t *cscf,
-    cluster_node_t *node, int64_t now);
 static void ngx_http_cluster_probe_start(ngx_http_cluster_probe_t *probe);
 static void ngx_http_cluster_probe_connect(ngx_http_cluster_probe_t *probe,
     struct sockaddr *sockaddr);
@@ -89,8 +87,7 @@ ngx_int_t
 ngx_http_cluster_check_init_process(ngx_cycle_t *cycle,
     ngx_http_cluster_srv_conf_t *cscf)
 {
-    ngx_uint_t   i;
-    ngx_msec_t   every;
+    ngx_uint_t  i;
 
     /*
      * The checks' own connection errors are their results, shown in the
@@ -106,7 +103,7 @@ ngx_http_cluster_check_init_process(ngx_cycle_t *cycle,
     cscf->check_log->log_level = NGX_LOG_CRIT;
     cscf->check_log->next = NULL;
 
-    if (cscf->settings.checks) {
+    if (cscf->cluster.settings.checks) {
         cscf->probes = ngx_pcalloc(cycle->pool, cscf->nmembers
                                            * sizeof(ngx_http_cluster_probe_t));
         if (cscf->probes == NULL) {
@@ -119,23 +116,16 @@ ngx_http_cluster_check_init_process(ngx_cycle_t *cycle,
             }
         }
 
-        /* often enough that a check is late by a tenth of an interval */
-        every = (ngx_msec_t) cscf->settings.interval / 10;
-        every = ngx_max(every, 50);
-        every = ngx_min(every, 250);
-
-    } else {
-        every = NGX_HTTP_CLUSTER_EVALUATE_EVERY;
     }
 
-    cscf->tick_every = every;
+    cscf->tick_every = (ngx_msec_t) cluster_check_every(&cscf->cluster.settings);
 
     cscf->tick.handler = ngx_http_cluster_tick;
     cscf->tick.data = cscf;
     cscf->tick.log = cycle->log;
     cscf->tick.cancelable = 1;
 
-    ngx_add_timer(&cscf->tick, every);
+    ngx_add_timer(&cscf->tick, cscf->tick_every);
 
     return NGX_OK;
 }
@@ -190,7 +180,7 @@ ngx_http_cluster_probe_init(ngx_cycle_t *cycle,
                      "User-Agent: nginx-cluster-check/" CLUSTER_VERSION CRLF
                      "Cookie: " CRLF "Connection: close" CRLF CRLF) - 1
               + cscf->probe_uri.len + m->host->len
-              + NGX_HTTP_CLUSTER_PROBE_COOKIE;
+              + CLUSTER_REPLAY_MAX;
 
         probe->replay.data = ngx_pnalloc(cycle->pool, len);
         if (probe->replay.data == NULL) {
@@ -225,7 +215,7 @@ ngx_http_cluster_tick(ngx_event_t *ev)
 
     int64_t                    now;
     ngx_uint_t                 i;
-    cluster_node_t            *node;
+    cluster_events_t           events;
     ngx_http_cluster_probe_t  *probe;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
@@ -234,9 +224,13 @@ ngx_http_cluster_tick(ngx_event_t *ev)
 
     now = ngx_http_cluster_now();
 
-    ngx_http_cluster_evaluate(cscf, now, ev->log);
+    events.n = 0;
+    events.more = 0;
 
-    if (cscf->shared->dirty && cscf->main->state_file.len && ngx_worker == 0
+    cluster_evaluate(&cscf->cluster, now, &events);
+    ngx_http_cluster_report(cscf, &events, ev->log);
+
+    if (cscf->shared->core.dirty && cscf->main->state_file.len && ngx_worker == 0
         && now >= cscf->main->next_save)
     {
         /*
@@ -247,80 +241,19 @@ ngx_http_cluster_tick(ngx_event_t *ev)
         ngx_http_cluster_state_save(cscf->main, ev->log);
     }
 
-    if (cscf->probes
-        && cscf->generation == cscf->shared->generation)
-    {
-        for (i = 0; i < cscf->nmembers; i++) {
-            node = cscf->nodes[i];
-            probe = &cscf->probes[i];
+    for (i = 0; cscf->probes && i < cscf->nmembers; i++) {
+        probe = &cscf->probes[i];
 
-            if (node == NULL || probe->running || now < node->next_check) {
-                continue;
-            }
-
-            if (ngx_http_cluster_claim(cscf, node, now)) {
-                probe->claimed = now;
-                ngx_http_cluster_probe_start(probe);
-            }
+        if (!probe->running
+            && cluster_check_claim(&cscf->cluster, i, now,
+                                   (unsigned long) ngx_random(),
+                                   &probe->claimed))
+        {
+            ngx_http_cluster_probe_start(probe);
         }
     }
 
     ngx_add_timer(ev, cscf->tick_every);
-}
-
-
-/* whether this worker may check the node now; one of all may */
-static ngx_int_t
-ngx_http_cluster_claim(ngx_http_cluster_srv_conf_t *cscf,
-    cluster_node_t *node, int64_t now)
-{
-    int64_t    interval, jitter, lapse;
-    ngx_int_t  claimed;
-
-    interval = cscf->settings.interval;
-    lapse = 2 * (int64_t) cscf->check_timeout + 1000;
-
-    claimed = 0;
-
-    ngx_shmtx_lock(&cscf->shpool->mutex);
-
-    /*
-     * The times are the wall clock's, shared by every worker; a clock that
-     * went back must not hold the checks off until it catches up.
-     */
-
-    if (node->next_check > now + 2 * interval) {
-        node->next_check = now;
-    }
-
-    if (node->check_started > now) {
-        node->check_started = 0;
-    }
-
-    if (node->next_check == 0) {
-        /* the first checks spread over a second, not all at once */
-        node->next_check = now
-                           + (int64_t) (ngx_random()
-                                        % (long) ngx_min(interval, 1000));
-
-    } else if (now >= node->next_check
-               && (node->check_started == 0
-                   || now - node->check_started > lapse))
-    {
-        /* a tenth of jitter either way, so nodes drift out of lockstep */
-        jitter = interval / 5
-                 ? (int64_t) (ngx_random() % (long) (interval / 5))
-                   - interval / 10
-                 : 0;
-
-        node->next_check = now + interval + jitter;
-        node->check_started = now;
-        claimed = 1;
-    }
-
-    ngx_shmtx_unlock(&cscf->shpool->mutex);
-
-    return claimed;
 }
 
 
@@ -338,7 +271,7 @@ ngx_http_cluster_probe_start(ngx_http_cluster_probe_t *probe)
         return;
     }
 
-    node = cscf->nodes[probe->index];
+    node = cscf->cluster.nodes[probe->index];
 
     /*
      * A node that fell back to /health asks /health/json again now and
@@ -793,73 +726,35 @@ ngx_http_cluster_replay_start(ngx_http_cluster_probe_t *probe)
 static ngx_int_t
 ngx_http_cluster_replay_pick(ngx_http_cluster_probe_t *probe)
 {
-    u_char                         *p;
-    int64_t                         now;
-    ngx_int_t                       rc;
-    ngx_uint_t                      k, slot;
-    cluster_node_t                 *node;
-    cluster_session_t              *s;
-    cluster_sessions_t             *t;
-    ngx_http_cluster_srv_conf_t    *cscf;
-    ngx_http_cluster_shm_cookie_t  *ck;
+    u_char                       *p;
+    size_t                        len;
+    u_char                        pair[CLUSTER_REPLAY_MAX];
+    ngx_http_cluster_srv_conf_t  *cscf;
 
     cscf = probe->conf;
-    node = cscf->nodes[probe->index];
-    t = cscf->shared->sessions;
 
-    if (t == NULL || cscf->shared->cookies == NULL
-        || node->slot >= CLUSTER_SESSION_NODES || node->check_down)
-    {
-        /* a node still down would forget what it said once it is up */
+    len = cluster_replay_pick(&cscf->cluster, probe->index,
+                              ngx_http_cluster_now(), (char *) pair,
+                              probe->replay_fp);
+    if (len == 0) {
         return NGX_DECLINED;
     }
 
-    now = ngx_http_cluster_now();
-    rc = NGX_DECLINED;
+    p = ngx_sprintf(probe->replay.data, "GET %V HTTP/1.0" CRLF
+                    "Host: %V" CRLF
+                    "User-Agent: nginx-cluster-check/" CLUSTER_VERSION
+                    CRLF "Cookie: ",
+                    &cscf->probe_uri, cscf->members[probe->index].host);
+    p = ngx_cpymem(p, pair, len);
+    p = ngx_cpymem(p, CRLF "Connection: close" CRLF CRLF,
+                   sizeof(CRLF "Connection: close" CRLF CRLF) - 1);
 
-    ngx_shmtx_lock(&cscf->shpool->mutex);
+    probe->replay.len = p - probe->replay.data;
 
-    /* each node's last session in turn, starting elsewhere each time */
+    /* the session's cookie stays only in the request */
+    ngx_explicit_memzero(pair, len);
 
-    for (k = 0; k < CLUSTER_SESSION_NODES; k++) {
-        slot = (node->checks + k) % CLUSTER_SESSION_NODES;
-        ck = &cscf->shared->cookies[slot];
-
-        if (slot == node->slot || ck->at == 0
-            || now - ck->at > cscf->settings.stale || now < ck->at)
-        {
-            continue;
-        }
-
-        s = cluster_session_find(t, ck->fp);
-
-        if (s == NULL || s->minted != slot
-            || !cluster_session_replay(s, node->slot, now,
-                                       cscf->settings.stale))
-        {
-            /* answered, or sent once already: a session goes once a node */
-            continue;
-        }
-
-        p = ngx_sprintf(probe->replay.data, "GET %V HTTP/1.0" CRLF
-                        "Host: %V" CRLF
-                        "User-Agent: nginx-cluster-check/" CLUSTER_VERSION
-                        CRLF "Cookie: ",
-                        &cscf->probe_uri, cscf->members[probe->index].host);
-        p = ngx_cpymem(p, ck->pair, ck->len);
-        p = ngx_cpymem(p, CRLF "Connection: close" CRLF CRLF,
-                       sizeof(CRLF "Connection: close" CRLF CRLF) - 1);
-
-        probe->replay.len = p - probe->replay.data;
-        ngx_memcpy(probe->replay_fp, ck->fp, CLUSTER_SESSION_FP);
-
-        rc = NGX_OK;
-        break;
-    }
-
-    ngx_shmtx_unlock(&cscf->shpool->mutex);
-
-    return rc;
+    return NGX_OK;
 }
 
 
@@ -880,19 +775,10 @@ ngx_http_cluster_replay_judge(ngx_http_cluster_probe_t *probe)
         lp = &location;
     }
 
-    if (ngx_http_cluster_sign_in(probe->conf, resp->status, lp)) {
-        return 1;
-    }
-
-    /* another redirect may be a sign-in of another form: it says nothing */
-
-    if (resp->status >= NGX_HTTP_OK
-        && resp->status < NGX_HTTP_SPECIAL_RESPONSE)
-    {
-        return 0;
-    }
-
-    return -1;
+    return cluster_replay_verdict(resp->status,
+                                  (int) ngx_http_cluster_sign_in(probe->conf,
+                                                                 resp->status,
+                                                                 lp));
 }
 
 
@@ -900,10 +786,7 @@ static void
 ngx_http_cluster_replay_done(ngx_http_cluster_probe_t *probe,
     ngx_int_t sign_in)
 {
-    int64_t                       now;
-    ngx_uint_t                    changed;
-    cluster_node_t               *node;
-    cluster_session_t            *s;
+    cluster_events_t              ev;
     ngx_http_cluster_srv_conf_t  *cscf;
 
     ngx_http_cluster_probe_close(probe);
@@ -915,32 +798,19 @@ ngx_http_cluster_replay_done(ngx_http_cluster_probe_t *probe,
     probe->replay_phase = 0;
 
     cscf = probe->conf;
-    node = cscf->nodes[probe->index];
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "cluster check of %V, the session replayed: %i",
                    cscf->members[probe->index].id, sign_in);
 
     if (sign_in >= 0) {
-        now = ngx_http_cluster_now();
+        ev.n = 0;
+        ev.more = 0;
 
-        ngx_shmtx_lock(&cscf->shpool->mutex);
+        cluster_replay_done(&cscf->cluster, probe->index, probe->replay_fp,
+                            (int) sign_in, ngx_http_cluster_now(), &ev);
 
-        s = cluster_session_find(cscf->shared->sessions, probe->replay_fp);
-
-        /* still evidence: it may have expired meanwhile */
-
-        changed = s
-                  && cluster_session_news(s, node->slot, (int) sign_in, now,
-                                          cscf->settings.stale)
-                  && cluster_session_answer(cscf->shared->sessions, s,
-                                            node->slot, (int) sign_in, now);
-
-        if (changed && sign_in) {
-            ngx_http_cluster_evaluate_all(cscf, now, cscf->tick.log);
-        }
-
-        ngx_shmtx_unlock(&cscf->shpool->mutex);
+        ngx_http_cluster_report(cscf, &ev, cscf->tick.log);
     }
 
     ngx_http_cluster_probe_record(probe);
@@ -950,13 +820,10 @@ ngx_http_cluster_replay_done(ngx_http_cluster_probe_t *probe,
 static void
 ngx_http_cluster_probe_record(ngx_http_cluster_probe_t *probe)
 {
-    int64_t                       now;
-    ngx_int_t                     resync;
-    cluster_node_t               *node;
+    cluster_events_t              ev;
     ngx_http_cluster_srv_conf_t  *cscf;
 
     cscf = probe->conf;
-    node = cscf->nodes[probe->index];
 
     if (probe->timeout.timer_set) {
         ngx_del_timer(&probe->timeout);
@@ -965,35 +832,19 @@ ngx_http_cluster_probe_record(ngx_http_cluster_probe_t *probe)
     probe->result.health = &probe->health;
     probe->result.reason = probe->reason;
 
-    now = ngx_http_cluster_now();
-
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "cluster check of %V: %s %s",
                    cscf->members[probe->index].id,
                    probe->result.ok ? "ok" : "failed", probe->reason);
 
-    ngx_shmtx_lock(&cscf->shpool->mutex);
+    ev.n = 0;
+    ev.more = 0;
 
-    resync = cluster_node_check(node, &cscf->settings, &probe->result, now);
+    cluster_check_done(&cscf->cluster, probe->index, &probe->result,
+                       probe->fallback, probe->claimed,
+                       ngx_http_cluster_now(), &ev);
 
-    if (node->check_started == probe->claimed) {
-        /* a check that outlived its claim leaves the new claim alone */
-        node->check_started = 0;
-    }
-
-    if (probe->fallback && probe->result.ok) {
-        node->health_fallback = 1;
-    }
-
-    if (resync) {
-        /* a release changed: the whole cluster's sync may have */
-        ngx_http_cluster_evaluate_all(cscf, now, cscf->tick.log);
-
-    } else {
-        ngx_http_cluster_evaluate_node(cscf, node, now, cscf->tick.log);
-    }
-
-    ngx_shmtx_unlock(&cscf->shpool->mutex);
+    ngx_http_cluster_report(cscf, &ev, cscf->tick.log);
 
     ngx_free(probe->buf);
     probe->buf = NULL;

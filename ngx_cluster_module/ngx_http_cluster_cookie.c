@@ -9,9 +9,6 @@
 #include <ngx_http.h>
 
 #include "ngx_http_cluster.h"
-#include <sodium.h>
-
-#include "cluster_cookie.h"
 
 
 /*
@@ -32,11 +29,6 @@ static ngx_int_t ngx_http_cluster_cookie_value(
     ngx_http_cluster_srv_conf_t *cscf, ngx_str_t *pair, ngx_str_t *value);
 static ngx_uint_t ngx_http_cluster_cookie_named(
     ngx_http_cluster_srv_conf_t *cscf, ngx_str_t *name);
-static void ngx_http_cluster_cookie_copy(ngx_http_cluster_peer_data_t *cp,
-    ngx_http_cluster_copy_t *c);
-static cluster_cookie_rc_e ngx_http_cluster_cookie_open(
-    ngx_http_cluster_srv_conf_t *cscf, ngx_str_t *name, ngx_str_t *value,
-    time_t *expires);
 
 
 ngx_int_t
@@ -194,12 +186,12 @@ ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (cscf->sessions == 0) {
-        cscf->sessions = NGX_HTTP_CLUSTER_SESSIONS;
+        cscf->sessions = CLUSTER_SESSIONS;
     }
 
     /* each worker has its own, in its copy of the configuration */
-    cscf->copies = ngx_pcalloc(cf->pool, NGX_HTTP_CLUSTER_COPIES
-                                         * sizeof(ngx_http_cluster_copy_t));
+    cscf->copies = ngx_pcalloc(cf->pool,
+                               CLUSTER_COPIES * sizeof(cluster_copy_t));
     if (cscf->copies == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -211,19 +203,15 @@ ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
- * At the choice of a node: the request's auth cookie, its fingerprint,
- * and the key class of the node that set it, for the balancer to keep to.
+ * At the choice of a node: the request's auth cookie, its session, and
+ * the key class of the node that set it, for the balancer to keep to.
  */
 void
 ngx_http_cluster_cookie_peer(ngx_http_request_t *r,
     ngx_http_cluster_peer_data_t *cp)
 {
-    int64_t                       now;
     ngx_str_t                     pair, value;
     ngx_table_elt_t              *h;
-    cluster_session_t            *s;
-    cluster_sessions_t           *t;
-    ngx_http_cluster_copy_t      *c;
     ngx_http_cluster_srv_conf_t  *cscf;
 #if (nginx_version < 1023000)
     ngx_uint_t                    i;
@@ -236,13 +224,11 @@ ngx_http_cluster_cookie_peer(ngx_http_request_t *r,
         return;
     }
 
-    cp->auth = ngx_pcalloc(r->pool, sizeof(ngx_http_cluster_auth_t));
+    cp->auth = ngx_pcalloc(r->pool, sizeof(cluster_request_t));
     if (cp->auth == NULL) {
         /* the key check says nothing of this request; it is served */
         return;
     }
-
-    cp->auth->key_check = NGX_HTTP_CLUSTER_KEY_UNASKED;
 
     /* the Cookie headers, as nginx keeps them */
 
@@ -271,106 +257,37 @@ ngx_http_cluster_cookie_peer(ngx_http_request_t *r,
 
 found:
 
-    cp->auth->cookie_name = pair;
-    cp->auth->cookie = value;
+    cp->auth->name = (const char *) pair.data;
+    cp->auth->name_len = pair.len;
+    cp->auth->value = (const char *) value.data;
+    cp->auth->value_len = value.len;
 
-    t = cscf->shared->sessions;
+    cluster_request_session(&cscf->cluster, cp->auth, cscf->copies,
+                            ngx_http_cluster_now());
 
-    if (t == NULL || value.len < NGX_HTTP_CLUSTER_COOKIE_MIN) {
-        return;
-    }
-
-    cluster_session_fingerprint(t, (const char *) value.data, value.len,
-                                cp->auth->fp);
-    cp->auth->fingerprinted = 1;
-
-    now = ngx_http_cluster_now();
-
-    c = (cscf->copies == NULL) ? NULL
-        : &cscf->copies[(cp->auth->fp[0] | cp->auth->fp[1] << 8)
-                        % NGX_HTTP_CLUSTER_COPIES];
-
-    if (c && c->used && c->generation == *(volatile uint64_t *) &t->generation
-        && ngx_memcmp(c->fp, cp->auth->fp, CLUSTER_SESSION_FP) == 0
-        && (!c->known || now - c->seen < 1000))
-    {
-        /* this worker's copy holds: no lock */
-        ngx_http_cluster_cookie_copy(cp, c);
-        return;
-    }
-
-    ngx_shmtx_lock(&cscf->shpool->mutex);
-
-    s = cluster_session_find(t, cp->auth->fp);
-
-    if (s) {
-        /* what the answer may add to it, and its verdict, without a lock */
-        cp->auth->session = *s;
-        cp->auth->known = 1;
-
-        /* a session in use is not displaced by newer ones */
-        s->seen = now;
-
-        if (s->minted < CLUSTER_SESSION_NODES) {
-            cp->key_class = t->class_of[s->minted];
-        }
-    }
-
-    if (c) {
-        c->generation = t->generation;
-        c->seen = now;
-        c->session = cp->auth->session;
-        c->session.seen = now;          /* as the zone has it now */
-        c->key_class = (uint8_t) cp->key_class;
-        c->known = cp->auth->known;
-        c->used = 1;
-        ngx_memcpy(c->fp, cp->auth->fp, CLUSTER_SESSION_FP);
-    }
-
-    ngx_shmtx_unlock(&cscf->shpool->mutex);
+    cp->key_class = cp->auth->key_class;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "cluster auth cookie, key class: %ui", cp->key_class);
 }
 
 
-static void
-ngx_http_cluster_cookie_copy(ngx_http_cluster_peer_data_t *cp,
-    ngx_http_cluster_copy_t *c)
-{
-    if (c->known) {
-        cp->auth->session = c->session;
-        cp->auth->known = 1;
-        cp->key_class = c->key_class;
-    }
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cp->request->connection->log, 0,
-                   "cluster auth cookie, key class: %ui, a copy",
-                   cp->key_class);
-}
-
-
+/*
+ * The node's answer: the auth cookies it sets and whether it sends the
+ * user to sign in are read here; what they prove is the core's.
+ */
 static ngx_int_t
 ngx_http_cluster_header_filter(ngx_http_request_t *r)
 {
-    u_char                         *p;
-    u_char                          fp[NGX_HTTP_CLUSTER_MINTED]
-                                      [CLUSTER_SESSION_FP];
-    time_t                          expires[NGX_HTTP_CLUSTER_MINTED];
-    int64_t                         now;
-    uint8_t                         verdict[NGX_HTTP_CLUSTER_MINTED];
-    ngx_str_t                       name, value, replay_name,
-                                    replay_value;
-    ngx_uint_t                      i, n, set, lost, opened, refused,
-                                    sign_in, answered, changed;
-    ngx_table_elt_t                *h, *location;
-    cluster_session_t              *s;
-    cluster_sessions_t             *t;
-    cluster_cookie_rc_e             rc;
-    ngx_http_cluster_walk_t         walk;
-    ngx_http_cluster_srv_conf_t    *cscf;
-    ngx_http_cluster_peer_data_t   *cp;
-    ngx_http_cluster_shm_cookie_t  *ck;
+    int                            rc;
+    ngx_str_t                      name, value;
+    ngx_uint_t                     matched;
+    ngx_table_elt_t               *h, *location;
+    cluster_events_t               ev;
+    cluster_answer_t               a;
+    ngx_http_cluster_walk_t        walk;
+    ngx_http_cluster_srv_conf_t   *cscf;
+    ngx_http_cluster_peer_data_t  *cp;
 
     cp = ngx_http_get_module_ctx(r, ngx_http_cluster_module);
 
@@ -379,18 +296,8 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
     }
 
     cscf = cp->conf;
-    t = cscf->shared->sessions;
-    ngx_str_null(&replay_name);
-    ngx_str_null(&replay_value);
-    n = 0;
-    set = 0;
-    opened = 0;
-    refused = 0;
-    lost = 0;
-    changed = 0;
-    location = r->headers_out.location;
 
-    /* the auth cookies the node sets */
+    cluster_answer_init(&a, (unsigned) r->headers_out.status);
 
     ngx_memzero(&walk, sizeof(ngx_http_cluster_walk_t));
 
@@ -403,147 +310,42 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
             continue;
         }
 
-        if (++set > NGX_HTTP_CLUSTER_MINTED) {
-            /* a node sets one or two; past a few, none is opened or kept */
-            continue;
-        }
+        rc = cluster_answer_cookie(&cscf->cluster, &a,
+                                   (const char *) name.data, name.len,
+                                   (const char *) value.data, value.len);
 
-        rc = CLUSTER_COOKIE_MALFORMED;
-        expires[n] = 0;
-
-        if (cscf->seal_key) {
-            rc = ngx_http_cluster_cookie_open(cscf, &name, &value,
-                                              &expires[n]);
-
-            if (rc == CLUSTER_COOKIE_OPENED) {
-                opened++;
-
-            } else if (rc == CLUSTER_COOKIE_FORGED) {
-                refused++;
-
-            } else {
-                ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                               "cluster cookie set is not a v1 cookie");
-            }
-        }
-
-        /* a session to follow; a short value is a sign-out clearing it */
-
-        if (t && value.len >= NGX_HTTP_CLUSTER_COOKIE_MIN) {
-
-            if (n == 0) {
-                /* for "probe=": the session to replay to the others */
-                replay_name = name;
-                replay_value = value;
-            }
-
-            cluster_session_fingerprint(t, (const char *) value.data,
-                                        value.len, fp[n]);
-            verdict[n] = cscf->seal_key ? (uint8_t) (rc + 1) : 0;
-            n++;
+        if (rc == CLUSTER_COOKIE_MALFORMED) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "cluster cookie set is not a v1 cookie");
         }
     }
 
-    if (location == NULL && cscf->login
-        && (r->headers_out.status == NGX_HTTP_MOVED_TEMPORARILY
-            || r->headers_out.status == NGX_HTTP_SEE_OTHER
-            || r->headers_out.status == NGX_HTTP_TEMPORARY_REDIRECT))
-    {
-        /* nginx keeps a relative one out of headers_out.location */
-        ngx_memzero(&walk, sizeof(ngx_http_cluster_walk_t));
-        location = ngx_http_cluster_header_next(&r->headers_out.headers,
-                                                "Location", 8, &walk);
-    }
+    matched = 0;
 
-    sign_in = ngx_http_cluster_sign_in(cscf, r->headers_out.status,
-                                       location ? &location->value : NULL);
+    if (cscf->login && cluster_redirect(a.status)) {
+        location = r->headers_out.location;
 
-    /* an answer to a session, not a sign-in or a sign-out that sets one */
-
-    answered = set == 0
-               && (sign_in || (r->headers_out.status >= NGX_HTTP_OK
-                               && r->headers_out.status
-                                  < NGX_HTTP_BAD_REQUEST));
-
-    if (sign_in && answered
-        && ngx_http_cluster_key_check(r) == NGX_HTTP_CLUSTER_KEY_OK
-        && cp->auth->key_expires > ngx_time())
-    {
-        /* a valid session sent to sign in again; not one that ended */
-        lost = 1;
-    }
-
-    /* evidence the session's record does not hold yet */
-
-    now = ngx_http_cluster_now();
-
-    answered = answered && cp->auth->known
-               && cluster_session_news(&cp->auth->session, cp->node->slot,
-                                       sign_in, now, cscf->settings.stale);
-
-    if (!(opened || refused || lost || n || answered)) {
-        return ngx_http_next_header_filter(r);
-    }
-
-    ngx_shmtx_lock(&cscf->shpool->mutex);
-
-    /* a refused cookie outweighs any that opened */
-
-    if (opened) {
-        cluster_node_key_verdict(cp->node, 1, now);
-    }
-
-    if (refused) {
-        cluster_node_key_verdict(cp->node, 0, now);
-    }
-
-    cp->node->lost_sessions += lost;
-
-    for (i = 0; i < n; i++) {
-        s = cluster_session_add(t, fp[i], now);
-        s->minted = cp->node->slot;
-        s->verdict = verdict[i];
-        s->expires = expires[i];
-    }
-
-    if (n && cscf->probe_uri.len && cscf->shared->cookies
-        && cscf->generation == cscf->shared->generation
-        && cp->node->slot < CLUSTER_SESSION_NODES
-        && replay_name.len + 1 + replay_value.len
-           <= NGX_HTTP_CLUSTER_PROBE_COOKIE)
-    {
-        ck = &cscf->shared->cookies[cp->node->slot];
-
-        ngx_explicit_memzero(ck->pair, ck->len);
-
-        p = ngx_cpymem(ck->pair, replay_name.data, replay_name.len);
-        *p++ = '=';
-        p = ngx_cpymem(p, replay_value.data, replay_value.len);
-
-        ck->len = (u_short) (p - ck->pair);
-        ngx_memcpy(ck->fp, fp[0], CLUSTER_SESSION_FP);
-        ck->at = now;
-    }
-
-    if (answered) {
-        s = cluster_session_find(t, cp->auth->fp);
-
-        if (s) {
-            changed = cluster_session_answer(t, s, cp->node->slot, sign_in,
-                                             now);
+        if (location == NULL) {
+            /* nginx keeps a relative one out of headers_out.location */
+            ngx_memzero(&walk, sizeof(ngx_http_cluster_walk_t));
+            location = ngx_http_cluster_header_next(&r->headers_out.headers,
+                                                    "Location", 8, &walk);
         }
+
+        matched = location
+                  && ngx_regex_exec(cscf->login, &location->value, NULL, 0)
+                     >= 0;
     }
 
-    if (changed && sign_in) {
-        /* a refusal may change a verdict now; service waits for the round */
-        ngx_http_cluster_evaluate_all(cscf, now, r->connection->log);
+    a.sign_in = cluster_sign_in(a.status, (int) matched);
 
-    } else if (opened || refused || lost) {
-        ngx_http_cluster_evaluate_node(cscf, cp->node, now,
-                                       r->connection->log);
-    }
+    ev.n = 0;
+    ev.more = 0;
 
-    ngx_shmtx_unlock(&cscf->shpool->mutex);
+    cluster_answer_done(&cscf->cluster, cp->index, cp->auth, &a,
+                        ngx_http_cluster_now(), &ev);
+
+    ngx_http_cluster_report(cscf, &ev, r->connection->log);
 
     return ngx_http_next_header_filter(r);
 }
@@ -551,100 +353,41 @@ ngx_http_cluster_header_filter(ngx_http_request_t *r)
 
 /*
  * Whether a node's answer sends the user to sign in: 401, or a redirect
- * whose Location matches "login=".  The one rule of both the passive and
- * the active key check.
+ * whose Location matches "login=".
  */
 ngx_uint_t
 ngx_http_cluster_sign_in(ngx_http_cluster_srv_conf_t *cscf, ngx_uint_t status,
     ngx_str_t *location)
 {
-    if (status == NGX_HTTP_UNAUTHORIZED) {
-        return 1;
-    }
+    ngx_uint_t  matched;
 
-    return (status == NGX_HTTP_MOVED_TEMPORARILY
-            || status == NGX_HTTP_SEE_OTHER
-            || status == NGX_HTTP_TEMPORARY_REDIRECT)
-           && cscf->login && location
-           && ngx_regex_exec(cscf->login, location, NULL, 0) >= 0;
+    matched = cscf->login && location && cluster_redirect((unsigned) status)
+              && ngx_regex_exec(cscf->login, location, NULL, 0) >= 0;
+
+    return cluster_sign_in((unsigned) status, (int) matched);
 }
 
 
-/*
- * $cluster_key_check, and the filter's own question: does the request's
- * auth cookie open with the cluster's key?  Asked once a request; the
- * answer is remembered by the cookie's fingerprint, so a session is
- * opened once, not at each request.  Only cookies that open, or that a
- * node set, are remembered: a client cannot fill the table with its own.
- */
-ngx_uint_t
+/* $cluster_key_check: does the request's auth cookie open with the key? */
+cluster_key_check_e
 ngx_http_cluster_key_check(ngx_http_request_t *r)
 {
-    int64_t                        now;
-    cluster_session_t             *s;
-    cluster_sessions_t            *t;
-    cluster_cookie_rc_e            rc;
-    ngx_http_cluster_srv_conf_t   *cscf;
+    cluster_key_check_e            rc;
     ngx_http_cluster_peer_data_t  *cp;
 
     cp = ngx_http_get_module_ctx(r, ngx_http_cluster_module);
 
-    if (cp == NULL || cp->auth == NULL || cp->conf->seal_key == NULL
-        || cp->auth->cookie.data == NULL)
-    {
-        return NGX_HTTP_CLUSTER_KEY_NONE;
+    if (cp == NULL || cp->auth == NULL) {
+        return CLUSTER_KEY_CHECK_NONE;
     }
 
-    if (cp->auth->key_check != NGX_HTTP_CLUSTER_KEY_UNASKED) {
-        return cp->auth->key_check;
-    }
+    rc = cluster_request_key(&cp->conf->cluster, cp->auth,
+                             ngx_http_cluster_now());
 
-    cscf = cp->conf;
-    t = cp->auth->fingerprinted ? cscf->shared->sessions : NULL;
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "cluster auth cookie, key check: %d", rc);
 
-    if (cp->auth->known && cp->auth->session.verdict) {
-        /* remembered, as the table had it when the node was chosen */
-        rc = (cluster_cookie_rc_e) (cp->auth->session.verdict - 1);
-        cp->auth->key_expires = (time_t) cp->auth->session.expires;
-
-    } else {
-        rc = ngx_http_cluster_cookie_open(cscf, &cp->auth->cookie_name,
-                                          &cp->auth->cookie,
-                                          &cp->auth->key_expires);
-
-        if (t && (cp->auth->known || rc == CLUSTER_COOKIE_OPENED)) {
-            now = ngx_http_cluster_now();
-
-            ngx_shmtx_lock(&cscf->shpool->mutex);
-
-            s = cluster_session_add(t, cp->auth->fp, now);
-            s->verdict = (uint8_t) (rc + 1);
-            s->expires = cp->auth->key_expires;
-
-            ngx_shmtx_unlock(&cscf->shpool->mutex);
-        }
-    }
-
-    if (rc == CLUSTER_COOKIE_FORGED) {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "cluster auth cookie does not open with the key");
-        (void) ngx_atomic_fetch_add(&cscf->shared->cookies_forged, 1);
-
-    } else if (rc == CLUSTER_COOKIE_MALFORMED) {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "cluster auth cookie is not a v1 cookie");
-        (void) ngx_atomic_fetch_add(&cscf->shared->cookies_malformed, 1);
-    }
-
-    /* a cookie of another format says nothing of the key */
-
-    cp->auth->key_check = (rc == CLUSTER_COOKIE_OPENED)
-                          ? NGX_HTTP_CLUSTER_KEY_OK
-                          : (rc == CLUSTER_COOKIE_FORGED)
-                            ? NGX_HTTP_CLUSTER_KEY_MISMATCH
-                            : NGX_HTTP_CLUSTER_KEY_NONE;
-
-    return cp->auth->key_check;
+    return rc;
 }
 
 
@@ -737,26 +480,3 @@ ngx_http_cluster_cookie_named(ngx_http_cluster_srv_conf_t *cscf,
     return match;
 }
 
-
-static cluster_cookie_rc_e
-ngx_http_cluster_cookie_open(ngx_http_cluster_srv_conf_t *cscf,
-    ngx_str_t *name, ngx_str_t *value, time_t *expires)
-{
-    size_t                len;
-    uint8_t               text[CLUSTER_COOKIE_MAX];
-    cluster_cookie_rc_e   rc;
-
-    rc = cluster_cookie_open(cscf->seal_key, (const char *) name->data,
-                             name->len, (const char *) value->data,
-                             value->len, text, sizeof(text), &len);
-
-    if (rc == CLUSTER_COOKIE_OPENED && expires) {
-        /* the session's end, "exp" of the plaintext; 0 when not said */
-        *expires = (time_t) cluster_session_expires(text, len);
-    }
-
-    /* the session's contents stay nowhere */
-    sodium_memzero(text, sizeof(text));
-
-    return rc;
-}

@@ -385,7 +385,7 @@ ngx_http_cluster_init_process(ngx_cycle_t *cycle)
             continue;
         }
 
-        ngx_http_cluster_zone_go_live(cscfp[i]);
+        cluster_go_live(&cscfp[i]->cluster);
 
         if (ngx_process != NGX_PROCESS_WORKER
             && ngx_process != NGX_PROCESS_SINGLE)
@@ -1250,10 +1250,10 @@ ngx_http_cluster_key_check_variable(ngx_http_request_t *r,
     const char  *check;
 
     switch (ngx_http_cluster_key_check(r)) {
-    case NGX_HTTP_CLUSTER_KEY_OK:
+    case CLUSTER_KEY_CHECK_OK:
         check = "ok";
         break;
-    case NGX_HTTP_CLUSTER_KEY_MISMATCH:
+    case CLUSTER_KEY_CHECK_MISMATCH:
         check = "mismatch";
         break;
     default:

@@ -410,11 +410,11 @@ ngx_http_cluster_state_apply(void *data, const char *cluster, const char *id,
     len = ngx_strlen(id);
 
     for (j = 0; j < cscf->nmembers; j++) {
-        if (cscf->nodes[j]
+        if (cscf->cluster.nodes[j]
             && cscf->members[j].id->len == len
             && ngx_strncmp(cscf->members[j].id->data, id, len) == 0)
         {
-            cluster_state_restore(cscf->nodes[j], saved,
+            cluster_state_restore(cscf->cluster.nodes[j], saved,
                                   ngx_strcmp(fingerprint,
                                              ngx_http_cluster_key_used(cscf))
                                   == 0);
@@ -436,7 +436,7 @@ ngx_http_cluster_state_action(void *data, const char *cluster,
     cscf = ngx_http_cluster_state_cluster(data, cluster);
 
     if (cscf) {
-        cscf->shared->actions[cscf->shared->nactions++ % CLUSTER_ACTIONS_MAX]
+        cscf->shared->core.actions[cscf->shared->core.nactions++ % CLUSTER_ACTIONS_MAX]
             = *action;
     }
 }
@@ -492,14 +492,14 @@ ngx_http_cluster_state_save(ngx_http_cluster_main_conf_t *cmcf,
 
         ngx_shmtx_lock(&cscf->shpool->mutex);
 
-        cscf->shared->dirty = 0;
+        cscf->shared->core.dirty = 0;
 
         for (j = 0; j < cscf->nmembers; j++) {
-            if (cscf->nodes[j] == NULL) {
+            if (cscf->cluster.nodes[j] == NULL) {
                 continue;
             }
 
-            facts[n] = *cscf->nodes[j];
+            facts[n] = *cscf->cluster.nodes[j];
 
             entries[n].cluster = (const char *) cscf->upstream->host.data;
             entries[n].cluster_len = cscf->upstream->host.len;
@@ -512,11 +512,11 @@ ngx_http_cluster_state_save(ngx_http_cluster_main_conf_t *cmcf,
 
         /* the ring of the last actions, oldest first */
 
-        k = ngx_min(cscf->shared->nactions, CLUSTER_ACTIONS_MAX);
+        k = ngx_min(cscf->shared->core.nactions, CLUSTER_ACTIONS_MAX);
 
-        for (j = cscf->shared->nactions - k; j < cscf->shared->nactions; j++)
+        for (j = cscf->shared->core.nactions - k; j < cscf->shared->core.nactions; j++)
         {
-            acts[m] = cscf->shared->actions[j % CLUSTER_ACTIONS_MAX];
+            acts[m] = cscf->shared->core.actions[j % CLUSTER_ACTIONS_MAX];
 
             actions[m].cluster = (const char *) cscf->upstream->host.data;
             actions[m].cluster_len = cscf->upstream->host.len;

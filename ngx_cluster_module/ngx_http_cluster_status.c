@@ -249,6 +249,7 @@ ngx_http_cluster_snapshot(ngx_http_request_t *r,
     int64_t now)
 {
     ngx_uint_t                  i;
+    cluster_events_t            ev;
     cluster_status_node_t      *sn;
     ngx_http_cluster_member_t  *m;
 
@@ -260,7 +261,7 @@ ngx_http_cluster_snapshot(ngx_http_request_t *r,
 
     c->name = (const char *) cscf->upstream->host.data;
     c->name_len = cscf->upstream->host.len;
-    c->settings = cscf->settings;
+    c->settings = cscf->cluster.settings;
     c->messenger_port = cscf->check == 1 ? (unsigned) cscf->messenger : 0;
     c->key_fingerprint = cscf->key ? cscf->key_fingerprint : NULL;
     c->nodes = sn;
@@ -277,45 +278,17 @@ ngx_http_cluster_snapshot(ngx_http_request_t *r,
         sn[i].backup = m->backup;
     }
 
-    ngx_shmtx_lock(&cscf->shpool->mutex);
-
-    ngx_http_cluster_evaluate_all(cscf, now, r->connection->log);
-
-    c->panic = (int) cscf->shared->panic;
-    ngx_memcpy(c->release, cscf->shared->release, sizeof(c->release));
-
     c->crypto_check = (cscf->key && cscf->cookie_name);
-    c->cross_check = (cscf->cookie_name && cscf->shared->sessions);
-    c->cookies_forged = cscf->shared->cookies_forged;
-    c->cookies_malformed = cscf->shared->cookies_malformed;
 
-    c->sessions = 0;
-    c->sessions_stored = 0;
-    c->sessions_evicted = 0;
+    ev.n = 0;
+    ev.more = 0;
 
-    if (c->cross_check) {
-        c->sessions = cscf->shared->sessions->nsets * CLUSTER_SESSION_WAYS;
-        c->sessions_stored = cscf->shared->sessions->stored;
-        c->sessions_evicted = cscf->shared->sessions->evicted;
-    }
+    cluster_snapshot(&cscf->cluster, now, c, &ev);
 
-    /* the ring of last actions, newest first */
+    ngx_http_cluster_report(cscf, &ev, r->connection->log);
 
-    c->nactions = ngx_min(cscf->shared->nactions, CLUSTER_ACTIONS_MAX);
-
-    for (i = 0; i < c->nactions; i++) {
-        c->actions[i] = cscf->shared->actions[(cscf->shared->nactions - 1 - i)
-                                              % CLUSTER_ACTIONS_MAX];
-    }
-
-    for (i = 0; i < cscf->nmembers; i++) {
-        if (cscf->nodes[i]) {
-            sn[i].facts = *cscf->nodes[i];
-            sn[i].tracked = 1;
-        }
-    }
-
-    ngx_shmtx_unlock(&cscf->shpool->mutex);
+    /* the table is followed only with "cluster_cookie" */
+    c->cross_check = c->cross_check && cscf->cookie_name;
 
     return NGX_OK;
 }
@@ -337,8 +310,9 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
     ngx_log_t                      *log;
     ngx_str_t                       id, action, cluster, empty;
     ngx_uint_t                      i, j, found, by_name, same, *member;
+    cluster_act_t                   act;
     cluster_admin_e                 admin;
-    cluster_action_t               *a;
+    cluster_events_t                ev;
     cluster_admin_node_t           *nodes;
     ngx_http_cluster_member_t      *m;
     ngx_http_cluster_srv_conf_t   **cscfp, *cscf;
@@ -493,23 +467,18 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
             continue;
         }
 
-        ngx_shmtx_lock(&cscf->shpool->mutex);
+        act.node = j;
+        act.admin = admin;
+        act.name = (const char *) cscf->members[j].name->data;
+        act.name_len = cscf->members[j].name->len;
+        act.by = (const char *) who;
 
-        cscf->nodes[j]->admin = (uint8_t) admin;
-        cscf->shared->dirty = 1;
+        ev.n = 0;
+        ev.more = 0;
 
-        a = &cscf->shared->actions[cscf->shared->nactions++
-                                   % CLUSTER_ACTIONS_MAX];
-        a->at = now;
-        a->admin = (uint8_t) admin;
-        ngx_cpystrn((u_char *) a->node, cscf->members[j].name->data,
-                    ngx_min(cscf->members[j].name->len + 1,
-                            sizeof(a->node)));
-        ngx_cpystrn((u_char *) a->by, who, sizeof(a->by));
+        cluster_act(&cscf->cluster, &act, now, &ev);
 
-        ngx_http_cluster_evaluate_node(cscf, cscf->nodes[j], now, log);
-
-        ngx_shmtx_unlock(&cscf->shpool->mutex);
+        ngx_http_cluster_report(cscf, &ev, log);
 
         /* named as its changes are: by its name, with its address after */
         m = &cscf->members[j];
@@ -590,7 +559,7 @@ ngx_http_cluster_admin_nodes(ngx_http_request_t *r,
         n[j].id_len = cscf->members[j].id->len;
         n[j].name = (const char *) cscf->members[j].name->data;
         n[j].name_len = cscf->members[j].name->len;
-        n[j].tracked = (cscf->nodes[j] != NULL);
+        n[j].tracked = (cscf->cluster.nodes[j] != NULL);
     }
 
     *nodes = n;

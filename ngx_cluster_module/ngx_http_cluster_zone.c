@@ -10,7 +10,6 @@
 
 #include "ngx_http_cluster.h"
 #include "cluster_change.h"
-#include "cluster_pick.h"
 
 
 static ngx_int_t ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
@@ -38,8 +37,8 @@ static void ngx_http_cluster_rbtree_insert_value(ngx_rbtree_node_t *temp,
 static void ngx_http_cluster_log_change(ngx_http_cluster_srv_conf_t *cscf,
     ngx_http_cluster_member_t *member, cluster_change_t *change,
     ngx_log_t *log);
-static void ngx_http_cluster_update_panic(ngx_http_cluster_srv_conf_t *cscf,
-    ngx_log_t *log);
+static void ngx_http_cluster_lock(void *data);
+static void ngx_http_cluster_unlock(void *data);
 
 
 ngx_int_t
@@ -205,12 +204,13 @@ ngx_http_cluster_zone_adopt(ngx_slab_pool_t *old,
     c = ngx_http_cluster_zone_find_cluster(sh, &cscf->upstream->host);
 
     if (c) {
-        ngx_memcpy(cscf->shared->actions, c->actions, sizeof(c->actions));
-        cscf->shared->nactions = c->nactions;
-        cscf->shared->cookies_forged = c->cookies_forged;
-        cscf->shared->cookies_malformed = c->cookies_malformed;
-        same_key = (ngx_strcmp(c->key_fingerprint,
-                               cscf->shared->key_fingerprint) == 0);
+        ngx_memcpy(cscf->shared->core.actions, c->core.actions,
+                   sizeof(c->core.actions));
+        cscf->shared->core.nactions = c->core.nactions;
+        cscf->shared->core.cookies_forged = c->core.cookies_forged;
+        cscf->shared->core.cookies_malformed = c->core.cookies_malformed;
+        same_key = (ngx_strcmp(c->core.key_fingerprint,
+                               cscf->shared->core.key_fingerprint) == 0);
     }
 
     ngx_shmtx_unlock(&old->mutex);
@@ -221,7 +221,7 @@ ngx_http_cluster_zone_adopt(ngx_slab_pool_t *old,
     }
 
     for (i = 0; i < cscf->nmembers; i++) {
-        node = cscf->nodes[i];
+        node = cscf->cluster.nodes[i];
 
         if (node == NULL
             || ngx_http_cluster_zone_identity(cscf, i, &identity,
@@ -260,8 +260,10 @@ ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
     ngx_slab_pool_t *shpool, ngx_http_cluster_shctx_t *sh,
     ngx_http_cluster_srv_conf_t *cscf, int64_t now)
 {
+    size_t                         unplaced;
     ngx_str_t                      identity, *host;
     ngx_uint_t                     i, k, n, untracked, created;
+    cluster_node_t                *node;
     ngx_http_upstream_rr_peers_t  *peers;
 
     host = &cscf->upstream->host;
@@ -278,7 +280,7 @@ ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
 
     if (cscf->shared) {
         /* it becomes the live one when its first worker starts */
-        cscf->generation = cscf->shared->generation + 1;
+        cscf->cluster.generation = cscf->shared->core.generation + 1;
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -289,6 +291,13 @@ ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
                       &shm_zone->shm.name, host);
         return NGX_ERROR;
     }
+
+    cscf->cluster.n = cscf->nmembers;
+    cscf->cluster.shared = &cscf->shared->core;
+    cscf->cluster.seal_key = cscf->seal_key;
+    cscf->cluster.lock.lock = ngx_http_cluster_lock;
+    cscf->cluster.lock.unlock = ngx_http_cluster_unlock;
+    cscf->cluster.lock.data = shpool;
 
     untracked = 0;
 
@@ -303,15 +312,15 @@ ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
 
         ngx_shmtx_lock(&shpool->mutex);
 
-        cscf->nodes[i] = ngx_http_cluster_zone_node(shpool, sh, &identity, now,
-                                                    &created);
+        node = ngx_http_cluster_zone_node(shpool, sh, &identity, now,
+                                          &created);
 
-        if (cscf->nodes[i]) {
-            cscf->nodes[i]->backup = cscf->members[i].backup;
+        if (node) {
+            node->backup = cscf->members[i].backup;
 
-            if (created && cscf->generation > 1) {
+            if (created && cscf->cluster.generation > 1) {
                 /* added by a reload, to a cluster that runs */
-                cluster_node_join(cscf->nodes[i], now);
+                cluster_node_join(node, now);
             }
         }
 
@@ -319,57 +328,36 @@ ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
 
         ngx_free(identity.data);
 
-        if (cscf->nodes[i] == NULL) {
+        cscf->cluster.nodes[i] = node;
+
+        if (node == NULL) {
             untracked++;
         }
     }
 
-    ngx_shmtx_lock(&shpool->mutex);
-
-    if (ngx_strcmp(cscf->shared->key_fingerprint,
-                   ngx_http_cluster_key_used(cscf))
-        != 0)
-    {
-        /* another cluster_key: the verdicts of the old one say nothing */
-        for (i = 0; i < cscf->nmembers; i++) {
-            if (cscf->nodes[i]) {
-                cluster_node_key_forget(cscf->nodes[i]);
-            }
-        }
-
-        ngx_cpystrn((u_char *) cscf->shared->key_fingerprint,
-                    (u_char *) ngx_http_cluster_key_used(cscf),
-                    sizeof(cscf->shared->key_fingerprint));
-    }
-
-    ngx_shmtx_unlock(&shpool->mutex);
-
-    if (cscf->probe_uri.len == 0 && cscf->shared->cookies) {
+    if (cscf->probe_uri.len == 0 && cscf->shared->replays) {
         /* "probe=" gone: the sessions kept for it go too */
         ngx_shmtx_lock(&shpool->mutex);
-        ngx_explicit_memzero(cscf->shared->cookies,
+        ngx_explicit_memzero(cscf->shared->replays,
                              CLUSTER_SESSION_NODES
-                             * sizeof(ngx_http_cluster_shm_cookie_t));
+                             * sizeof(cluster_replay_t));
         ngx_shmtx_unlock(&shpool->mutex);
     }
 
-    if (cscf->sessions) {
-        if (ngx_http_cluster_zone_sessions(shm_zone, shpool, cscf) != NGX_OK) {
-            return NGX_ERROR;
-        }
+    if (cscf->sessions
+        && ngx_http_cluster_zone_sessions(shm_zone, shpool, cscf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
-    } else {
-        /* no "cluster_cookie" now: what the check found goes with it */
-        ngx_shmtx_lock(&shpool->mutex);
+    unplaced = cluster_attach(&cscf->cluster,
+                              ngx_http_cluster_key_used(cscf));
 
-        for (i = 0; i < cscf->nmembers; i++) {
-            if (cscf->nodes[i]) {
-                cscf->nodes[i]->key_cross = CLUSTER_KEY_UNKNOWN;
-                cscf->nodes[i]->key_class = 0;
-            }
-        }
-
-        ngx_shmtx_unlock(&shpool->mutex);
+    if (unplaced) {
+        ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
+                      "the key check between nodes covers %d nodes of "
+                      "upstream \"%V\"; %uz are left out of it",
+                      CLUSTER_SESSION_NODES, host, unplaced);
     }
 
     if (untracked) {
@@ -384,7 +372,8 @@ ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
 
     for (k = 0; k < 2 && peers; k++, peers = peers->next) {
         for (n = 0; n < peers->number; n++) {
-            cscf->peer_node[k][n] = cscf->nodes[cscf->peer_member[k][n]];
+            cscf->peer_node[k][n] =
+                cscf->cluster.nodes[cscf->peer_member[k][n]];
         }
     }
 
@@ -393,16 +382,14 @@ ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
 
 
 /*
- * The behavioural key check's session table, made once for a cluster, and
- * a place in it for each node that has none yet.
+ * The behavioural key check's session table, and the sessions kept for
+ * "probe=", made once for a cluster.
  */
 static ngx_int_t
 ngx_http_cluster_zone_sessions(ngx_shm_zone_t *shm_zone,
     ngx_slab_pool_t *shpool, ngx_http_cluster_srv_conf_t *cscf)
 {
     size_t               size;
-    ngx_uint_t           i, unplaced;
-    cluster_node_t      *node;
     cluster_sessions_t  *t;
 
     t = cscf->shared->sessions;
@@ -435,12 +422,14 @@ ngx_http_cluster_zone_sessions(ngx_shm_zone_t *shm_zone,
                       "until nginx restarts", &cscf->upstream->host);
     }
 
-    if (cscf->probe_uri.len && cscf->shared->cookies == NULL) {
-        size = CLUSTER_SESSION_NODES * sizeof(ngx_http_cluster_shm_cookie_t);
+    cscf->cluster.sessions = t;
 
-        cscf->shared->cookies = ngx_slab_calloc(shpool, size);
+    if (cscf->probe_uri.len && cscf->shared->replays == NULL) {
+        size = CLUSTER_SESSION_NODES * sizeof(cluster_replay_t);
 
-        if (cscf->shared->cookies == NULL) {
+        cscf->shared->replays = ngx_slab_calloc(shpool, size);
+
+        if (cscf->shared->replays == NULL) {
             ngx_log_error(NGX_LOG_ALERT, shm_zone->shm.log, 0,
                           "cluster zone \"%V\" has no room for the "
                           "active key check of upstream \"%V\" (%uz "
@@ -449,32 +438,8 @@ ngx_http_cluster_zone_sessions(ngx_shm_zone_t *shm_zone,
         }
     }
 
-    unplaced = 0;
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    for (i = 0; i < cscf->nmembers; i++) {
-        node = cscf->nodes[i];
-
-        if (node == NULL || node->slot != CLUSTER_SLOT_NONE) {
-            continue;
-        }
-
-        if (t->nslots < CLUSTER_SESSION_NODES) {
-            node->slot = (uint8_t) t->nslots++;
-
-        } else {
-            unplaced++;
-        }
-    }
-
-    ngx_shmtx_unlock(&shpool->mutex);
-
-    if (unplaced) {
-        ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
-                      "the key check between nodes covers %d nodes of "
-                      "upstream \"%V\"; %ui are left out of it",
-                      CLUSTER_SESSION_NODES, &cscf->upstream->host, unplaced);
+    if (cscf->probe_uri.len) {
+        cscf->cluster.replays = cscf->shared->replays;
     }
 
     return NGX_OK;
@@ -548,18 +513,9 @@ ngx_http_cluster_zone_cluster(ngx_slab_pool_t *shpool,
         return NULL;
     }
 
-    c->panic = 0;
-    c->clear = 0;
-    c->generation = 0;
-    c->release[0] = '\0';
-    c->nactions = 0;
-    c->dirty = 0;
-    c->next_evaluation = 0;
+    ngx_memzero(&c->core, sizeof(cluster_shared_t));
     c->sessions = NULL;
-    c->cookies_forged = 0;
-    c->cookies_malformed = 0;
-    c->cookies = NULL;
-    c->key_fingerprint[0] = '\0';
+    c->replays = NULL;
     c->len = (u_short) name->len;
     ngx_memcpy(c->name, name->data, name->len);
 
@@ -684,102 +640,54 @@ ngx_http_cluster_rbtree_insert_value(ngx_rbtree_node_t *temp,
 }
 
 
-/*
- * Evaluates every node of the cluster when it is due; the caller does not
- * hold the zone's lock.
- */
+/* what the core's calls changed, in the log once the lock is given back */
 void
-ngx_http_cluster_evaluate(ngx_http_cluster_srv_conf_t *cscf, int64_t now,
-    ngx_log_t *log)
+ngx_http_cluster_report(ngx_http_cluster_srv_conf_t *cscf,
+    cluster_events_t *ev, ngx_log_t *log)
 {
-    if (now < cscf->shared->next_evaluation
-        || cscf->generation != cscf->shared->generation)
-    {
-        return;
-    }
+    size_t            i;
+    cluster_event_t  *e;
 
-    ngx_shmtx_lock(&cscf->shpool->mutex);
+    for (i = 0; i < ev->n; i++) {
+        e = &ev->event[i];
 
-    if (now < cscf->shared->next_evaluation) {
-        /* another worker was quicker */
-        ngx_shmtx_unlock(&cscf->shpool->mutex);
-        return;
-    }
+        switch (e->what) {
 
-    ngx_http_cluster_evaluate_all(cscf, now, log);
+        case CLUSTER_EVENT_CHANGE:
+            ngx_http_cluster_log_change(cscf, &cscf->members[e->node],
+                                        &e->change, log);
+            break;
 
-    ngx_shmtx_unlock(&cscf->shpool->mutex);
-}
+        case CLUSTER_EVENT_PANIC:
+            ngx_log_error(NGX_LOG_ALERT, log, 0,
+                          "cluster \"%V\" is in panic: no node is in "
+                          "rotation, routing to every node not removed or "
+                          "drained", &cscf->upstream->host);
+            break;
 
+        case CLUSTER_EVENT_WAITING:
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                          "cluster \"%V\" waits for its first checks, "
+                          "routing to every node meanwhile",
+                          &cscf->upstream->host);
+            break;
 
-/*
- * The caller holds the zone's lock.  Only the live configuration judges:
- * workers of an older one, still finishing their requests after a reload,
- * record facts but never states, which they would judge by old settings.
- */
-void
-ngx_http_cluster_evaluate_all(ngx_http_cluster_srv_conf_t *cscf, int64_t now,
-    ngx_log_t *log)
-{
-    ngx_uint_t         i;
-    cluster_node_t    *node;
-    cluster_change_t   change;
-
-    if (cscf->generation != cscf->shared->generation) {
-        return;
-    }
-
-    cscf->shared->next_evaluation = now + NGX_HTTP_CLUSTER_EVALUATE_EVERY;
-
-    cluster_version_sync(cscf->nodes, cscf->nmembers, cscf->shared->release,
-                         sizeof(cscf->shared->release));
-
-    if (cscf->sessions && cscf->shared->sessions) {
-        cluster_key_classes(cscf->shared->sessions, cscf->nodes,
-                            cscf->nmembers, cscf->settings.stale, now);
-    }
-
-    for (i = 0; i < cscf->nmembers; i++) {
-        node = cscf->nodes[i];
-
-        if (node && cluster_node_evaluate(node, &cscf->settings, now, &change))
-        {
-            ngx_http_cluster_log_change(cscf, &cscf->members[i], &change, log);
-        }
-    }
-
-    ngx_http_cluster_update_panic(cscf, log);
-}
-
-
-/*
- * Evaluates one node after a new fact about it; the caller holds the
- * zone's lock.
- */
-void
-ngx_http_cluster_evaluate_node(ngx_http_cluster_srv_conf_t *cscf,
-    cluster_node_t *node, int64_t now, ngx_log_t *log)
-{
-    ngx_uint_t        i;
-    cluster_change_t  change;
-
-    if (cscf->generation != cscf->shared->generation
-        || !cluster_node_evaluate(node, &cscf->settings, now, &change))
-    {
-        return;
-    }
-
-    for (i = 0; i < cscf->nmembers; i++) {
-        if (cscf->nodes[i] == node) {
-            ngx_http_cluster_log_change(cscf, &cscf->members[i], &change,
-                                        log);
+        default: /* CLUSTER_EVENT_CALM */
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                          "cluster \"%V\" left panic: a node is back in "
+                          "rotation", &cscf->upstream->host);
             break;
         }
     }
 
-    if (change.old_in_rotation != change.new_in_rotation) {
-        ngx_http_cluster_update_panic(cscf, log);
+    if (ev->more) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "cluster \"%V\": %uz changes more, not told; the "
+                      "status has them", &cscf->upstream->host, ev->more);
     }
+
+    ev->n = 0;
+    ev->more = 0;
 }
 
 
@@ -802,8 +710,6 @@ ngx_http_cluster_log_change(ngx_http_cluster_srv_conf_t *cscf,
     level = (cluster_change_level(change) == CLUSTER_LOG_WARN)
             ? NGX_LOG_WARN : NGX_LOG_NOTICE;
 
-    cscf->shared->dirty = 1;
-
     ngx_log_error(level, log, 0,
                   "cluster \"%V\" node \"%V\"%s%V%s %*s",
                   &cscf->upstream->host, member->name,
@@ -812,73 +718,19 @@ ngx_http_cluster_log_change(ngx_http_cluster_srv_conf_t *cscf,
 }
 
 
-/* the caller holds the zone's lock */
 static void
-ngx_http_cluster_update_panic(ngx_http_cluster_srv_conf_t *cscf,
-    ngx_log_t *log)
+ngx_http_cluster_lock(void *data)
 {
-    ngx_uint_t       i, panic;
-    cluster_node_t  *node;
+    ngx_slab_pool_t  *shpool = data;
 
-    /* the balancer leaves a clear cluster's tries to the method alone */
-    cscf->shared->clear = cluster_pick_clear(cscf->nodes, cscf->nmembers,
-                                             &cscf->settings,
-                                             ngx_http_cluster_now());
-
-    panic = cluster_panic(cscf->nodes, cscf->nmembers);
-
-    if (panic == cscf->shared->panic) {
-        return;
-    }
-
-    cscf->shared->panic = panic;
-
-    if (panic) {
-        for (i = 0; i < cscf->nmembers; i++) {
-            node = cscf->nodes[i];
-
-            if (node && (node->findings & ~CLUSTER_FINDING_UNCHECKED
-                         & cluster_settings_out(&cscf->settings)))
-            {
-                break;
-            }
-        }
-
-        if (i == cscf->nmembers) {
-            /* only "mandatory" checks not yet passed: a start, not a fault */
-            ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                          "cluster \"%V\" waits for its first checks, "
-                          "routing to every node meanwhile",
-                          &cscf->upstream->host);
-            return;
-        }
-
-        ngx_log_error(NGX_LOG_ALERT, log, 0,
-                      "cluster \"%V\" is in panic: no node is in rotation, "
-                      "routing to every node not removed or drained",
-                      &cscf->upstream->host);
-
-    } else {
-        ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                      "cluster \"%V\" left panic: a node is back in rotation",
-                      &cscf->upstream->host);
-    }
+    ngx_shmtx_lock(&shpool->mutex);
 }
 
 
-/*
- * A worker of a new configuration makes it the live one; a reload that
- * failed started no worker and changed nothing.
- */
-void
-ngx_http_cluster_zone_go_live(ngx_http_cluster_srv_conf_t *cscf)
+static void
+ngx_http_cluster_unlock(void *data)
 {
-    ngx_shmtx_lock(&cscf->shpool->mutex);
+    ngx_slab_pool_t  *shpool = data;
 
-    if (cscf->generation > cscf->shared->generation) {
-        cscf->shared->generation = cscf->generation;
-        cscf->shared->next_evaluation = 0;
-    }
-
-    ngx_shmtx_unlock(&cscf->shpool->mutex);
+    ngx_shmtx_unlock(&shpool->mutex);
 }

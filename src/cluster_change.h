@@ -12,7 +12,8 @@
 
 typedef enum {
     CLUSTER_LOG_NOTICE = 0,       /* back, or news that is no fault */
-    CLUSTER_LOG_WARN              /* out of rotation, or a new finding */
+    CLUSTER_LOG_WARN,             /* out of rotation, or a new finding */
+    CLUSTER_LOG_ALERT             /* the cluster in panic */
 } cluster_log_level_e;
 
 

@@ -40,6 +40,7 @@ cluster_settings_default(cluster_settings_t *s)
     s->fall = 3;
     s->eject = CLUSTER_FINDING_DOWN | CLUSTER_FINDING_KEY_MISMATCH;
     s->slow_start = 0;
+    s->timeout = 5 * 1000;
     s->trials = 1;
     s->checks = 0;
     s->mandatory = 0;

@@ -91,6 +91,7 @@ typedef struct {
     int64_t      interval;        /* ms between heartbeats expected */
     int64_t      stale;           /* ms without a heartbeat: stale */
     int64_t      slow_start;      /* ms over which a returning node ramps */
+    int64_t      timeout;         /* ms an active check may take */
     uint32_t     rise;            /* successes in a row that end "down" */
     uint32_t     fall;            /* failures in a row that make "down" */
     uint32_t     eject;           /* findings that take a node out */

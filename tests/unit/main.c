@@ -23,6 +23,7 @@ main(void)
     test_change();
     test_pick();
     test_actions();
+    test_cluster();
 
     printf("%u passed, %u failed\n", unit_passed, unit_failed);
 

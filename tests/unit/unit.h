@@ -49,6 +49,7 @@ void test_session(void);
 void test_change(void);
 void test_pick(void);
 void test_actions(void);
+void test_cluster(void);
 
 
 #endif /* UNIT_H */
