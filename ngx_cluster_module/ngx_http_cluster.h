@@ -225,12 +225,34 @@ typedef struct {
 } ngx_http_cluster_peer_data_t;
 
 
-ngx_int_t ngx_http_cluster_init_upstream(ngx_conf_t *cf,
-    ngx_http_upstream_srv_conf_t *us);
+/* ngx_http_cluster_conf.c: the upstream's directives */
+char *ngx_http_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_cluster_heartbeat(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_cluster_eject(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_cluster_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_cluster_slow_start(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_cluster_node_name(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 void ngx_http_cluster_mark(ngx_conf_t *cf, ngx_http_cluster_srv_conf_t *cscf);
+
+/* ngx_http_cluster_util.c: helpers every file may call */
 ngx_int_t ngx_http_cluster_uri_valid(ngx_str_t *uri);
 ngx_table_elt_t *ngx_http_cluster_header_next(ngx_list_t *headers,
     const char *name, size_t len, ngx_http_cluster_walk_t *walk);
+ngx_int_t ngx_http_cluster_add_header(ngx_http_request_t *r, const char *key,
+    const char *value);
+ngx_int_t ngx_http_cluster_send(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, ngx_buf_t *b);
+
+/* ngx_http_cluster_status.c and ngx_http_cluster_admin.c */
+char *ngx_http_cluster_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_cluster_status_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path);
+
+ngx_int_t ngx_http_cluster_init_upstream(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us);
 char *ngx_http_cluster_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_cluster_cookie_init(ngx_conf_t *cf);
@@ -252,7 +274,6 @@ void ngx_http_cluster_state_save(ngx_http_cluster_main_conf_t *cmcf,
     ngx_log_t *log);
 void ngx_http_cluster_report(ngx_http_cluster_srv_conf_t *cscf,
     cluster_events_t *ev, ngx_log_t *log);
-ngx_int_t ngx_http_cluster_status_handler(ngx_http_request_t *r);
 
 
 static ngx_inline int64_t

@@ -141,6 +141,7 @@ ngx_http_cluster_wrap(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us,
         s->checks = 1;
         s->trials = 0;
         s->mandatory = cscf->mandatory;
+        s->timeout = cscf->check_timeout;
 
         if (cscf->rise != NGX_CONF_UNSET_UINT) {
             s->rise = (uint32_t) cscf->rise;

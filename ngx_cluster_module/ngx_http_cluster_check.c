@@ -118,7 +118,8 @@ ngx_http_cluster_check_init_process(ngx_cycle_t *cycle,
 
     }
 
-    cscf->tick_every = (ngx_msec_t) cluster_check_every(&cscf->cluster.settings);
+    cscf->tick_every = (ngx_msec_t)
+                       cluster_check_every(&cscf->cluster.settings);
 
     cscf->tick.handler = ngx_http_cluster_tick;
     cscf->tick.data = cscf;
@@ -149,7 +150,7 @@ ngx_http_cluster_probe_init(ngx_cycle_t *cycle,
     probe->index = i;
 
     uri[0] = cscf->check_uri;
-    ngx_str_set(&uri[1], "/health");
+    ngx_str_set(&uri[1], CLUSTER_CHECK_FALLBACK);
 
     for (k = 0; k < 2; k++) {
         len = sizeof("GET  HTTP/1.0" CRLF "Host: " CRLF
@@ -230,8 +231,8 @@ ngx_http_cluster_tick(ngx_event_t *ev)
     cluster_evaluate(&cscf->cluster, now, &events);
     ngx_http_cluster_report(cscf, &events, ev->log);
 
-    if (cscf->shared->core.dirty && cscf->main->state_file.len && ngx_worker == 0
-        && now >= cscf->main->next_save)
+    if (cscf->shared->core.dirty && cscf->main->state_file.len
+        && ngx_worker == 0 && now >= cscf->main->next_save)
     {
         /*
          * A state changed or an operator acted: keep it for a restart.

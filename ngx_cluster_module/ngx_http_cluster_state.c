@@ -436,8 +436,7 @@ ngx_http_cluster_state_action(void *data, const char *cluster,
     cscf = ngx_http_cluster_state_cluster(data, cluster);
 
     if (cscf) {
-        cscf->shared->core.actions[cscf->shared->core.nactions++ % CLUSTER_ACTIONS_MAX]
-            = *action;
+        cluster_restore_action(&cscf->cluster, action);
     }
 }
 
@@ -447,7 +446,7 @@ ngx_http_cluster_state_save(ngx_http_cluster_main_conf_t *cmcf,
     ngx_log_t *log)
 {
     u_char                        *p;
-    size_t                         size, need, n, m;
+    size_t                         size, need, n, m, base;
     int64_t                        now;
     ngx_fd_t                       fd;
     ngx_str_t                      tmp;
@@ -480,8 +479,9 @@ ngx_http_cluster_state_save(ngx_http_cluster_main_conf_t *cmcf,
     acts = (cluster_action_t *) (actions + m + 1);
     n = 0;
     m = 0;
+    base = 0;
 
-    /* a copy under each zone's lock, written out after */
+    /* a copy of each cluster, written out after */
 
     for (i = 0; i < cmcf->clusters.nelts; i++) {
         cscf = cscfp[i];
@@ -490,41 +490,30 @@ ngx_http_cluster_state_save(ngx_http_cluster_main_conf_t *cmcf,
             continue;
         }
 
-        ngx_shmtx_lock(&cscf->shpool->mutex);
-
-        cscf->shared->core.dirty = 0;
+        k = cluster_save_copy(&cscf->cluster, &facts[base], &acts[m]);
 
         for (j = 0; j < cscf->nmembers; j++) {
             if (cscf->cluster.nodes[j] == NULL) {
                 continue;
             }
 
-            facts[n] = *cscf->cluster.nodes[j];
-
             entries[n].cluster = (const char *) cscf->upstream->host.data;
             entries[n].cluster_len = cscf->upstream->host.len;
             entries[n].id = (const char *) cscf->members[j].id->data;
             entries[n].id_len = cscf->members[j].id->len;
             entries[n].key_fingerprint = ngx_http_cluster_key_used(cscf);
-            entries[n].facts = &facts[n];
+            entries[n].facts = &facts[base + j];
             n++;
         }
 
-        /* the ring of the last actions, oldest first */
+        base += cscf->nmembers;
 
-        k = ngx_min(cscf->shared->core.nactions, CLUSTER_ACTIONS_MAX);
-
-        for (j = cscf->shared->core.nactions - k; j < cscf->shared->core.nactions; j++)
-        {
-            acts[m] = cscf->shared->core.actions[j % CLUSTER_ACTIONS_MAX];
-
+        for (j = 0; j < k; j++) {
             actions[m].cluster = (const char *) cscf->upstream->host.data;
             actions[m].cluster_len = cscf->upstream->host.len;
             actions[m].action = &acts[m];
             m++;
         }
-
-        ngx_shmtx_unlock(&cscf->shpool->mutex);
     }
 
     now = ngx_http_cluster_now();

@@ -960,6 +960,47 @@ cluster_act(cluster_t *c, const cluster_act_t *act, int64_t now,
 }
 
 
+size_t
+cluster_save_copy(cluster_t *c, cluster_node_t *facts,
+    cluster_action_t actions[CLUSTER_ACTIONS_MAX])
+{
+    size_t    i, n;
+    uint32_t  k;
+
+    cluster_lock(c);
+
+    c->shared->dirty = 0;
+
+    for (i = 0; i < c->n; i++) {
+        if (c->nodes[i]) {
+            facts[i] = *c->nodes[i];
+        }
+    }
+
+    k = c->shared->nactions;
+    n = k < CLUSTER_ACTIONS_MAX ? k : CLUSTER_ACTIONS_MAX;
+
+    for (i = 0; i < n; i++) {
+        actions[i] = c->shared->actions[(k - n + i) % CLUSTER_ACTIONS_MAX];
+    }
+
+    cluster_unlock(c);
+
+    return n;
+}
+
+
+void
+cluster_restore_action(cluster_t *c, const cluster_action_t *action)
+{
+    cluster_lock(c);
+
+    c->shared->actions[c->shared->nactions++ % CLUSTER_ACTIONS_MAX] = *action;
+
+    cluster_unlock(c);
+}
+
+
 void
 cluster_snapshot(cluster_t *c, int64_t now, cluster_status_cluster_t *out,
     cluster_events_t *ev)

@@ -320,6 +320,18 @@ void cluster_snapshot(cluster_t *c, int64_t now,
     cluster_status_cluster_t *out, cluster_events_t *ev);
 
 /*
+ * What a state file keeps, for the caller to write once the lock is given
+ * back: each tracked node's facts into facts[i] (the others are left as
+ * they are) and the last actions, oldest first, into "actions".  The
+ * records are no longer dirty.  Returns the actions copied.  Lock, once.
+ */
+size_t cluster_save_copy(cluster_t *c, cluster_node_t *facts,
+    cluster_action_t actions[CLUSTER_ACTIONS_MAX]);
+
+/* an action of a state file, into the ring of the last ones; lock, once */
+void cluster_restore_action(cluster_t *c, const cluster_action_t *action);
+
+/*
  * The balancer's question for one try, pass after pass: the first pass
  * (the session's key class when one of its nodes is in rotation) and
  * what holds for every node of the try.  No lock.

@@ -12,6 +12,15 @@ static void cluster_check_problem(const cluster_health_t *h, char *buf,
     size_t size);
 
 
+void
+cluster_check_conf_default(cluster_check_conf_t *conf)
+{
+    conf->expect_min = 200;
+    conf->expect_max = 299;
+    conf->fallback = 1;
+}
+
+
 cluster_check_rc_e
 cluster_check_judge(const cluster_check_conf_t *conf,
     const cluster_http_response_t *resp, cluster_health_t *health,

@@ -15,11 +15,22 @@
 #include "cluster_node.h"
 
 
+/* what is checked by default: the JSON health of Inedo's products */
+#define CLUSTER_CHECK_URI        "/health/json"
+
+/* the older health of earlier releases, asked when the JSON one is 404 */
+#define CLUSTER_CHECK_FALLBACK   "/health"
+
+
 typedef struct {
     unsigned     expect_min;      /* the statuses a healthy node answers */
     unsigned     expect_max;
     unsigned     fallback:1;      /* a 404 asks for the older /health */
 } cluster_check_conf_t;
+
+
+/* the defaults: 200 to 299, with the fallback of CLUSTER_CHECK_URI */
+void cluster_check_conf_default(cluster_check_conf_t *conf);
 
 
 typedef enum {

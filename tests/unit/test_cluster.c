@@ -648,6 +648,8 @@ test_cluster_admin(void)
     test_cluster_t            tc;
     cluster_act_t             act;
     cluster_events_t          ev;
+    cluster_node_t            facts[NODES];
+    cluster_action_t          acts[CLUSTER_ACTIONS_MAX];
     cluster_status_node_t     sn[NODES];
     cluster_status_cluster_t  out;
 
@@ -693,6 +695,21 @@ test_cluster_admin(void)
     CHECK(sn[0].tracked && !sn[1].tracked && sn[2].tracked);
     CHECK(sn[CLUSTER_ACTIONS_MAX % NODES].facts.admin == CLUSTER_ADMIN_DRAIN);
     CHECK(!out.cross_check);
+
+    /* what a state file keeps: the nodes tracked, the actions oldest first */
+    memset(facts, 0xee, sizeof(facts));
+    tc.lock.taken = 0;
+    CHECK(cluster_save_copy(&tc.c, facts, acts) == CLUSTER_ACTIONS_MAX);
+    CHECK(tc.lock.taken == 1 && tc.shared.dirty == 0);
+    CHECK(acts[0].at == T0 + 2);
+    CHECK(acts[CLUSTER_ACTIONS_MAX - 1].at == T0 + CLUSTER_ACTIONS_MAX + 1);
+    CHECK(facts[0].created == T0 && facts[2].created == T0);
+    CHECK(facts[1].created != T0);         /* untracked: left as it was */
+
+    /* and reads back into the ring */
+    memset(&tc.shared, 0, sizeof(tc.shared));
+    cluster_restore_action(&tc.c, &acts[0]);
+    CHECK(tc.shared.nactions == 1 && tc.shared.actions[0].at == T0 + 2);
 
     test_cluster_free(&tc);
 }
