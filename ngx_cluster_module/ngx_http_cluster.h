@@ -75,6 +75,17 @@ typedef struct {
 } ngx_http_cluster_name_t;
 
 
+/* the method's own peer functions, the same for every request, as a rule */
+typedef struct {
+    ngx_event_get_peer_pt             get;
+    ngx_event_free_peer_pt            free;
+#if (NGX_HTTP_SSL)
+    ngx_event_set_peer_session_pt     set_session;
+    ngx_event_save_peer_session_pt    save_session;
+#endif
+} ngx_http_cluster_method_t;
+
+
 typedef struct ngx_http_cluster_probe_s  ngx_http_cluster_probe_t;
 
 
@@ -112,6 +123,9 @@ typedef struct {
 
     /* the per-request initialisation of the balancing method wrapped */
     ngx_http_upstream_init_peer_pt    original_init_peer;
+    ngx_http_cluster_method_t         method;     /* as its first request
+                                                     in this worker set it */
+    ngx_uint_t                        words;      /* of a set's "tried" */
     void                             *keepalive;  /* its configuration of
                                                      this upstream */
     ngx_uint_t                        unsteered;  /* said so, once */
@@ -188,40 +202,43 @@ typedef struct {
 } ngx_http_cluster_walk_t;
 
 
+/* the cluster's marks in a request's tries, made when it first steers */
+typedef struct {
+    ngx_http_upstream_rr_peers_t     *set;        /* the set marked */
+    uintptr_t                         marked[1];  /* the cluster's marks,
+                                                     then the primaries'
+                                                     tries while on the
+                                                     backups: "words" each */
+} ngx_http_cluster_marks_t;
+
+
+#define NGX_HTTP_CLUSTER_NO_MEMBER  0xffffffff
+
 /*
- * The balancer's per-request data.  Round robin's comes first: round
- * robin and least_conn take it where the cluster put it for them.
+ * The balancer's per-request data, kept small: a request pays for every
+ * byte of it when it crosses a block of the request's pool.  Round robin's
+ * comes first: round robin and least_conn take it where the cluster put
+ * it for them.
  */
 typedef struct {
     ngx_http_upstream_rr_peer_data_t  rrp;
     ngx_http_cluster_srv_conf_t      *conf;
     ngx_http_request_t               *request;
 
-    /* the method's, wrapped */
-    void                             *data;
-    ngx_event_get_peer_pt             get;
-    ngx_event_free_peer_pt            free;
-#if (NGX_HTTP_SSL)
-    ngx_event_set_peer_session_pt     set_session;
-    ngx_event_save_peer_session_pt    save_session;
-#endif
+    void                             *data;       /* the method's */
+    ngx_http_cluster_method_t        *method;
 
     /* the round robin data it chooses by; NULL: not found, not steered */
     ngx_http_upstream_rr_peer_data_t *peers;
-    uintptr_t                        *marked;     /* the cluster's marks */
-    uintptr_t                        *saved;      /* the primaries' tries,
-                                                     while on the backups */
-    uintptr_t                         mark[2];    /* up to 64 servers */
-    ngx_uint_t                        words;
-    ngx_http_upstream_rr_peers_t     *marked_set; /* the set marked */
-    unsigned                          slow_start:1; /* a choice by weight */
+    ngx_http_cluster_marks_t         *marks;      /* NULL: none yet */
 
     cluster_node_t                   *node;       /* of the current try */
-    ngx_uint_t                        index;      /* its member's */
-    ngx_str_t                        *name;       /* of the current try */
-    cluster_state_e                   state;      /* when it was chosen */
-    ngx_uint_t                        key_class;  /* of the session's node */
     cluster_request_t                *auth;       /* with cluster_cookie */
+    uint32_t                          index;      /* the try's member, or
+                                                     ..._NO_MEMBER */
+    uint8_t                           state;      /* when it was chosen */
+    uint8_t                           key_class;  /* of the session's node */
+    unsigned                          slow_start:1; /* a choice by weight */
 } ngx_http_cluster_peer_data_t;
 
 
@@ -272,7 +289,7 @@ void ngx_http_cluster_state_load(ngx_http_cluster_main_conf_t *cmcf,
     ngx_shm_zone_t *shm_zone, ngx_log_t *log);
 void ngx_http_cluster_state_save(ngx_http_cluster_main_conf_t *cmcf,
     ngx_log_t *log);
-void ngx_http_cluster_report(ngx_http_cluster_srv_conf_t *cscf,
+void ngx_http_cluster_report_events(ngx_http_cluster_srv_conf_t *cscf,
     cluster_events_t *ev, ngx_log_t *log);
 
 
@@ -292,6 +309,26 @@ static ngx_inline const char *
 ngx_http_cluster_key_used(ngx_http_cluster_srv_conf_t *cscf)
 {
     return cscf->key ? cscf->key_fingerprint : "";
+}
+
+
+/* what a core call changed, in the log; most calls change nothing */
+static ngx_inline void
+ngx_http_cluster_report(ngx_http_cluster_srv_conf_t *cscf,
+    cluster_events_t *ev, ngx_log_t *log)
+{
+    if (ev->n || ev->more) {
+        ngx_http_cluster_report_events(cscf, ev, log);
+    }
+}
+
+
+/* the name of the node of the current try; NULL: none chosen */
+static ngx_inline ngx_str_t *
+ngx_http_cluster_peer_name(ngx_http_cluster_peer_data_t *cp)
+{
+    return (cp->index == NGX_HTTP_CLUSTER_NO_MEMBER)
+           ? NULL : cp->conf->members[cp->index].name;
 }
 
 

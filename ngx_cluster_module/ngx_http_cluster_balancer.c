@@ -34,6 +34,11 @@ static ngx_int_t ngx_http_cluster_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_http_upstream_rr_peer_data_t *ngx_http_cluster_find_rrp(
     ngx_http_cluster_peer_data_t *cp, ngx_http_upstream_srv_conf_t *us);
+static void ngx_http_cluster_method_save(ngx_http_cluster_method_t *m,
+    ngx_http_upstream_t *u);
+static ngx_uint_t ngx_http_cluster_method_same(ngx_http_cluster_method_t *m,
+    ngx_http_upstream_t *u);
+static ngx_int_t ngx_http_cluster_marks(ngx_http_cluster_peer_data_t *cp);
 static ngx_int_t ngx_http_cluster_get_peer(ngx_peer_connection_t *pc,
     void *data);
 static void ngx_http_cluster_steer(ngx_http_cluster_peer_data_t *cp,
@@ -176,6 +181,16 @@ ngx_http_cluster_wrap(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us,
         return NGX_ERROR;
     }
 
+    /* as many words as round robin's own "tried" has, for the marks */
+
+    n = peers->number;
+
+    if (peers->next && peers->next->number > n) {
+        n = peers->next->number;
+    }
+
+    cscf->words = (n + (8 * sizeof(uintptr_t) - 1)) / (8 * sizeof(uintptr_t));
+
     for (i = 0; cscf->check == 1 && cscf->messenger && i < cscf->nmembers;
          i++)
     {
@@ -301,10 +316,9 @@ static ngx_int_t
 ngx_http_cluster_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us)
 {
-    size_t                         n;
     ngx_http_upstream_t           *u;
+    ngx_http_cluster_method_t     *m;
     ngx_http_cluster_srv_conf_t   *cscf;
-    ngx_http_upstream_rr_peers_t  *peers;
     ngx_http_cluster_peer_data_t  *cp;
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -326,11 +340,30 @@ ngx_http_cluster_init_peer(ngx_http_request_t *r,
     }
 
     cp->data = u->peer.data;
-    cp->get = u->peer.get;
-    cp->free = u->peer.free;
 
+    /*
+     * The method's functions, as the first request of this worker found
+     * them: a request whose method set others keeps its own.
+     */
+
+    m = &cscf->method;
+
+    if (m->get == NULL) {
+        ngx_http_cluster_method_save(m, u);
+
+    } else if (!ngx_http_cluster_method_same(m, u)) {
+        m = ngx_palloc(r->pool, sizeof(ngx_http_cluster_method_t));
+        if (m == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_cluster_method_save(m, u);
+    }
+
+    cp->method = m;
     cp->conf = cscf;
     cp->request = r;
+    cp->index = NGX_HTTP_CLUSTER_NO_MEMBER;
     cp->state = CLUSTER_STATE_CHECKING;
 
     /*
@@ -341,31 +374,8 @@ ngx_http_cluster_init_peer(ngx_http_request_t *r,
 
     cp->peers = ngx_http_cluster_find_rrp(cp, us);
     cp->slow_start = (cp->peers == &cp->rrp);
-    cp->marked_set = cp->peers ? cp->peers->peers : NULL;
 
-    if (cp->peers) {
-        /* as many words as round robin's own "tried" has */
-        peers = us->peer.data;
-        n = peers->number;
-
-        if (peers->next && peers->next->number > n) {
-            n = peers->next->number;
-        }
-
-        n = (n + (8 * sizeof(uintptr_t) - 1)) / (8 * sizeof(uintptr_t));
-
-        /* the marks, then the primaries' tries kept over a switch */
-        cp->marked = (n == 1) ? cp->mark
-                              : ngx_pcalloc(r->pool,
-                                            2 * n * sizeof(uintptr_t));
-        if (cp->marked == NULL) {
-            return NGX_ERROR;
-        }
-
-        cp->saved = cp->marked + n;
-        cp->words = n;
-
-    } else if (!cscf->unsteered) {
+    if (cp->peers == NULL && !cscf->unsteered) {
         cscf->unsteered = 1;
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "cluster \"%V\" cannot steer the balancer it wraps: "
@@ -378,9 +388,6 @@ ngx_http_cluster_init_peer(ngx_http_request_t *r,
     u->peer.free = ngx_http_cluster_free_peer;
 
 #if (NGX_HTTP_SSL)
-    cp->set_session = u->peer.set_session;
-    cp->save_session = u->peer.save_session;
-
     if (u->peer.set_session) {
         u->peer.set_session = ngx_http_cluster_set_session;
     }
@@ -439,6 +446,53 @@ ngx_http_cluster_find_rrp(ngx_http_cluster_peer_data_t *cp,
 }
 
 
+static void
+ngx_http_cluster_method_save(ngx_http_cluster_method_t *m,
+    ngx_http_upstream_t *u)
+{
+    m->get = u->peer.get;
+    m->free = u->peer.free;
+#if (NGX_HTTP_SSL)
+    m->set_session = u->peer.set_session;
+    m->save_session = u->peer.save_session;
+#endif
+}
+
+
+static ngx_uint_t
+ngx_http_cluster_method_same(ngx_http_cluster_method_t *m,
+    ngx_http_upstream_t *u)
+{
+    return m->get == u->peer.get && m->free == u->peer.free
+#if (NGX_HTTP_SSL)
+           && m->set_session == u->peer.set_session
+           && m->save_session == u->peer.save_session
+#endif
+           ;
+}
+
+
+/* the request's marks, made the first time the cluster steers it */
+static ngx_int_t
+ngx_http_cluster_marks(ngx_http_cluster_peer_data_t *cp)
+{
+    if (cp->marks) {
+        return NGX_OK;
+    }
+
+    cp->marks = ngx_pcalloc(cp->request->pool,
+                            offsetof(ngx_http_cluster_marks_t, marked)
+                            + 2 * cp->conf->words * sizeof(uintptr_t));
+    if (cp->marks == NULL) {
+        return NGX_ERROR;
+    }
+
+    cp->marks->set = cp->peers->peers;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
 {
@@ -469,13 +523,18 @@ ngx_http_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
     for (n = 0; /* void */ ; n++) {
 
         cp->node = NULL;
-        cp->name = NULL;
+        cp->index = NGX_HTTP_CLUSTER_NO_MEMBER;
+
+        if (steer && ngx_http_cluster_marks(cp) != NGX_OK) {
+            /* no memory for the marks: the method alone, this once */
+            steer = 0;
+        }
 
         if (steer) {
             ngx_http_cluster_steer(cp, now);
         }
 
-        rc = cp->get(pc, cp->data);
+        rc = cp->method->get(pc, cp->data);
 
         if (steer) {
             ngx_http_cluster_unmark(cp);
@@ -500,7 +559,7 @@ ngx_http_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
          */
 
         tries = pc->tries;
-        cp->free(pc, cp->data, 0);
+        cp->method->free(pc, cp->data, 0);
         pc->tries = tries;
 
         if (pc->connection) {
@@ -513,7 +572,7 @@ ngx_http_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
         pc->cached = 0;
         pc->name = NULL;
         cp->node = NULL;
-        cp->name = NULL;
+        cp->index = NGX_HTTP_CLUSTER_NO_MEMBER;
 
         steer = (cp->peers != NULL);
 
@@ -526,7 +585,8 @@ ngx_http_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                    "get cluster peer, node: %V state: %s", pc->name,
-                   cp->node ? cluster_state_name(cp->state) : "untracked");
+                   cp->node ? cluster_state_name((cluster_state_e) cp->state)
+                            : "untracked");
 
     return rc;
 }
@@ -630,7 +690,7 @@ ngx_http_cluster_exclude(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
     cscf = cp->conf;
     tm = ngx_time();
 
-    cp->marked_set = peers;
+    cp->marks->set = peers;
 
     usable = 0;
     trial = NGX_CONF_UNSET_UINT;
@@ -676,7 +736,7 @@ ngx_http_cluster_exclude(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
         }
 
         rrp->tried[n] |= m;
-        cp->marked[n] |= m;
+        cp->marks->marked[n] |= m;
     }
 
     ngx_http_upstream_rr_peers_unlock(peers);
@@ -696,8 +756,8 @@ ngx_http_cluster_exclude(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
                           cluster_state_name(node->state));
 
             /* the trial alone is left to the method */
-            for (n = 0; n < cp->words; n++) {
-                cp->marked[n] |= ~rrp->tried[n];
+            for (n = 0; n < cscf->words; n++) {
+                cp->marks->marked[n] |= ~rrp->tried[n];
                 rrp->tried[n] = ~(uintptr_t) 0;
             }
 
@@ -705,7 +765,7 @@ ngx_http_cluster_exclude(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
             m = (uintptr_t) 1 << trial % (8 * sizeof(uintptr_t));
 
             rrp->tried[n] &= ~m;
-            cp->marked[n] &= ~m;
+            cp->marks->marked[n] &= ~m;
 
             return 1;
         }
@@ -717,7 +777,7 @@ ngx_http_cluster_exclude(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
         m = (uintptr_t) 1 << spare % (8 * sizeof(uintptr_t));
 
         rrp->tried[n] &= ~m;
-        cp->marked[n] &= ~m;
+        cp->marks->marked[n] &= ~m;
         usable = 1;
     }
 
@@ -734,26 +794,30 @@ ngx_http_cluster_exclude(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
 static void
 ngx_http_cluster_switch(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k)
 {
-    ngx_uint_t                     i;
+    ngx_uint_t                     i, words;
+    uintptr_t                     *marked, *saved;
     ngx_http_upstream_rr_peers_t  *primary;
 
     primary = cp->conf->upstream->peer.data;
+    words = cp->conf->words;
+    marked = cp->marks->marked;
+    saved = marked + words;
 
     cp->peers->peers = k ? primary->next : primary;
-    cp->marked_set = cp->peers->peers;
+    cp->marks->set = cp->peers->peers;
 
     /* the primaries' tries are kept for a way back, the backups' start */
 
-    for (i = 0; i < cp->words; i++) {
+    for (i = 0; i < words; i++) {
         if (k) {
-            cp->saved[i] = cp->peers->tried[i];
+            saved[i] = cp->peers->tried[i];
             cp->peers->tried[i] = 0;
 
         } else {
-            cp->peers->tried[i] = cp->saved[i];
+            cp->peers->tried[i] = saved[i];
         }
 
-        cp->marked[i] = 0;
+        marked[i] = 0;
     }
 }
 
@@ -767,17 +831,17 @@ ngx_http_cluster_unmark(ngx_http_cluster_peer_data_t *cp)
 {
     ngx_uint_t  i, same;
 
-    same = (cp->peers->peers == cp->marked_set);
+    same = (cp->peers->peers == cp->marks->set);
 
-    for (i = 0; i < cp->words; i++) {
+    for (i = 0; i < cp->conf->words; i++) {
         if (same) {
-            cp->peers->tried[i] &= ~cp->marked[i];
+            cp->peers->tried[i] &= ~cp->marks->marked[i];
         }
 
-        cp->marked[i] = 0;
+        cp->marks->marked[i] = 0;
     }
 
-    cp->marked_set = cp->peers->peers;
+    cp->marks->set = cp->peers->peers;
 }
 
 
@@ -800,9 +864,8 @@ ngx_http_cluster_chosen(ngx_http_cluster_peer_data_t *cp,
 
         for (peer = peers->peer, i = 0; peer; peer = peer->next, i++) {
             if (peer == cp->peers->current) {
-                cp->index = cscf->peer_member[k][i];
+                cp->index = (uint32_t) cscf->peer_member[k][i];
                 cp->node = cscf->peer_node[k][i];
-                cp->name = cscf->members[cp->index].name;
                 goto found;
             }
         }
@@ -815,9 +878,8 @@ ngx_http_cluster_chosen(ngx_http_cluster_peer_data_t *cp,
             && ngx_strncmp(pc->name->data, cscf->members[i].id->data,
                            pc->name->len) == 0)
         {
-            cp->index = i;
+            cp->index = (uint32_t) i;
             cp->node = cscf->cluster.nodes[i];
-            cp->name = cscf->members[i].name;
             goto found;
         }
     }
@@ -826,8 +888,7 @@ ngx_http_cluster_chosen(ngx_http_cluster_peer_data_t *cp,
 
 found:
 
-    cp->state = cp->node ? (cluster_state_e) cp->node->state
-                         : CLUSTER_STATE_UP;
+    cp->state = cp->node ? cp->node->state : CLUSTER_STATE_UP;
 }
 
 
@@ -879,7 +940,7 @@ ngx_http_cluster_free_peer(ngx_peer_connection_t *pc, void *data,
         }
     }
 
-    cp->free(pc, cp->data, state);
+    cp->method->free(pc, cp->data, state);
 }
 
 
@@ -890,7 +951,7 @@ ngx_http_cluster_set_session(ngx_peer_connection_t *pc, void *data)
 {
     ngx_http_cluster_peer_data_t  *cp = data;
 
-    return cp->set_session(pc, cp->data);
+    return cp->method->set_session(pc, cp->data);
 }
 
 
@@ -899,7 +960,7 @@ ngx_http_cluster_save_session(ngx_peer_connection_t *pc, void *data)
 {
     ngx_http_cluster_peer_data_t  *cp = data;
 
-    cp->save_session(pc, cp->data);
+    cp->method->save_session(pc, cp->data);
 }
 
 #endif

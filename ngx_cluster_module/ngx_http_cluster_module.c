@@ -427,20 +427,23 @@ static ngx_int_t
 ngx_http_cluster_node_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
+    ngx_str_t                     *name;
     ngx_http_cluster_peer_data_t  *cp;
 
     cp = ngx_http_get_module_ctx(r, ngx_http_cluster_module);
 
-    if (cp == NULL || cp->name == NULL) {
+    name = cp ? ngx_http_cluster_peer_name(cp) : NULL;
+
+    if (name == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->len = cp->name->len;
+    v->len = name->len;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
-    v->data = cp->name->data;
+    v->data = name->data;
 
     return NGX_OK;
 }
@@ -455,12 +458,13 @@ ngx_http_cluster_node_state_variable(ngx_http_request_t *r,
 
     cp = ngx_http_get_module_ctx(r, ngx_http_cluster_module);
 
-    if (cp == NULL || cp->name == NULL) {
+    if (cp == NULL || cp->index == NGX_HTTP_CLUSTER_NO_MEMBER) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    state = cp->node ? cluster_state_name(cp->state) : "untracked";
+    state = cp->node ? cluster_state_name((cluster_state_e) cp->state)
+                     : "untracked";
 
     v->len = ngx_strlen(state);
     v->valid = 1;

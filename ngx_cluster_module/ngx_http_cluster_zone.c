@@ -642,7 +642,7 @@ ngx_http_cluster_rbtree_insert_value(ngx_rbtree_node_t *temp,
 
 /* what the core's calls changed, in the log once the lock is given back */
 void
-ngx_http_cluster_report(ngx_http_cluster_srv_conf_t *cscf,
+ngx_http_cluster_report_events(ngx_http_cluster_srv_conf_t *cscf,
     cluster_events_t *ev, ngx_log_t *log)
 {
     size_t            i;
