@@ -87,6 +87,7 @@ typedef struct {
 
 
 typedef struct ngx_http_cluster_probe_s  ngx_http_cluster_probe_t;
+typedef struct ngx_http_cluster_peer_data_s  ngx_http_cluster_peer_data_t;
 
 
 /*
@@ -126,6 +127,9 @@ typedef struct {
     ngx_http_cluster_method_t         method;     /* as its first request
                                                      in this worker set it */
     ngx_uint_t                        words;      /* of a set's "tried" */
+    ngx_http_cluster_peer_data_t     *spare;      /* this worker's request
+                                                     data to reuse; a list
+                                                     by their "data" */
     void                             *keepalive;  /* its configuration of
                                                      this upstream */
     ngx_uint_t                        unsteered;  /* said so, once */
@@ -220,7 +224,7 @@ typedef struct {
  * comes first: round robin and least_conn take it where the cluster put
  * it for them.
  */
-typedef struct {
+struct ngx_http_cluster_peer_data_s {
     ngx_http_upstream_rr_peer_data_t  rrp;
     ngx_http_cluster_srv_conf_t      *conf;
     ngx_http_request_t               *request;
@@ -239,7 +243,7 @@ typedef struct {
     uint8_t                           state;      /* when it was chosen */
     uint8_t                           key_class;  /* of the session's node */
     unsigned                          slow_start:1; /* a choice by weight */
-} ngx_http_cluster_peer_data_t;
+};
 
 
 /* ngx_http_cluster_conf.c: the upstream's directives */
@@ -270,6 +274,7 @@ ngx_int_t ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path);
 
 ngx_int_t ngx_http_cluster_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
+void ngx_http_cluster_peer_spares_free(ngx_http_cluster_srv_conf_t *cscf);
 char *ngx_http_cluster_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_cluster_cookie_init(ngx_conf_t *cf);

@@ -34,6 +34,9 @@ static ngx_int_t ngx_http_cluster_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_http_upstream_rr_peer_data_t *ngx_http_cluster_find_rrp(
     ngx_http_cluster_peer_data_t *cp, ngx_http_upstream_srv_conf_t *us);
+static ngx_http_cluster_peer_data_t *ngx_http_cluster_peer_alloc(
+    ngx_http_request_t *r, ngx_http_cluster_srv_conf_t *cscf);
+static void ngx_http_cluster_peer_release(void *data);
 static void ngx_http_cluster_method_save(ngx_http_cluster_method_t *m,
     ngx_http_upstream_t *u);
 static ngx_uint_t ngx_http_cluster_method_same(ngx_http_cluster_method_t *m,
@@ -327,7 +330,7 @@ ngx_http_cluster_init_peer(ngx_http_request_t *r,
     cscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_cluster_module);
     u = r->upstream;
 
-    cp = ngx_pcalloc(r->pool, sizeof(ngx_http_cluster_peer_data_t));
+    cp = ngx_http_cluster_peer_alloc(r, cscf);
     if (cp == NULL) {
         return NGX_ERROR;
     }
@@ -361,7 +364,6 @@ ngx_http_cluster_init_peer(ngx_http_request_t *r,
     }
 
     cp->method = m;
-    cp->conf = cscf;
     cp->request = r;
     cp->index = NGX_HTTP_CLUSTER_NO_MEMBER;
     cp->state = CLUSTER_STATE_CHECKING;
@@ -443,6 +445,88 @@ ngx_http_cluster_find_rrp(ngx_http_cluster_peer_data_t *cp,
     }
 
     return NULL;
+}
+
+
+/*
+ * A request's data, with room for its auth cookie's when the cluster
+ * checks the key: a spare of this worker's when it has one, given back
+ * when the request's pool goes.  From the pool itself it would often take
+ * the pool a block more, a malloc() and a free() a request.
+ */
+static ngx_http_cluster_peer_data_t *
+ngx_http_cluster_peer_alloc(ngx_http_request_t *r,
+    ngx_http_cluster_srv_conf_t *cscf)
+{
+    size_t                         size;
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_cluster_peer_data_t  *cp;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    size = sizeof(ngx_http_cluster_peer_data_t)
+           + (cscf->cookie_name ? sizeof(cluster_request_t) : 0);
+
+    cp = cscf->spare;
+
+    if (cp) {
+        cscf->spare = cp->data;
+
+    } else {
+        cp = ngx_alloc(size, r->connection->log);
+        if (cp == NULL) {
+            return NULL;
+        }
+    }
+
+    ngx_memzero(cp, size);
+
+    cp->conf = cscf;
+
+    if (cscf->cookie_name) {
+        cp->auth = (cluster_request_t *) (cp + 1);
+    }
+
+    cln->handler = ngx_http_cluster_peer_release;
+    cln->data = cp;
+
+    return cp;
+}
+
+
+static void
+ngx_http_cluster_peer_release(void *data)
+{
+    ngx_http_cluster_peer_data_t  *cp = data;
+
+    ngx_http_cluster_srv_conf_t  *cscf;
+
+    cscf = cp->conf;
+
+    /* its auth cookie's session stays nowhere */
+    if (cp->auth) {
+        ngx_explicit_memzero(cp->auth, sizeof(cluster_request_t));
+    }
+
+    cp->data = cscf->spare;
+    cscf->spare = cp;
+}
+
+
+/* at a worker's exit: its spares go */
+void
+ngx_http_cluster_peer_spares_free(ngx_http_cluster_srv_conf_t *cscf)
+{
+    ngx_http_cluster_peer_data_t  *cp;
+
+    while (cscf->spare) {
+        cp = cscf->spare;
+        cscf->spare = cp->data;
+        ngx_free(cp);
+    }
 }
 
 
@@ -970,6 +1054,11 @@ static ngx_uint_t
 ngx_http_cluster_failed_status(ngx_http_upstream_t *u, ngx_uint_t status)
 {
     ngx_uint_t  i;
+
+    if (status < NGX_HTTP_TOO_MANY_REQUESTS) {
+        /* the answer of most tries: none of the statuses below */
+        return 0;
+    }
 
     for (i = 0; ngx_http_cluster_next_upstream_status[i].status; i++) {
         if (ngx_http_cluster_next_upstream_status[i].status == status) {

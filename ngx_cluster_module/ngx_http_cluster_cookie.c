@@ -224,9 +224,7 @@ ngx_http_cluster_cookie_peer(ngx_http_request_t *r,
         return;
     }
 
-    cp->auth = ngx_pcalloc(r->pool, sizeof(cluster_request_t));
     if (cp->auth == NULL) {
-        /* the key check says nothing of this request; it is served */
         return;
     }
 

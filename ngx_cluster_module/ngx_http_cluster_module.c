@@ -387,7 +387,9 @@ ngx_http_cluster_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_cluster_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_http_cluster_main_conf_t  *cmcf;
+    ngx_uint_t                      i;
+    ngx_http_cluster_srv_conf_t   **cscfp;
+    ngx_http_cluster_main_conf_t   *cmcf;
 
     if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE)
     {
@@ -396,10 +398,18 @@ ngx_http_cluster_exit_process(ngx_cycle_t *cycle)
 
     cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_cluster_module);
 
-    if (cmcf && cmcf->state_file.len && cmcf->clusters.nelts
-        && ngx_worker == 0)
-    {
+    if (cmcf == NULL) {
+        return;
+    }
+
+    if (cmcf->state_file.len && cmcf->clusters.nelts && ngx_worker == 0) {
         ngx_http_cluster_state_save(cmcf, cycle->log);
+    }
+
+    cscfp = cmcf->clusters.elts;
+
+    for (i = 0; i < cmcf->clusters.nelts; i++) {
+        ngx_http_cluster_peer_spares_free(cscfp[i]);
     }
 }
 

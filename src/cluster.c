@@ -611,10 +611,29 @@ cluster_sign_in(unsigned status, int location_matched)
 }
 
 
+/*
+ * A copy's place, by a cookie value's length and its ends: the copy holds
+ * the value, so a value that lands on another's place only displaces it.
+ */
+static size_t
+cluster_copy_slot(const char *value, size_t len)
+{
+    uint64_t  head, tail, h;
+
+    memcpy(&head, value, sizeof(head));
+    memcpy(&tail, value + len - sizeof(tail), sizeof(tail));
+
+    h = (head ^ (tail * 0x9e3779b97f4a7c15ULL) ^ len) * 0xff51afd7ed558ccdULL;
+
+    return (size_t) (h >> 32) % CLUSTER_COPIES;
+}
+
+
 void
 cluster_request_session(cluster_t *c, cluster_request_t *r,
     cluster_copy_t *copies, int64_t now)
 {
+    int                  same;
     cluster_copy_t      *cp;
     cluster_session_t   *s;
     cluster_sessions_t  *t;
@@ -625,13 +644,22 @@ cluster_request_session(cluster_t *c, cluster_request_t *r,
         return;
     }
 
-    cluster_session_fingerprint(t, r->value, r->value_len, r->fp);
+    cp = copies ? &copies[cluster_copy_slot(r->value, r->value_len)] : NULL;
+
+    same = cp && cp->used && cp->value_len == r->value_len
+           && memcmp(cp->value, r->value, r->value_len) == 0;
+
+    if (same) {
+        memcpy(r->fp, cp->fp, CLUSTER_SESSION_FP);
+
+    } else {
+        cluster_session_fingerprint(t, r->value, r->value_len, r->fp);
+    }
+
     r->fingerprinted = 1;
 
-    cp = copies ? &copies[(r->fp[0] | r->fp[1] << 8) % CLUSTER_COPIES] : NULL;
-
     if (cp && cp->used && cp->generation == cluster_load64(&t->generation)
-        && memcmp(cp->fp, r->fp, CLUSTER_SESSION_FP) == 0
+        && (same || memcmp(cp->fp, r->fp, CLUSTER_SESSION_FP) == 0)
         && (!cp->known || now - cp->seen < 1000))
     {
         /* the copy holds: no lock */
@@ -662,16 +690,28 @@ cluster_request_session(cluster_t *c, cluster_request_t *r,
 
     if (cp) {
         cp->generation = t->generation;
-        cp->seen = now;
-        cp->session = r->session;
-        cp->session.seen = now;
-        cp->key_class = r->key_class;
-        cp->known = r->known;
-        cp->used = 1;
-        memcpy(cp->fp, r->fp, CLUSTER_SESSION_FP);
     }
 
     cluster_unlock(c);
+
+    if (cp == NULL) {
+        return;
+    }
+
+    cp->seen = now;
+    cp->session = r->session;
+    cp->session.seen = now;
+    cp->key_class = r->key_class;
+    cp->known = r->known;
+    cp->used = 1;
+    memcpy(cp->fp, r->fp, CLUSTER_SESSION_FP);
+
+    if (!same) {
+        /* the value kept, or none: a copy never holds another's value */
+        cp->value_len = (r->value_len <= CLUSTER_COPY_VALUE)
+                        ? (uint16_t) r->value_len : 0;
+        memcpy(cp->value, r->value, cp->value_len);
+    }
 }
 
 

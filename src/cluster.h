@@ -49,6 +49,9 @@
 /* a balancer's copies of the sessions its requests carried */
 #define CLUSTER_COPIES           256
 
+/* the longest cookie value a copy keeps, so as not to fingerprint it again */
+#define CLUSTER_COPY_VALUE       512
+
 /* the events one call reports; more are counted, not told */
 #define CLUSTER_EVENTS           32
 
@@ -153,15 +156,22 @@ typedef struct {
 } cluster_request_t;
 
 
-/* a balancer's copy of a session, good while the table's generation holds */
+/*
+ * A balancer's copy of a session, good while the table's generation holds,
+ * with the cookie's value it was fingerprinted from: the same value again
+ * (a keep-alive connection sends it with every request) is compared, not
+ * hashed.  A secret, like the request it came with; never logged.
+ */
 typedef struct {
     uint64_t                 generation;
     int64_t                  seen;            /* written in the table */
     cluster_session_t        session;
     uint8_t                  fp[CLUSTER_SESSION_FP];
+    uint16_t                 value_len;       /* 0: not kept, too long */
     uint8_t                  key_class;
     unsigned                 used:1;
     unsigned                 known:1;
+    char                     value[CLUSTER_COPY_VALUE];
 } cluster_copy_t;
 
 
@@ -271,9 +281,10 @@ int cluster_redirect(unsigned status);
 /*
  * The request's session, once its auth cookie is in "r": fingerprinted,
  * found in the table, its key class given.  A copy in "copies" (the
- * caller's CLUSTER_COPIES, or NULL) answers a known session with no lock
- * while the table has not changed; a session's use is written in the
- * table at most once a second.  Otherwise, lock, once.
+ * caller's CLUSTER_COPIES, or NULL; a copy is of one process or thread
+ * only) answers a known session with no lock while the table has not
+ * changed, and a value it kept with no hash; a session's use is written in
+ * the table at most once a second.  Otherwise, lock, once.
  */
 void cluster_request_session(cluster_t *c, cluster_request_t *r,
     cluster_copy_t *copies, int64_t now);

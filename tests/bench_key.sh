@@ -85,7 +85,9 @@ http {
     $temp_paths
     keepalive_requests 100000;
 
-    log_format keys '\$status \$cluster_node \$cluster_key_check';
+    # the same log for every variant: what the cluster costs, not a longer
+    # line (\$cluster_node would say "-" for the plain upstreams)
+    log_format keys '\$status \$upstream_addr \$cluster_key_check';
 
     proxy_http_version 1.1;
     proxy_set_header Connection "";

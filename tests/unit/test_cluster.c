@@ -509,12 +509,14 @@ test_cluster_answers(void)
 static void
 test_cluster_requests(void)
 {
-    char               good[512], bad[512];
+    char               good[512], bad[512], other[512];
+    char               big[CLUSTER_COPY_VALUE + 1];
     size_t             glen, blen;
+    uint8_t            fp[CLUSTER_SESSION_FP];
     test_cluster_t     tc;
     cluster_copy_t    *copies;
     cluster_answer_t   a;
-    cluster_request_t  r;
+    cluster_request_t  r, r2;
 
     test_cluster_make(&tc, 1, 1);
     copies = calloc(CLUSTER_COPIES, sizeof(cluster_copy_t));
@@ -551,6 +553,36 @@ test_cluster_requests(void)
     tc.sessions->generation++;
     cluster_request_session(&tc.c, &r, copies, T0 + 1002);
     CHECK(tc.lock.taken == 3);
+
+    /* the value the copy kept is compared, not hashed again */
+    memcpy(fp, r.fp, sizeof(fp));
+    tc.sessions->key[0] ^= 1;
+    memset(r.fp, 0, sizeof(r.fp));
+    cluster_request_session(&tc.c, &r, copies, T0 + 1003);
+    CHECK(memcmp(r.fp, fp, sizeof(fp)) == 0);
+    CHECK(tc.lock.taken == 3);
+
+    /* another value is hashed: with the changed secret, another print */
+    r2 = r;
+    memcpy(other, good, glen);
+    other[glen - 1] ^= 1;
+    r2.value = other;
+    cluster_request_session(&tc.c, &r2, copies, T0 + 1004);
+    CHECK(memcmp(r2.fp, fp, sizeof(fp)) != 0);
+
+    /* a value too long to keep is hashed every time */
+    memset(big, 'x', sizeof(big));
+    memset(&r2, 0, sizeof(r2));
+    r2.name = "auth";
+    r2.name_len = 4;
+    r2.value = big;
+    r2.value_len = sizeof(big);
+    cluster_request_session(&tc.c, &r2, copies, T0 + 1005);
+    memcpy(fp, r2.fp, sizeof(fp));
+    tc.sessions->key[0] ^= 1;
+    cluster_request_session(&tc.c, &r2, copies, T0 + 1006);
+    CHECK(memcmp(r2.fp, fp, sizeof(fp)) != 0);
+    tc.sessions->key[0] ^= 1;
 
     /* the key check opens a session once, then remembers */
     r.key_check = CLUSTER_KEY_CHECK_UNASKED;
