@@ -287,7 +287,11 @@ cluster_event(cluster_events_t *ev, cluster_event_e what,
         return;
     }
 
-    if (ev->n == CLUSTER_EVENTS) {
+    /* the last place is kept for what befalls the whole cluster */
+
+    if (ev->n == CLUSTER_EVENTS
+        || (ev->n == CLUSTER_EVENTS - 1 && what == CLUSTER_EVENT_CHANGE))
+    {
         ev->more++;
         return;
     }

@@ -52,7 +52,10 @@
 /* the longest cookie value a copy keeps, so as not to fingerprint it again */
 #define CLUSTER_COPY_VALUE       512
 
-/* the events one call reports; more are counted, not told */
+/*
+ * The events one call reports; more changes of nodes are counted, not
+ * told, but one of the whole cluster (panic) always is
+ */
 #define CLUSTER_EVENTS           32
 
 

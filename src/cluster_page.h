@@ -15,13 +15,12 @@
 #include "cluster_status.h"
 
 
-/* how often the page reloads itself, by default: ms */
+/* how often the page reloads itself, by default, in ms */
 #define CLUSTER_PAGE_REFRESH  10000
 
 
 typedef struct {
-    unsigned     refresh;         /* seconds between reloads; 0: never;
-                                     CLUSTER_PAGE_REFRESH by default */
+    unsigned     refresh;         /* seconds between reloads; 0: never */
     unsigned     admin:1;         /* show the admin actions' buttons */
     const char  *base;            /* the status location, for their URLs */
     size_t       base_len;

@@ -259,8 +259,12 @@ test_cluster_events(void)
     memset(&ev, 0, sizeof(ev));
     cluster_evaluate(&tc.c, T0 + tc.c.settings.stale + 1, &ev);
     CHECK(ev.n == CLUSTER_EVENTS);
-    CHECK(ev.more == 8 + 1);              /* and the panic */
+    CHECK(ev.more == 8 + 1);
     CHECK(tc.shared.panic == 1);
+
+    /* the panic is told, whatever the number of changes */
+    CHECK(ev.event[CLUSTER_EVENTS - 1].what == CLUSTER_EVENT_PANIC);
+    CHECK(test_events(&ev, CLUSTER_EVENT_CHANGE) == CLUSTER_EVENTS - 1);
 
     test_cluster_free(&tc);
 }
