@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "cluster.h"
+#include "cluster_db.h"
 #include "cluster_check.h"
 #include "cluster_node.h"
 #include "cluster_page.h"
@@ -20,6 +21,9 @@
 #include "cluster_status.h"
 #include "cluster_version.h"
 
+
+/* the longest file of a secret (a key, a password) that is read */
+#define NGX_HTTP_CLUSTER_SECRET_MAX  (64 * 1024)
 
 /* the most of a check's answer that is read: the body and its header */
 #define NGX_HTTP_CLUSTER_CHECK_BODY      65536
@@ -87,6 +91,7 @@ typedef struct {
 
 
 typedef struct ngx_http_cluster_probe_s  ngx_http_cluster_probe_t;
+typedef struct ngx_http_cluster_db_s  ngx_http_cluster_db_t;
 typedef struct ngx_http_cluster_peer_data_s  ngx_http_cluster_peer_data_t;
 
 
@@ -112,6 +117,7 @@ typedef struct {
     ngx_uint_t                        state_line;
     ngx_uint_t                        state_checked; /* its folder, once */
     int64_t                           next_save;  /* this worker's */
+    ngx_http_cluster_db_t            *db;         /* cluster_database; NULL */
 } ngx_http_cluster_main_conf_t;
 
 
@@ -266,11 +272,25 @@ ngx_int_t ngx_http_cluster_add_header(ngx_http_request_t *r, const char *key,
     const char *value);
 ngx_int_t ngx_http_cluster_send(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, ngx_buf_t *b);
+ngx_int_t ngx_http_cluster_read_secret(ngx_conf_t *cf, ngx_str_t *name,
+    const char *what, ngx_str_t *text);
 
 /* ngx_http_cluster_status.c and ngx_http_cluster_admin.c */
 char *ngx_http_cluster_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_cluster_status_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path);
+
+/* ngx_http_cluster_database.c: the shared database */
+char *ngx_http_cluster_database(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_cluster_database_init_process(ngx_cycle_t *cycle,
+    ngx_http_cluster_db_t *db);
+void ngx_http_cluster_database_exit_process(ngx_http_cluster_db_t *db);
+void ngx_http_cluster_database_push(ngx_http_cluster_db_t *db,
+    ngx_str_t *cluster, ngx_str_t *node, ngx_uint_t admin, const char *by,
+    int64_t at);
+void ngx_http_cluster_database_view(ngx_http_cluster_db_t *db,
+    cluster_db_view_t *v, char *error, size_t size);
 
 ngx_int_t ngx_http_cluster_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);

@@ -220,6 +220,13 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
 
         ngx_http_cluster_report(cscf, &ev, log);
 
+        if (cmcf->db) {
+            /* for the other load balancers: the latest by time wins */
+            ngx_http_cluster_database_push(cmcf->db, &cscf->upstream->host,
+                                           cscf->members[j].id, admin,
+                                           (const char *) who, now);
+        }
+
         /* named as its changes are: by its name, with its address after */
         m = &cscf->members[j];
         same = !ngx_http_cluster_member_named(m);

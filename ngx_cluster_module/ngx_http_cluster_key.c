@@ -23,11 +23,6 @@
  */
 
 
-#define NGX_HTTP_CLUSTER_KEY_FILE_MAX  (64 * 1024)
-
-
-static ngx_int_t ngx_http_cluster_key_read(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_str_t *text);
 static char *ngx_http_cluster_key_store(ngx_conf_t *cf,
     ngx_http_cluster_srv_conf_t *cscf, u_char *text, size_t len,
     ngx_str_t *source);
@@ -61,7 +56,9 @@ ngx_http_cluster_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         s.data = value[1].data + 5;
         s.len = value[1].len - 5;
 
-        if (ngx_http_cluster_key_read(cf, &s, &text) != NGX_OK) {
+        if (ngx_http_cluster_read_secret(cf, &s, "key file", &text)
+            != NGX_OK)
+        {
             return NGX_CONF_ERROR;
         }
 
@@ -104,7 +101,9 @@ ngx_http_cluster_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         s.data = (u_char *) env;
         s.len = ngx_strlen(env);
 
-        if (ngx_http_cluster_key_read(cf, &s, &text) != NGX_OK) {
+        if (ngx_http_cluster_read_secret(cf, &s, "key file", &text)
+            != NGX_OK)
+        {
             return NGX_CONF_ERROR;
         }
 
@@ -117,7 +116,9 @@ ngx_http_cluster_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         s.data = value[1].data + 13;
         s.len = value[1].len - 13;
 
-        if (ngx_http_cluster_key_read(cf, &s, &text) != NGX_OK) {
+        if (ngx_http_cluster_read_secret(cf, &s, "key file", &text)
+            != NGX_OK)
+        {
             return NGX_CONF_ERROR;
         }
 
@@ -146,75 +147,6 @@ ngx_http_cluster_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                        "invalid parameter \"%V\", expected \"file=\", "
                        "\"env=\" or \"inedo_config=\"", &value[1]);
     return NGX_CONF_ERROR;
-}
-
-
-/* a key's file: its owner's alone, read whole into the pool */
-static ngx_int_t
-ngx_http_cluster_key_read(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *text)
-{
-    ssize_t          n;
-    ngx_fd_t         fd;
-    ngx_str_t        full;
-    ngx_file_t       file;
-    ngx_file_info_t  fi;
-
-    full = *name;
-
-    if (ngx_conf_full_name(cf->cycle, &full, 1) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    fd = ngx_open_file(full.data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
-                       NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "cannot open the key file \"%V\"", &full);
-        return NGX_ERROR;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR || !ngx_is_file(&fi)
-        || ngx_file_size(&fi) > NGX_HTTP_CLUSTER_KEY_FILE_MAX)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "the key file \"%V\" is not a file of 64 KiB or "
-                           "less", &full);
-        (void) ngx_close_file(fd);
-        return NGX_ERROR;
-    }
-
-    if (ngx_file_access(&fi) & 0006) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "the key file \"%V\" is readable or writable by "
-                           "others, expected a mode such as 0600 or 0640",
-                           &full);
-        (void) ngx_close_file(fd);
-        return NGX_ERROR;
-    }
-
-    text->data = ngx_pnalloc(cf->pool, (size_t) ngx_file_size(&fi) + 1);
-    if (text->data == NULL) {
-        (void) ngx_close_file(fd);
-        return NGX_ERROR;
-    }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.fd = fd;
-    file.name = full;
-    file.log = cf->log;
-
-    n = ngx_read_file(&file, text->data, (size_t) ngx_file_size(&fi), 0);
-
-    (void) ngx_close_file(fd);
-
-    if (n == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    text->len = (size_t) n;
-
-    return NGX_OK;
 }
 
 

@@ -96,6 +96,13 @@ static ngx_command_t  ngx_http_cluster_commands[] = {
       0,
       NULL },
 
+    { ngx_string("cluster_database"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_cluster_database,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("cluster_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
       ngx_http_cluster_status,
@@ -376,6 +383,13 @@ ngx_http_cluster_init_process(ngx_cycle_t *cycle)
         }
     }
 
+    if (cmcf->db
+        && (ngx_process == NGX_PROCESS_WORKER
+            || ngx_process == NGX_PROCESS_SINGLE))
+    {
+        return ngx_http_cluster_database_init_process(cycle, cmcf->db);
+    }
+
     return NGX_OK;
 }
 
@@ -410,6 +424,10 @@ ngx_http_cluster_exit_process(ngx_cycle_t *cycle)
 
     for (i = 0; i < cmcf->clusters.nelts; i++) {
         ngx_http_cluster_peer_spares_free(cscfp[i]);
+    }
+
+    if (cmcf->db) {
+        ngx_http_cluster_database_exit_process(cmcf->db);
     }
 }
 

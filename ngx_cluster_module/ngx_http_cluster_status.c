@@ -32,12 +32,14 @@ static char *ngx_http_cluster_read_token(ngx_conf_t *cf, ngx_str_t *name,
 ngx_int_t
 ngx_http_cluster_status_handler(ngx_http_request_t *r)
 {
+    char                            db_error[160];
     size_t                          size, need, base;
     int64_t                         now;
     ngx_int_t                       rc;
     ngx_buf_t                      *b;
     ngx_str_t                       path;
     ngx_uint_t                      i, nodes;
+    cluster_db_view_t               db;
     cluster_page_conf_t             page;
     ngx_http_core_loc_conf_t       *hlcf;
     cluster_status_cluster_t       *clusters;
@@ -101,6 +103,11 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
         nodes += clusters[i].n;
     }
 
+    if (cmcf->db) {
+        ngx_http_cluster_database_view(cmcf->db, &db, db_error,
+                                       sizeof(db_error));
+    }
+
     format = ngx_http_cluster_format(r);
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_cluster_module);
@@ -135,7 +142,8 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
         default: /* NGX_HTTP_CLUSTER_JSON */
             need = cluster_status_json((char *) b->pos, size, clusters,
                                        cmcf->clusters.nelts, now,
-                                       CLUSTER_VERSION);
+                                       CLUSTER_VERSION,
+                                       cmcf->db ? &db : NULL);
         }
 
         if (need <= size) {

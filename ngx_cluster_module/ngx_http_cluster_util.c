@@ -128,3 +128,76 @@ ngx_http_cluster_add_header(ngx_http_request_t *r, const char *key,
 
     return NGX_OK;
 }
+
+
+/*
+ * A secret's file (a key, a password): its owner's alone, read whole into
+ * the pool; "what" names it in the messages, which never show its text.
+ */
+ngx_int_t
+ngx_http_cluster_read_secret(ngx_conf_t *cf, ngx_str_t *name,
+    const char *what, ngx_str_t *text)
+{
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_str_t        full;
+    ngx_file_t       file;
+    ngx_file_info_t  fi;
+
+    full = *name;
+
+    if (ngx_conf_full_name(cf->cycle, &full, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_open_file(full.data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
+                       NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot open the %s \"%V\"", what, &full);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR || !ngx_is_file(&fi)
+        || ngx_file_size(&fi) > NGX_HTTP_CLUSTER_SECRET_MAX)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the %s \"%V\" is not a file of 64 KiB or "
+                           "less", what, &full);
+        (void) ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    if (ngx_file_access(&fi) & 0006) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the %s \"%V\" is readable or writable by "
+                           "others, expected a mode such as 0600 or 0640",
+                           what, &full);
+        (void) ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    text->data = ngx_pnalloc(cf->pool, (size_t) ngx_file_size(&fi) + 1);
+    if (text->data == NULL) {
+        (void) ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.fd = fd;
+    file.name = full;
+    file.log = cf->log;
+
+    n = ngx_read_file(&file, text->data, (size_t) ngx_file_size(&fi), 0);
+
+    (void) ngx_close_file(fd);
+
+    if (n == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    text->len = (size_t) n;
+
+    return NGX_OK;
+}

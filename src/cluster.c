@@ -21,6 +21,8 @@ static int cluster_open(const cluster_t *c, const char *name, size_t name_len,
     const char *value, size_t value_len, int64_t *expires);
 static void cluster_keep_replay(cluster_t *c, unsigned slot,
     const cluster_answer_t *a, int64_t now);
+static int cluster_act_do(cluster_t *c, const cluster_act_t *act,
+    int64_t at, int64_t now, int here, cluster_events_t *ev);
 
 
 #define cluster_lock(c)    (c)->lock.lock((c)->lock.data)
@@ -973,21 +975,48 @@ void
 cluster_act(cluster_t *c, const cluster_act_t *act, int64_t now,
     cluster_events_t *ev)
 {
+    /* an operator's word here holds at once, whatever came before */
+    (void) cluster_act_do(c, act, now, now, 1, ev);
+}
+
+
+int
+cluster_act_at(cluster_t *c, const cluster_act_t *act, int64_t at,
+    int64_t now, cluster_events_t *ev)
+{
+    return cluster_act_do(c, act, at, now, 0, ev);
+}
+
+
+static int
+cluster_act_do(cluster_t *c, const cluster_act_t *act, int64_t at,
+    int64_t now, int here, cluster_events_t *ev)
+{
     size_t             len;
+    cluster_node_t    *node;
     cluster_action_t  *a;
 
-    if (c->nodes[act->node] == NULL) {
-        return;
+    node = c->nodes[act->node];
+
+    if (node == NULL) {
+        return 0;
     }
 
     cluster_lock(c);
 
-    c->nodes[act->node]->admin = (uint8_t) act->admin;
+    if (!here && at <= node->admin_at) {
+        /* overtaken by a later word, or this one come back */
+        cluster_unlock(c);
+        return 0;
+    }
+
+    node->admin = (uint8_t) act->admin;
+    node->admin_at = at;
     c->shared->dirty = 1;
 
     a = &c->shared->actions[c->shared->nactions++ % CLUSTER_ACTIONS_MAX];
 
-    a->at = now;
+    a->at = at;
     a->admin = (uint8_t) act->admin;
 
     len = act->name_len < sizeof(a->node) - 1 ? act->name_len
@@ -1001,6 +1030,8 @@ cluster_act(cluster_t *c, const cluster_act_t *act, int64_t now,
     cluster_evaluate_node(c, act->node, now, ev);
 
     cluster_unlock(c);
+
+    return 1;
 }
 
 

@@ -326,6 +326,14 @@ void cluster_act(cluster_t *c, const cluster_act_t *act, int64_t now,
     cluster_events_t *ev);
 
 /*
+ * The same, of an action taken at "at" elsewhere (another load balancer):
+ * applied only when no later one was, the latest by time winning; 1 when
+ * it was.  Lock, once.
+ */
+int cluster_act_at(cluster_t *c, const cluster_act_t *act, int64_t at,
+    int64_t now, cluster_events_t *ev);
+
+/*
  * The cluster as the status shows it, evaluated now: its panic, release,
  * counters, last actions (newest first) and each node's facts, into the
  * caller's "out", whose nodes' names the caller gave.  Lock, once.

@@ -191,6 +191,7 @@ typedef struct {
     uint8_t      in_rotation;     /* as last evaluated, before panic */
     uint8_t      down;            /* the rise/fall latch */
     uint8_t      admin;           /* cluster_admin_e */
+    int64_t      admin_at;        /* when an operator set it; 0: never */
     uint8_t      backup;          /* a backup server: quiet by design */
 } cluster_node_t;
 

@@ -49,6 +49,7 @@ cluster_state_write(char *buf, size_t size,
         cluster_json_key(&b, "id");
         cluster_json_string(&b, entries[i].id, entries[i].id_len);
         cluster_state_int(&b, "admin", f->admin);
+        cluster_state_int(&b, "admin_at", f->admin_at);
         cluster_state_int(&b, "last_heartbeat", f->last_heartbeat);
         cluster_state_int(&b, "last_failure", f->last_failure);
         cluster_state_int(&b, "last_check", f->last_check);
@@ -181,6 +182,7 @@ cluster_state_node(json_t *o, int64_t now, cluster_node_t *saved)
     memset(saved, 0, sizeof(cluster_node_t));
 
     if (cluster_state_get(o, "admin", CLUSTER_ADMIN_REMOVE, &admin)
+        || cluster_state_time(o, "admin_at", now, &saved->admin_at)
         || cluster_state_time(o, "last_heartbeat", now,
                               &saved->last_heartbeat)
         || cluster_state_time(o, "last_failure", now, &saved->last_failure)
@@ -257,6 +259,7 @@ cluster_state_restore(cluster_node_t *node, const cluster_node_t *saved,
     int same_key)
 {
     node->admin = saved->admin;
+    node->admin_at = saved->admin_at;
     node->last_heartbeat = saved->last_heartbeat;
     node->last_failure = saved->last_failure;
     node->last_check = saved->last_check;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster_db.h"
 #include "cluster_json.h"
 #include "cluster_status.h"
 
@@ -22,6 +23,8 @@ static void cluster_status_text(cluster_buf_t *b, const char *s);
 static void cluster_status_service(cluster_buf_t *b,
     const cluster_status_cluster_t *cluster,
     const cluster_status_node_t *node, int64_t now);
+static void cluster_status_database(cluster_buf_t *b,
+    const cluster_db_view_t *db);
 static void cluster_status_health(cluster_buf_t *b,
     const cluster_status_node_t *node);
 static void cluster_status_component(cluster_buf_t *b, uint8_t status);
@@ -30,10 +33,48 @@ static void cluster_status_hints_json(cluster_buf_t *b,
     const cluster_status_node_t *node, int64_t now);
 
 
+/* "database": the shared database, "off" without one */
+static void
+cluster_status_database(cluster_buf_t *b, const cluster_db_view_t *db)
+{
+    const char  *status;
+
+    cluster_json_key(b, "database");
+    cluster_buf_cstr(b, "{");
+    cluster_json_key(b, "status");
+
+    status = cluster_db_status_name(db ? db->status : CLUSTER_DB_OFF);
+    cluster_json_string(b, status, strlen(status));
+
+    if (db == NULL) {
+        cluster_buf_cstr(b, "}");
+        return;
+    }
+
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "since");
+    cluster_json_time(b, db->since);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "instance");
+    cluster_json_string(b, db->instance, strlen(db->instance));
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "queued");
+    cluster_buf_uint(b, db->queued);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "dropped");
+    cluster_buf_uint(b, db->dropped);
+    cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "last_error");
+    cluster_json_string_or_null(b, db->last_error[0] ? db->last_error : NULL,
+                                strlen(db->last_error));
+    cluster_buf_cstr(b, "}");
+}
+
+
 size_t
 cluster_status_json(char *buf, size_t size,
     const cluster_status_cluster_t *clusters, size_t n, int64_t now,
-    const char *version)
+    const char *version, const cluster_db_view_t *db)
 {
     size_t                           i, j, in;
     cluster_buf_t                    b;
@@ -47,6 +88,8 @@ cluster_status_json(char *buf, size_t size,
     cluster_buf_cstr(&b, ",");
     cluster_json_key(&b, "version");
     cluster_json_string(&b, version, strlen(version));
+    cluster_buf_cstr(&b, ",");
+    cluster_status_database(&b, db);
     cluster_buf_cstr(&b, ",");
     cluster_json_key(&b, "clusters");
     cluster_buf_cstr(&b, "[");

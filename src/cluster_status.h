@@ -59,13 +59,18 @@ typedef struct {
 const char *cluster_action_name(uint8_t admin);
 
 
+/* the shared database as the status shows it (cluster_db.h) */
+typedef struct cluster_db_view_s  cluster_db_view_t;
+
+
 /*
- * Writes the JSON document into buf; returns the number of bytes the whole
+ * Writes the JSON document into buf, with the database "db" (NULL: none);
+ * returns the number of bytes the whole
  * document takes, which is more than size when it did not fit.
  */
 size_t cluster_status_json(char *buf, size_t size,
     const cluster_status_cluster_t *clusters, size_t n, int64_t now,
-    const char *version);
+    const char *version, const cluster_db_view_t *db);
 
 #define CLUSTER_HINT_SIZE  320
 #define CLUSTER_HINTS_MAX  8

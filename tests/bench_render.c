@@ -39,6 +39,14 @@ render_html(char *buf, size_t size, const cluster_status_cluster_t *clusters,
 }
 
 
+static size_t
+render_json(char *buf, size_t size, const cluster_status_cluster_t *clusters,
+    size_t n, int64_t now, const char *version)
+{
+    return cluster_status_json(buf, size, clusters, n, now, version, NULL);
+}
+
+
 static double
 now_us(void)
 {
@@ -72,7 +80,7 @@ main(void)
         const char  *name;
         render_pt    render;
     } formats[] = {
-        { "json", cluster_status_json },
+        { "json", render_json },
         { "html", render_html },
         { "prometheus", cluster_page_prometheus }
     };

@@ -24,6 +24,7 @@ main(void)
     test_pick();
     test_actions();
     test_cluster();
+    test_db();
 
     printf("%u passed, %u failed\n", unit_passed, unit_failed);
 

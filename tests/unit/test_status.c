@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "unit.h"
+#include "cluster_db.h"
 #include "cluster_status.h"
 
 
@@ -47,9 +48,11 @@ make_cluster(cluster_status_cluster_t *c, cluster_status_node_t *nodes)
 void
 test_status(void)
 {
-    char                      *buf, small[64];
+    char                      *buf, small[128];
+    const char                *head;
     size_t                     need, again;
     cluster_change_t           ch;
+    cluster_db_view_t          db;
     cluster_status_node_t      nodes[2];
     cluster_status_cluster_t   c;
 
@@ -59,17 +62,18 @@ test_status(void)
 
     /* too small: says how much it needs, writes no further */
     need = cluster_status_json(small, sizeof(small), &c, 1, T0 + 2500,
-                               "1.2.3");
+                               "1.2.3", NULL);
     CHECK(need > sizeof(small));
 
     buf = malloc(need + 1);
-    again = cluster_status_json(buf, need, &c, 1, T0 + 2500, "1.2.3");
+    again = cluster_status_json(buf, need, &c, 1, T0 + 2500, "1.2.3", NULL);
     CHECK(again == need);
     buf[need] = '\0';
 
-    CHECK(strncmp(buf, "{\"generated_at\":\"2026-11-25T11:28:32.500Z\","
-                       "\"version\":\"1.2.3\",\"clusters\":[{\"name\":"
-                       "\"proget\",\"panic\":false,", 102) == 0);
+    head = "{\"generated_at\":\"2026-11-25T11:28:32.500Z\","
+           "\"version\":\"1.2.3\",\"database\":{\"status\":\"off\"},"
+           "\"clusters\":[{\"name\":\"proget\",\"panic\":false,";
+    CHECK(strncmp(buf, head, strlen(head)) == 0);
     CHECK(strstr(buf, "\"settings\":{\"servers\":2,\"load_balancing\":true,"
                       "\"automatic_failover\":true,"
                       "\"heartbeat_interval_s\":30.000,"
@@ -99,9 +103,9 @@ test_status(void)
     cluster_node_response(&nodes[0].facts, &c.settings, 0, 502, 3,
                           T0 + 2600);
     CHECK_STR(cluster_status_web(&nodes[0]), "warning");
-    need = cluster_status_json(NULL, 0, &c, 1, T0 + 2700, "1.2.3");
+    need = cluster_status_json(NULL, 0, &c, 1, T0 + 2700, "1.2.3", NULL);
     buf = malloc(need + 1);
-    cluster_status_json(buf, need, &c, 1, T0 + 2700, "1.2.3");
+    cluster_status_json(buf, need, &c, 1, T0 + 2700, "1.2.3", NULL);
     buf[need] = '\0';
     CHECK(strstr(buf, "\"status\":\"warning\"") != NULL);
     CHECK(strstr(buf, "\"failures_in_a_row\":1,\"fall\":3") != NULL);
@@ -129,9 +133,9 @@ test_status(void)
     CHECK(cluster_status_node_in_rotation(&c, &nodes[0]) == 1);
     CHECK(cluster_status_node_in_rotation(&c, &nodes[1]) == 0);
 
-    need = cluster_status_json(small, 0, &c, 1, T0, "1.2.3");
+    need = cluster_status_json(small, 0, &c, 1, T0, "1.2.3", NULL);
     buf = malloc(need + 1);
-    cluster_status_json(buf, need, &c, 1, T0, "1.2.3");
+    cluster_status_json(buf, need, &c, 1, T0, "1.2.3", NULL);
     buf[need] = '\0';
 
     CHECK(strstr(buf, "\"panic\":true") != NULL);
@@ -146,18 +150,37 @@ test_status(void)
     memset(&nodes[1].facts, 0, sizeof(cluster_node_t));
     c.panic = 0;
 
-    need = cluster_status_json(small, 0, &c, 1, T0, "1.2.3");
+    need = cluster_status_json(small, 0, &c, 1, T0, "1.2.3", NULL);
     buf = malloc(need + 1);
-    cluster_status_json(buf, need, &c, 1, T0, "1.2.3");
+    cluster_status_json(buf, need, &c, 1, T0, "1.2.3", NULL);
     buf[need] = '\0';
 
     CHECK(strstr(buf, "\"tracked\":false,\"state\":null") != NULL);
     free(buf);
 
-    /* no cluster at all */
-    need = cluster_status_json(small, sizeof(small), &c, 0, 0, "1.2.3");
+    /* no cluster at all, no database */
+    need = cluster_status_json(small, sizeof(small), &c, 0, 0, "1.2.3", NULL);
     CHECK(need < sizeof(small));
-    small[need] = '\0';
+    small[need < sizeof(small) ? need : 0] = '\0';
     CHECK_STR(small, "{\"generated_at\":null,\"version\":\"1.2.3\","
+                     "\"database\":{\"status\":\"off\"},"
                      "\"clusters\":[]}\n");
+
+    /* a database: its status, never more than its last error's line */
+    db.status = CLUSTER_DB_UNREACHABLE;
+    db.since = T0;
+    db.instance = "lb\"1";
+    db.queued = 3;
+    db.dropped = 1;
+    db.last_error = "connection refused";
+    need = cluster_status_json(NULL, 0, &c, 0, T0, "1.2.3", &db);
+    buf = malloc(need + 1);
+    cluster_status_json(buf, need, &c, 0, T0, "1.2.3", &db);
+    buf[need] = '\0';
+    CHECK(strstr(buf, "\"database\":{\"status\":\"unreachable\","
+                      "\"since\":\"2026-11-25T") != NULL);
+    CHECK(strstr(buf, "\"instance\":\"lb\\\"1\",\"queued\":3,"
+                      "\"dropped\":1,"
+                      "\"last_error\":\"connection refused\"}") != NULL);
+    free(buf);
 }

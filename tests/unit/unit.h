@@ -50,6 +50,7 @@ void test_change(void);
 void test_pick(void);
 void test_actions(void);
 void test_cluster(void);
+void test_db(void);
 
 
 #endif /* UNIT_H */

@@ -1,0 +1,1310 @@
+
+/*
+ * Copyright (C) ngx_cluster_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <libpq-fe.h>
+
+#include "ngx_http_cluster.h"
+#include "cluster_admin.h"
+
+
+/*
+ * cluster_database: several load balancers share their operators' actions
+ * through PostgreSQL.  One worker of an nginx holds the connection, claimed
+ * in a shared zone and taken over by another within two seconds if it
+ * dies.  libpq is driven without ever blocking: the connection is started
+ * with PQconnectStartParams() and polled on nginx's events, statements are
+ * sent with PQsendQuery*() and their results read as they come, one at a
+ * time, each with a time limit.  What the statements say is the core's
+ * (cluster_db.c); this file moves bytes between libpq and nginx.
+ */
+
+
+#define NGX_HTTP_CLUSTER_DB_TICK      250       /* ms */
+#define NGX_HTTP_CLUSTER_DB_TAKEOVER  2000      /* ms without its owner */
+#define NGX_HTTP_CLUSTER_DB_LIMIT     10000     /* ms a connect or a
+                                                   statement may take */
+#define NGX_HTTP_CLUSTER_DB_POLL      1000      /* ms between polls */
+#define NGX_HTTP_CLUSTER_DB_SEEN      10000
+#define NGX_HTTP_CLUSTER_DB_PRUNE     (600 * 1000)
+#define NGX_HTTP_CLUSTER_DB_BACKOFF   30000     /* the longest wait */
+#define NGX_HTTP_CLUSTER_DB_ZONE      (128 * 1024)
+
+
+typedef enum {
+    NGX_HTTP_CLUSTER_DB_DOWN = 0,                /* none; retry_at */
+    NGX_HTTP_CLUSTER_DB_CONNECTING,
+    NGX_HTTP_CLUSTER_DB_READY,                   /* nothing in flight */
+    NGX_HTTP_CLUSTER_DB_BUSY                     /* "query" in flight */
+} ngx_http_cluster_db_state_e;
+
+
+/* the zone every worker of this nginx shares for the database */
+typedef struct {
+    ngx_pid_t                         owner;      /* holds the connection */
+    int64_t                           owner_seen;
+    uint32_t                          status;     /* cluster_db_status_e */
+    int64_t                           since;
+    char                              last_error[160];
+    int64_t                           seq;        /* the last action seen */
+    cluster_db_queue_t                queue;      /* actions to write */
+} ngx_http_cluster_db_shm_t;
+
+
+struct ngx_http_cluster_db_s {
+    /* the configuration */
+    ngx_str_t                         conninfo;   /* never shown */
+    ngx_str_t                         password;   /* never shown; "" */
+    ngx_str_t                         instance;
+    ngx_str_t                         schema;
+    ngx_msec_t                        retention;
+    char                             *sql[CLUSTER_DB_SQL_N];
+    ngx_shm_zone_t                   *shm_zone;
+    ngx_http_cluster_main_conf_t     *cmcf;
+
+    /* the zone, once made */
+    ngx_slab_pool_t                  *shpool;
+    ngx_http_cluster_db_shm_t        *sh;
+
+    /* this worker's */
+    ngx_event_t                       tick;
+    ngx_log_t                        *log;
+    PGconn                           *conn;
+    ngx_connection_t                 *c;
+    ngx_http_cluster_db_state_e       state;
+    cluster_db_sql_e                  query;      /* in flight */
+    int64_t                           deadline;   /* of what is under way */
+    int64_t                           retry_at;
+    ngx_msec_t                        backoff;
+    int64_t                           next_poll;
+    int64_t                           next_seen;
+    int64_t                           next_prune;
+    int64_t                           started;
+    cluster_db_action_t               sending;
+    unsigned                          owner:1;
+    unsigned                          schema_ok:1;
+    unsigned                          registered:1;
+    unsigned                          listening:1;
+    unsigned                          poll_now:1;
+    unsigned                          said_down:1;
+};
+
+
+static ngx_int_t ngx_http_cluster_db_conninfo(ngx_conf_t *cf,
+    ngx_http_cluster_db_t *db);
+static ngx_int_t ngx_http_cluster_db_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static void ngx_http_cluster_db_tick(ngx_event_t *ev);
+static ngx_uint_t ngx_http_cluster_db_claim(ngx_http_cluster_db_t *db,
+    int64_t now);
+static void ngx_http_cluster_db_connect(ngx_http_cluster_db_t *db,
+    int64_t now);
+static void ngx_http_cluster_db_connecting(ngx_http_cluster_db_t *db);
+static ngx_int_t ngx_http_cluster_db_watch(ngx_http_cluster_db_t *db);
+static void ngx_http_cluster_db_unwatch(ngx_http_cluster_db_t *db);
+static void ngx_http_cluster_db_event(ngx_event_t *ev);
+static void ngx_http_cluster_db_next(ngx_http_cluster_db_t *db, int64_t now);
+static void ngx_http_cluster_db_send(ngx_http_cluster_db_t *db,
+    cluster_db_sql_e which, int n, const char **values);
+static void ngx_http_cluster_db_flush(ngx_http_cluster_db_t *db);
+static void ngx_http_cluster_db_read(ngx_http_cluster_db_t *db);
+static ngx_int_t ngx_http_cluster_db_result(ngx_http_cluster_db_t *db,
+    PGresult *res);
+static void ngx_http_cluster_db_actions(ngx_http_cluster_db_t *db,
+    PGresult *res);
+static void ngx_http_cluster_db_apply(ngx_http_cluster_db_t *db,
+    cluster_db_action_t *a);
+static void ngx_http_cluster_db_fail(ngx_http_cluster_db_t *db,
+    const char *what, const char *error);
+static void ngx_http_cluster_db_close(ngx_http_cluster_db_t *db);
+static void ngx_http_cluster_db_status(ngx_http_cluster_db_t *db,
+    cluster_db_status_e status, const char *error);
+static void ngx_http_cluster_db_copy(char *to, size_t size, const char *from);
+
+
+char *
+ngx_http_cluster_database(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cluster_main_conf_t  *cmcf = conf;
+
+    u_char                 *p;
+    size_t                  len;
+    ngx_str_t              *value, name, text;
+    ngx_int_t               t;
+    ngx_uint_t              i, j;
+    ngx_http_cluster_db_t  *db;
+
+    if (cmcf->db) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cluster_database\" needs a connection string "
+                           "or URI, as libpq takes it");
+        return NGX_CONF_ERROR;
+    }
+
+    db = ngx_pcalloc(cf->pool, sizeof(ngx_http_cluster_db_t));
+    if (db == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    db->cmcf = cmcf;
+    db->conninfo = value[1];
+    db->instance = cf->cycle->hostname;
+    ngx_str_set(&db->schema, "ngx_cluster");
+    db->retention = 30 * 86400;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        /* each parameter at most once */
+        p = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
+
+        for (j = 2; p && j < i; j++) {
+            if (ngx_strncmp(value[j].data, value[i].data,
+                            p + 1 - value[i].data) == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate parameter \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        if (ngx_strncmp(value[i].data, "password_file=", 14) == 0) {
+            name.data = value[i].data + 14;
+            name.len = value[i].len - 14;
+
+            if (name.len == 0
+                || ngx_http_cluster_read_secret(cf, &name, "password file",
+                                                &text)
+                   != NGX_OK)
+            {
+                if (name.len == 0) {
+                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                       "\"password_file=\" needs a file");
+                }
+
+                return NGX_CONF_ERROR;
+            }
+
+            /* the first line, without its end */
+            for (len = 0; len < text.len && text.data[len] != '\n'
+                          && text.data[len] != '\r'; len++)
+            { /* void */ }
+
+            if (len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "the password file \"%V\" is empty",
+                                   &name);
+                return NGX_CONF_ERROR;
+            }
+
+            db->password.data = ngx_pnalloc(cf->pool, len + 1);
+            if (db->password.data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            ngx_memcpy(db->password.data, text.data, len);
+            db->password.data[len] = '\0';
+            db->password.len = len;
+
+            ngx_explicit_memzero(text.data, text.len);
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "instance=", 9) == 0) {
+            db->instance.data = value[i].data + 9;
+            db->instance.len = value[i].len - 9;
+
+            if (db->instance.len == 0
+                || db->instance.len >= CLUSTER_DB_NAME)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\", expected "
+                                   "\"instance=\" a name of 1 to %d bytes",
+                                   &value[i], CLUSTER_DB_NAME - 1);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "schema=", 7) == 0) {
+            db->schema.data = value[i].data + 7;
+            db->schema.len = value[i].len - 7;
+
+            if (!cluster_db_identifier((const char *) db->schema.data,
+                                       db->schema.len))
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\", expected "
+                                   "\"schema=\" a name of lower-case "
+                                   "letters, digits and \"_\", not "
+                                   "starting with a digit, at most 63 "
+                                   "bytes", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "retention=", 10) == 0) {
+            name.data = value[i].data + 10;
+            name.len = value[i].len - 10;
+
+            t = ngx_parse_time(&name, 1);
+
+            if (t == NGX_ERROR || t < 3600 || t > 3650 * 86400) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\", expected "
+                                   "\"retention=\" a time of at least 1h "
+                                   "and at most 3650d", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            db->retention = (ngx_msec_t) t;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\", expected "
+                           "\"password_file=\", \"instance=\", \"schema=\" "
+                           "or \"retention=\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_cluster_db_conninfo(cf, db) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (db->instance.len == 0 || db->instance.len >= CLUSTER_DB_NAME) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the host name cannot name this load balancer: "
+                           "give \"instance=\"");
+        return NGX_CONF_ERROR;
+    }
+
+    /* the statements, for the schema, once */
+
+    p = ngx_pnalloc(cf->pool, db->schema.len + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    (void) ngx_cpystrn(p, db->schema.data, db->schema.len + 1);
+
+    for (i = 0; i < CLUSTER_DB_SQL_N; i++) {
+        len = cluster_db_sql((cluster_db_sql_e) i, (const char *) p, NULL, 0);
+
+        db->sql[i] = ngx_pnalloc(cf->pool, len + 1);
+        if (db->sql[i] == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        (void) cluster_db_sql((cluster_db_sql_e) i, (const char *) p,
+                              db->sql[i], len + 1);
+    }
+
+    ngx_str_set(&name, "cluster_database");
+
+    db->shm_zone = ngx_shared_memory_add(cf, &name,
+                                         NGX_HTTP_CLUSTER_DB_ZONE,
+                                         &ngx_http_cluster_module);
+    if (db->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    db->shm_zone->init = ngx_http_cluster_db_init_zone;
+    db->shm_zone->data = db;
+
+    cmcf->db = db;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The connection string, read by libpq as a worker will: it must parse,
+ * and every host must be an address or a socket's folder.  libpq resolves
+ * a host name with a blocking lookup, which would stall the worker that
+ * holds the connection: a name goes in host= beside its hostaddr=.
+ */
+static ngx_int_t
+ngx_http_cluster_db_conninfo(ngx_conf_t *cf, ngx_http_cluster_db_t *db)
+{
+    u_char            *p, *last, *comma, addr[16];
+    char              *err;
+    ngx_str_t          host;
+    ngx_uint_t         hostaddr;
+    PQconninfoOption  *opts, *o;
+
+    err = NULL;
+
+    opts = PQconninfoParse((const char *) db->conninfo.data, &err);
+
+    if (opts == NULL) {
+        /* libpq's message names the fault, never a value */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid connection string of \"cluster_database\""
+                           ": %s", err ? err : "out of memory");
+        if (err) {
+            PQfreemem(err);
+        }
+
+        return NGX_ERROR;
+    }
+
+    hostaddr = 0;
+    ngx_str_null(&host);
+
+    for (o = opts; o->keyword; o++) {
+        if (o->val == NULL || o->val[0] == '\0') {
+            continue;
+        }
+
+        if (ngx_strcmp(o->keyword, "hostaddr") == 0) {
+            hostaddr = 1;
+
+        } else if (ngx_strcmp(o->keyword, "host") == 0) {
+            host.data = (u_char *) o->val;
+            host.len = ngx_strlen(o->val);
+        }
+    }
+
+    p = host.data;
+    last = host.data + host.len;
+
+    while (!hostaddr && p && p < last) {
+        comma = ngx_strlchr(p, last, ',');
+
+        if (comma == NULL) {
+            comma = last;
+        }
+
+        if (p < comma && p[0] != '/' && p[0] != '@') {
+            ngx_memzero(addr, sizeof(addr));
+
+            if (ngx_inet_addr(p, comma - p) == INADDR_NONE
+#if (NGX_HAVE_INET6)
+                && ngx_inet6_addr(p, comma - p, addr) != NGX_OK
+#endif
+               )
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"cluster_database\" names the host "
+                                   "\"%*s\", which libpq would look up "
+                                   "in DNS, blocking a worker: give its "
+                                   "address, or add hostaddr=", comma - p,
+                                   p);
+                PQconninfoFree(opts);
+                return NGX_ERROR;
+            }
+        }
+
+        p = comma + 1;
+    }
+
+    PQconninfoFree(opts);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cluster_db_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_cluster_db_t  *db = shm_zone->data;
+
+    size_t                  len;
+    ngx_http_cluster_db_t  *odb = data;
+
+    db->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (odb) {
+        /* a reload: the queue and the owner carry on */
+        db->sh = odb->sh;
+        return NGX_OK;
+    }
+
+    if (shm_zone->shm.exists) {
+        db->sh = db->shpool->data;
+        return NGX_OK;
+    }
+
+    db->sh = ngx_slab_calloc(db->shpool, sizeof(ngx_http_cluster_db_shm_t));
+    if (db->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    db->shpool->data = db->sh;
+
+    len = sizeof(" in cluster database zone");
+
+    db->shpool->log_ctx = ngx_slab_alloc(db->shpool, len);
+    if (db->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(db->shpool->log_ctx, " in cluster database zone", len);
+
+    db->sh->status = CLUSTER_DB_CONNECTING;
+    db->sh->since = ngx_http_cluster_now();
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_cluster_database_init_process(ngx_cycle_t *cycle,
+    ngx_http_cluster_db_t *db)
+{
+    db->log = cycle->log;
+    db->backoff = 1000;
+
+    db->tick.handler = ngx_http_cluster_db_tick;
+    db->tick.data = db;
+    db->tick.log = cycle->log;
+    db->tick.cancelable = 1;
+
+    ngx_add_timer(&db->tick, NGX_HTTP_CLUSTER_DB_TICK);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_cluster_database_exit_process(ngx_http_cluster_db_t *db)
+{
+    ngx_http_cluster_db_close(db);
+
+    if (db->owner && db->sh) {
+        ngx_shmtx_lock(&db->shpool->mutex);
+
+        if (db->sh->owner == ngx_pid) {
+            /* another worker takes it on at once */
+            db->sh->owner = 0;
+        }
+
+        ngx_shmtx_unlock(&db->shpool->mutex);
+    }
+
+    db->owner = 0;
+}
+
+
+/*
+ * An operator's action here, queued for the database: the worker that
+ * holds the connection writes it within a tick.
+ */
+void
+ngx_http_cluster_database_push(ngx_http_cluster_db_t *db,
+    ngx_str_t *cluster, ngx_str_t *node, ngx_uint_t admin, const char *by,
+    int64_t at)
+{
+    cluster_db_action_t  a;
+
+    ngx_memzero(&a, sizeof(cluster_db_action_t));
+
+    a.at = at;
+    a.admin = (uint8_t) admin;
+
+    (void) ngx_cpystrn((u_char *) a.cluster, cluster->data,
+                       ngx_min(cluster->len + 1, sizeof(a.cluster)));
+    (void) ngx_cpystrn((u_char *) a.node, node->data,
+                       ngx_min(node->len + 1, sizeof(a.node)));
+    (void) ngx_cpystrn((u_char *) a.by, (u_char *) by, sizeof(a.by));
+    (void) ngx_cpystrn((u_char *) a.instance, db->instance.data,
+                       ngx_min(db->instance.len + 1, sizeof(a.instance)));
+
+    ngx_shmtx_lock(&db->shpool->mutex);
+
+    if (!cluster_db_queue_push(&db->sh->queue, &a)) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "cluster database: %d actions wait for it; the "
+                      "oldest is dropped", CLUSTER_DB_QUEUE);
+    }
+
+    ngx_shmtx_unlock(&db->shpool->mutex);
+}
+
+
+/* the database as the status shows it; error is the caller's copy */
+void
+ngx_http_cluster_database_view(ngx_http_cluster_db_t *db,
+    cluster_db_view_t *v, char *error, size_t size)
+{
+    ngx_shmtx_lock(&db->shpool->mutex);
+
+    v->status = (cluster_db_status_e) db->sh->status;
+    v->since = db->sh->since;
+    v->queued = db->sh->queue.n;
+    v->dropped = db->sh->queue.dropped;
+    ngx_http_cluster_db_copy(error, size, db->sh->last_error);
+
+    ngx_shmtx_unlock(&db->shpool->mutex);
+
+    v->instance = (const char *) db->instance.data;
+    v->last_error = error;
+}
+
+
+static void
+ngx_http_cluster_db_tick(ngx_event_t *ev)
+{
+    ngx_http_cluster_db_t  *db = ev->data;
+
+    int64_t  now;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        ngx_http_cluster_database_exit_process(db);
+        return;
+    }
+
+    now = ngx_http_cluster_now();
+
+    if (ngx_http_cluster_db_claim(db, now)) {
+
+        if (db->deadline && now > db->deadline) {
+            ngx_http_cluster_db_fail(db, "no answer in time", NULL);
+        }
+
+        if (db->state == NGX_HTTP_CLUSTER_DB_DOWN && now >= db->retry_at) {
+            ngx_http_cluster_db_connect(db, now);
+        }
+
+        if (db->state == NGX_HTTP_CLUSTER_DB_READY) {
+            ngx_http_cluster_db_next(db, now);
+        }
+
+    } else if (db->conn) {
+        /* another worker holds it now */
+        ngx_http_cluster_db_close(db);
+    }
+
+    ngx_add_timer(ev, NGX_HTTP_CLUSTER_DB_TICK);
+}
+
+
+/* whether this worker holds the connection: one of all does */
+static ngx_uint_t
+ngx_http_cluster_db_claim(ngx_http_cluster_db_t *db, int64_t now)
+{
+    ngx_shmtx_lock(&db->shpool->mutex);
+
+    if (db->sh->owner == ngx_pid) {
+        db->sh->owner_seen = now;
+
+    } else if (db->sh->owner == 0
+               || now - db->sh->owner_seen > NGX_HTTP_CLUSTER_DB_TAKEOVER
+               || now < db->sh->owner_seen)
+    {
+        db->sh->owner = ngx_pid;
+        db->sh->owner_seen = now;
+    }
+
+    db->owner = (db->sh->owner == ngx_pid);
+
+    ngx_shmtx_unlock(&db->shpool->mutex);
+
+    return db->owner;
+}
+
+
+static void
+ngx_http_cluster_db_connect(ngx_http_cluster_db_t *db, int64_t now)
+{
+    u_char      name[CLUSTER_DB_NAME + 16];
+    ngx_uint_t  n;
+    const char *keywords[5], *values[5];
+
+    n = 0;
+
+    /* the string as written: libpq reads it, URI or key=value */
+    keywords[n] = "dbname";
+    values[n++] = (const char *) db->conninfo.data;
+
+    if (db->password.len) {
+        keywords[n] = "password";
+        values[n++] = (const char *) db->password.data;
+    }
+
+    (void) ngx_snprintf(name, sizeof(name), "nginx-cluster %V%Z",
+                        &db->instance);
+
+    keywords[n] = "fallback_application_name";
+    values[n++] = (const char *) name;
+    keywords[n] = NULL;
+    values[n] = NULL;
+
+    db->conn = PQconnectStartParams(keywords, values, 1);
+
+    if (db->conn == NULL) {
+        ngx_http_cluster_db_fail(db, "cannot start a connection",
+                                 "out of memory");
+        return;
+    }
+
+    if (PQstatus(db->conn) == CONNECTION_BAD) {
+        ngx_http_cluster_db_fail(db, "cannot connect",
+                                 PQerrorMessage(db->conn));
+        return;
+    }
+
+    if (PQsetnonblocking(db->conn, 1) != 0) {
+        ngx_http_cluster_db_fail(db, "cannot connect",
+                                 PQerrorMessage(db->conn));
+        return;
+    }
+
+    db->state = NGX_HTTP_CLUSTER_DB_CONNECTING;
+    db->deadline = now + NGX_HTTP_CLUSTER_DB_LIMIT;
+    db->schema_ok = 0;
+    db->registered = 0;
+    db->listening = 0;
+
+    ngx_http_cluster_db_connecting(db);
+}
+
+
+/* one step of the connection, when its socket is ready or it started */
+static void
+ngx_http_cluster_db_connecting(ngx_http_cluster_db_t *db)
+{
+    PostgresPollingStatusType  rc;
+
+    rc = PQconnectPoll(db->conn);
+
+    if (rc == PGRES_POLLING_FAILED) {
+        ngx_http_cluster_db_fail(db, "cannot connect",
+                                 PQerrorMessage(db->conn));
+        return;
+    }
+
+    /* libpq may move to another socket, trying another host */
+    if (db->c && db->c->fd != PQsocket(db->conn)) {
+        ngx_http_cluster_db_unwatch(db);
+    }
+
+    if (db->c == NULL && ngx_http_cluster_db_watch(db) != NGX_OK) {
+        ngx_http_cluster_db_fail(db, "cannot watch the connection", NULL);
+        return;
+    }
+
+    if (rc == PGRES_POLLING_WRITING) {
+        if (!db->c->write->active
+            && ngx_add_event(db->c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT)
+               != NGX_OK)
+        {
+            ngx_http_cluster_db_fail(db, "cannot watch the connection",
+                                     NULL);
+        }
+
+        return;
+    }
+
+    if (db->c->write->active) {
+        (void) ngx_del_event(db->c->write, NGX_WRITE_EVENT, 0);
+    }
+
+    if (rc != PGRES_POLLING_OK) {
+        /* reading: the read event comes */
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, db->log, 0,
+                  "cluster database connected, as instance \"%V\"",
+                  &db->instance);
+
+    db->state = NGX_HTTP_CLUSTER_DB_READY;
+    db->deadline = 0;
+    db->backoff = 1000;
+    db->said_down = 0;
+    db->poll_now = 1;
+
+    ngx_http_cluster_db_status(db, CLUSTER_DB_CONNECTED, "");
+
+    ngx_http_cluster_db_next(db, ngx_http_cluster_now());
+}
+
+
+/* the connection's socket among nginx's events, read always */
+static ngx_int_t
+ngx_http_cluster_db_watch(ngx_http_cluster_db_t *db)
+{
+    ngx_connection_t  *c;
+
+    c = ngx_get_connection(PQsocket(db->conn), db->log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->data = db;
+    c->log = db->log;
+    c->read->handler = ngx_http_cluster_db_event;
+    c->write->handler = ngx_http_cluster_db_event;
+    c->read->log = db->log;
+    c->write->log = db->log;
+
+    db->c = c;
+
+    if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The socket is libpq's: nginx forgets it without closing it (libpq
+ * closes it, and the kernel's epoll forgets it then).
+ */
+static void
+ngx_http_cluster_db_unwatch(ngx_http_cluster_db_t *db)
+{
+    ngx_connection_t  *c;
+
+    c = db->c;
+
+    if (c == NULL) {
+        return;
+    }
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    c->fd = (ngx_socket_t) -1;
+    ngx_free_connection(c);
+
+    db->c = NULL;
+}
+
+
+static void
+ngx_http_cluster_db_event(ngx_event_t *ev)
+{
+    ngx_connection_t       *c = ev->data;
+    ngx_http_cluster_db_t  *db = c->data;
+
+    switch (db->state) {
+
+    case NGX_HTTP_CLUSTER_DB_CONNECTING:
+        ngx_http_cluster_db_connecting(db);
+        return;
+
+    case NGX_HTTP_CLUSTER_DB_BUSY:
+    case NGX_HTTP_CLUSTER_DB_READY:
+        if (ev->write) {
+            ngx_http_cluster_db_flush(db);
+
+        } else {
+            ngx_http_cluster_db_read(db);
+        }
+
+        return;
+
+    default:
+        return;
+    }
+}
+
+
+/* what the connection does next, when nothing is in flight */
+static void
+ngx_http_cluster_db_next(ngx_http_cluster_db_t *db, int64_t now)
+{
+    u_char                      at[NGX_INT64_LEN + 1], seq[NGX_INT64_LEN + 1],
+                                started[NGX_INT64_LEN + 1];
+    const char                 *values[6];
+    const cluster_db_action_t  *a;
+
+    if (db->state != NGX_HTTP_CLUSTER_DB_READY) {
+        return;
+    }
+
+    if (!db->schema_ok) {
+        ngx_http_cluster_db_send(db, CLUSTER_DB_SQL_SCHEMA, 0, NULL);
+        return;
+    }
+
+    if (!db->registered) {
+        db->started = now;
+        (void) ngx_snprintf(started, sizeof(started), "%L%Z", now);
+
+        values[0] = (const char *) db->instance.data;
+        values[1] = (const char *) ngx_cycle->hostname.data;
+        values[2] = CLUSTER_VERSION;
+        values[3] = (const char *) started;
+
+        ngx_http_cluster_db_send(db, CLUSTER_DB_SQL_REGISTER, 4, values);
+        return;
+    }
+
+    if (!db->listening) {
+        ngx_http_cluster_db_send(db, CLUSTER_DB_SQL_LISTEN, 0, NULL);
+        return;
+    }
+
+    /* an operator's action first, then what others did */
+
+    ngx_shmtx_lock(&db->shpool->mutex);
+
+    a = cluster_db_queue_peek(&db->sh->queue);
+
+    if (a) {
+        db->sending = *a;
+    }
+
+    ngx_shmtx_unlock(&db->shpool->mutex);
+
+    if (a) {
+        (void) ngx_snprintf(at, sizeof(at), "%L%Z", db->sending.at);
+
+        values[0] = db->sending.cluster;
+        values[1] = db->sending.node;
+        values[2] = cluster_action_name(db->sending.admin);
+        values[3] = db->sending.by;
+        values[4] = (const char *) at;
+        values[5] = db->sending.instance;
+
+        ngx_http_cluster_db_send(db, CLUSTER_DB_SQL_ACTION, 6, values);
+        return;
+    }
+
+    if (db->poll_now || now >= db->next_poll) {
+        db->poll_now = 0;
+        db->next_poll = now + NGX_HTTP_CLUSTER_DB_POLL;
+
+        ngx_shmtx_lock(&db->shpool->mutex);
+        (void) ngx_snprintf(seq, sizeof(seq), "%L%Z", db->sh->seq);
+        ngx_shmtx_unlock(&db->shpool->mutex);
+
+        values[0] = (const char *) seq;
+
+        ngx_http_cluster_db_send(db, CLUSTER_DB_SQL_ACTIONS, 1, values);
+        return;
+    }
+
+    if (now >= db->next_seen) {
+        db->next_seen = now + NGX_HTTP_CLUSTER_DB_SEEN;
+        (void) ngx_snprintf(at, sizeof(at), "%L%Z", now);
+
+        values[0] = (const char *) db->instance.data;
+        values[1] = (const char *) at;
+
+        ngx_http_cluster_db_send(db, CLUSTER_DB_SQL_SEEN, 2, values);
+        return;
+    }
+
+    if (now >= db->next_prune) {
+        db->next_prune = now + NGX_HTTP_CLUSTER_DB_PRUNE;
+        (void) ngx_snprintf(at, sizeof(at), "%L%Z",
+                            now - (int64_t) db->retention * 1000);
+
+        values[0] = (const char *) at;
+
+        ngx_http_cluster_db_send(db, CLUSTER_DB_SQL_PRUNE, 1, values);
+        return;
+    }
+}
+
+
+static void
+ngx_http_cluster_db_send(ngx_http_cluster_db_t *db, cluster_db_sql_e which,
+    int n, const char **values)
+{
+    int  rc;
+
+    if (which == CLUSTER_DB_SQL_SCHEMA || which == CLUSTER_DB_SQL_LISTEN) {
+        /* statements without parameters; the schema's are several */
+        rc = PQsendQuery(db->conn, db->sql[which]);
+
+    } else {
+        rc = PQsendQueryParams(db->conn, db->sql[which], n, NULL, values,
+                               NULL, NULL, 0);
+    }
+
+    if (rc == 0) {
+        ngx_http_cluster_db_fail(db, "cannot send a statement",
+                                 PQerrorMessage(db->conn));
+        return;
+    }
+
+    db->state = NGX_HTTP_CLUSTER_DB_BUSY;
+    db->query = which;
+    db->deadline = ngx_http_cluster_now() + NGX_HTTP_CLUSTER_DB_LIMIT;
+
+    ngx_http_cluster_db_flush(db);
+}
+
+
+/* what libpq has to send, as the socket takes it */
+static void
+ngx_http_cluster_db_flush(ngx_http_cluster_db_t *db)
+{
+    int  rc;
+
+    rc = PQflush(db->conn);
+
+    if (rc < 0) {
+        ngx_http_cluster_db_fail(db, "cannot send a statement",
+                                 PQerrorMessage(db->conn));
+        return;
+    }
+
+    if (rc == 1) {
+        if (!db->c->write->active
+            && ngx_add_event(db->c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT)
+               != NGX_OK)
+        {
+            ngx_http_cluster_db_fail(db, "cannot watch the connection",
+                                     NULL);
+        }
+
+        return;
+    }
+
+    if (db->c->write->active) {
+        (void) ngx_del_event(db->c->write, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_cluster_db_read(ngx_http_cluster_db_t *db)
+{
+    PGresult  *res;
+    PGnotify  *note;
+
+    if (PQconsumeInput(db->conn) == 0) {
+        ngx_http_cluster_db_fail(db, "the connection failed",
+                                 PQerrorMessage(db->conn));
+        return;
+    }
+
+    while ((note = PQnotifies(db->conn)) != NULL) {
+        /* another load balancer wrote an action: read it at once */
+        db->poll_now = 1;
+        PQfreemem(note);
+    }
+
+    while (db->state == NGX_HTTP_CLUSTER_DB_BUSY && !PQisBusy(db->conn)) {
+
+        res = PQgetResult(db->conn);
+
+        if (res == NULL) {
+            /* the statement is done */
+            db->state = NGX_HTTP_CLUSTER_DB_READY;
+            db->deadline = 0;
+
+            ngx_http_cluster_db_next(db, ngx_http_cluster_now());
+            return;
+        }
+
+        if (ngx_http_cluster_db_result(db, res) != NGX_OK) {
+            PQclear(res);
+            return;
+        }
+
+        PQclear(res);
+    }
+
+    if (db->state == NGX_HTTP_CLUSTER_DB_READY && db->poll_now) {
+        ngx_http_cluster_db_next(db, ngx_http_cluster_now());
+    }
+}
+
+
+static ngx_int_t
+ngx_http_cluster_db_result(ngx_http_cluster_db_t *db, PGresult *res)
+{
+    ExecStatusType  rc;
+
+    rc = PQresultStatus(res);
+
+    if (rc != PGRES_COMMAND_OK && rc != PGRES_TUPLES_OK) {
+        ngx_http_cluster_db_fail(db, "a statement failed",
+                                 PQresultErrorMessage(res));
+        return NGX_ERROR;
+    }
+
+    switch (db->query) {
+
+    case CLUSTER_DB_SQL_SCHEMA:
+        if (rc == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+            if (ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
+                         ngx_strlen(PQgetvalue(res, 0, 0)))
+                > CLUSTER_DB_SCHEMA_VERSION)
+            {
+                ngx_http_cluster_db_fail(db, "the schema is newer than "
+                                         "this module knows", NULL);
+                return NGX_ERROR;
+            }
+
+            db->schema_ok = 1;
+        }
+
+        break;
+
+    case CLUSTER_DB_SQL_REGISTER:
+        db->registered = 1;
+        break;
+
+    case CLUSTER_DB_SQL_LISTEN:
+        db->listening = 1;
+        break;
+
+    case CLUSTER_DB_SQL_ACTION:
+        /* written: it leaves the queue, and the row as it stands holds */
+        ngx_shmtx_lock(&db->shpool->mutex);
+
+        if (db->sh->queue.n
+            && cluster_db_queue_peek(&db->sh->queue)->at == db->sending.at)
+        {
+            cluster_db_queue_pop(&db->sh->queue);
+        }
+
+        ngx_shmtx_unlock(&db->shpool->mutex);
+
+        ngx_http_cluster_db_actions(db, res);
+        break;
+
+    case CLUSTER_DB_SQL_ACTIONS:
+        ngx_http_cluster_db_actions(db, res);
+        break;
+
+    default:
+        break;
+    }
+
+    return NGX_OK;
+}
+
+
+/* rows of node_admin: cluster, node, admin, by, at, instance, seq */
+static void
+ngx_http_cluster_db_actions(ngx_http_cluster_db_t *db, PGresult *res)
+{
+    int                  i, n;
+    int64_t              seq;
+    ngx_int_t            admin;
+    const char          *v;
+    cluster_db_action_t  a;
+
+    if (PQnfields(res) != 7) {
+        return;
+    }
+
+    n = PQntuples(res);
+
+    for (i = 0; i < n; i++) {
+        ngx_memzero(&a, sizeof(cluster_db_action_t));
+
+        ngx_http_cluster_db_copy(a.cluster, sizeof(a.cluster),
+                                 PQgetvalue(res, i, 0));
+        ngx_http_cluster_db_copy(a.node, sizeof(a.node),
+                                 PQgetvalue(res, i, 1));
+
+        v = PQgetvalue(res, i, 2);
+        admin = cluster_action_parse(v, ngx_strlen(v));
+
+        ngx_http_cluster_db_copy(a.by, sizeof(a.by), PQgetvalue(res, i, 3));
+
+        v = PQgetvalue(res, i, 4);
+        a.at = (int64_t) ngx_atotm((u_char *) v, ngx_strlen(v));
+
+        ngx_http_cluster_db_copy(a.instance, sizeof(a.instance),
+                                 PQgetvalue(res, i, 5));
+
+        v = PQgetvalue(res, i, 6);
+        seq = (int64_t) ngx_atotm((u_char *) v, ngx_strlen(v));
+
+        if (admin < 0 || a.at <= 0 || seq < 0) {
+            /* not an action this module wrote: passed over */
+            continue;
+        }
+
+        a.admin = (uint8_t) admin;
+        a.at = cluster_time_clamp(a.at);
+        a.seq = seq;
+
+        ngx_http_cluster_db_apply(db, &a);
+
+        ngx_shmtx_lock(&db->shpool->mutex);
+
+        if (seq > db->sh->seq) {
+            db->sh->seq = seq;
+        }
+
+        ngx_shmtx_unlock(&db->shpool->mutex);
+    }
+}
+
+
+/* an action from the database, into every cluster of this nginx */
+static void
+ngx_http_cluster_db_apply(ngx_http_cluster_db_t *db, cluster_db_action_t *a)
+{
+    size_t                         len;
+    int64_t                        now;
+    ngx_str_t                      empty, *name;
+    ngx_uint_t                     i, j, same;
+    cluster_events_t               ev;
+    ngx_http_cluster_member_t     *m;
+    ngx_http_cluster_srv_conf_t  **cscfp, *cscf;
+
+    now = ngx_http_cluster_now();
+    len = ngx_strlen(a->node);
+    ngx_str_null(&empty);
+
+    cscfp = db->cmcf->clusters.elts;
+
+    for (i = 0; i < db->cmcf->clusters.nelts; i++) {
+        cscf = cscfp[i];
+
+        if (cscf->shared == NULL
+            || cscf->upstream->host.len != ngx_strlen(a->cluster)
+            || ngx_strncmp(cscf->upstream->host.data, a->cluster,
+                           cscf->upstream->host.len) != 0)
+        {
+            continue;
+        }
+
+        for (j = 0; j < cscf->nmembers; j++) {
+            m = &cscf->members[j];
+
+            if (m->id->len != len
+                || ngx_strncmp(m->id->data, a->node, len) != 0)
+            {
+                continue;
+            }
+
+            ev.n = 0;
+            ev.more = 0;
+
+            if (!cluster_db_apply(&cscf->cluster, j, a,
+                                  (const char *) m->name->data, m->name->len,
+                                  now, &ev))
+            {
+                break;
+            }
+
+            ngx_http_cluster_report(cscf, &ev, db->log);
+
+            name = m->name;
+            same = !ngx_http_cluster_member_named(m);
+
+            ngx_log_error(NGX_LOG_NOTICE, db->log, 0,
+                          "cluster \"%V\" node \"%V\"%s%V%s: %s by %s on "
+                          "%s, from the database", &cscf->upstream->host,
+                          name, same ? "" : " (", same ? &empty : m->id,
+                          same ? "" : ")", cluster_action_name(a->admin),
+                          a->by, a->instance);
+            break;
+        }
+    }
+}
+
+
+static void
+ngx_http_cluster_db_fail(ngx_http_cluster_db_t *db, const char *what,
+    const char *error)
+{
+    char  text[160];
+
+    ngx_http_cluster_db_copy(text, sizeof(text), error ? error : what);
+
+    ngx_http_cluster_db_close(db);
+
+    db->retry_at = ngx_http_cluster_now() + (int64_t) db->backoff;
+    db->backoff = ngx_min(db->backoff * 2, NGX_HTTP_CLUSTER_DB_BACKOFF);
+
+    if (!db->said_down) {
+        /* once an outage; the page has the last error meanwhile */
+        db->said_down = 1;
+        ngx_log_error(NGX_LOG_ERR, db->log, 0,
+                      "cluster database unreachable: %s: %s; traffic goes "
+                      "on, actions wait for it", what, text);
+    }
+
+    ngx_http_cluster_db_status(db, CLUSTER_DB_UNREACHABLE, text);
+}
+
+
+static void
+ngx_http_cluster_db_close(ngx_http_cluster_db_t *db)
+{
+    ngx_http_cluster_db_unwatch(db);
+
+    if (db->conn) {
+        PQfinish(db->conn);
+        db->conn = NULL;
+    }
+
+    db->state = NGX_HTTP_CLUSTER_DB_DOWN;
+    db->deadline = 0;
+}
+
+
+static void
+ngx_http_cluster_db_status(ngx_http_cluster_db_t *db,
+    cluster_db_status_e status, const char *error)
+{
+    ngx_shmtx_lock(&db->shpool->mutex);
+
+    if (db->sh->status != (uint32_t) status) {
+        db->sh->status = status;
+        db->sh->since = ngx_http_cluster_now();
+    }
+
+    if (status == CLUSTER_DB_UNREACHABLE) {
+        ngx_http_cluster_db_copy(db->sh->last_error,
+                                 sizeof(db->sh->last_error), error);
+    }
+
+    ngx_shmtx_unlock(&db->shpool->mutex);
+}
+
+
+/* a line of libpq's, or the database's: its first line, printable */
+static void
+ngx_http_cluster_db_copy(char *to, size_t size, const char *from)
+{
+    size_t  i;
+
+    for (i = 0; from && from[i] && from[i] != '\n' && i + 1 < size; i++) {
+        to[i] = (from[i] < ' ' || from[i] == 0x7f) ? ' ' : from[i];
+    }
+
+    to[i] = '\0';
+}

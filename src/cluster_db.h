@@ -1,0 +1,129 @@
+/*
+ * ngx_cluster_module: the shared database of several load balancers.
+ *
+ * What any load balancer needs to share its truth through PostgreSQL:
+ * the schema and the statements (SQL text, parameters in $n), the queue
+ * of what waits to be written while the database is away, and the rules
+ * by which what another load balancer wrote merges into this one's
+ * cluster.  The caller speaks to the database (libpq, without blocking)
+ * and holds the locks; this file does no I/O.
+ */
+
+#ifndef CLUSTER_DB_H
+#define CLUSTER_DB_H
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster.h"
+
+
+/* the version of the schema this module writes */
+#define CLUSTER_DB_SCHEMA_VERSION  1
+
+/* the longest name of a schema, an instance, a cluster or a node kept */
+#define CLUSTER_DB_NAME            64
+
+/* the actions that wait for the database while it is away */
+#define CLUSTER_DB_QUEUE           64
+
+
+typedef enum {
+    CLUSTER_DB_OFF = 0,
+    CLUSTER_DB_CONNECTING,
+    CLUSTER_DB_CONNECTED,
+    CLUSTER_DB_UNREACHABLE
+} cluster_db_status_e;
+
+
+typedef enum {
+    CLUSTER_DB_SQL_SCHEMA = 0,    /* makes the schema; then its version */
+    CLUSTER_DB_SQL_REGISTER,      /* $1 instance, $2 host, $3 version,
+                                     $4 now (ms) */
+    CLUSTER_DB_SQL_ACTION,        /* $1 cluster, $2 node, $3 action, $4 by,
+                                     $5 at (ms), $6 instance: the row as
+                                     it stands after, a later one kept */
+    CLUSTER_DB_SQL_ACTIONS,       /* $1 the last seq seen: the actions
+                                     written since, oldest first */
+    CLUSTER_DB_SQL_LISTEN,        /* the channel of the schema's actions */
+    CLUSTER_DB_SQL_SEEN,          /* $1 instance, $2 now (ms) */
+    CLUSTER_DB_SQL_PRUNE,         /* $1 the oldest time kept (ms) */
+    CLUSTER_DB_SQL_N
+} cluster_db_sql_e;
+
+
+/* an operator's action, as it waits for the database or came from it */
+typedef struct {
+    int64_t                  at;              /* ms */
+    int64_t                  seq;             /* the database's; 0 */
+    uint8_t                  admin;           /* cluster_admin_e */
+    char                     cluster[CLUSTER_DB_NAME];
+    char                     node[CLUSTER_DB_NAME];   /* its address */
+    char                     by[48];
+    char                     instance[CLUSTER_DB_NAME];
+} cluster_db_action_t;
+
+
+/* the actions to write, oldest first, in shared memory: plain old data */
+typedef struct {
+    uint32_t                 head;            /* the oldest */
+    uint32_t                 n;
+    uint64_t                 dropped;         /* the oldest, when full */
+    cluster_db_action_t      action[CLUSTER_DB_QUEUE];
+} cluster_db_queue_t;
+
+
+/* the database as the status shows it */
+struct cluster_db_view_s {
+    cluster_db_status_e      status;
+    int64_t                  since;           /* ms; the status's */
+    const char              *instance;
+    uint64_t                 queued;
+    uint64_t                 dropped;
+    const char              *last_error;      /* "" none; never a secret */
+};
+
+
+/*
+ * Whether a name may stand unquoted in SQL as the schema (and the channel
+ * of its notifications): [a-z_][a-z0-9_]*, at most 63 bytes.
+ */
+int cluster_db_identifier(const char *name, size_t len);
+
+/*
+ * A statement's text for a schema (a valid identifier); returns the bytes
+ * it takes, its NUL not counted, which is more than size - 1 when it did
+ * not fit.
+ */
+size_t cluster_db_sql(cluster_db_sql_e which, const char *schema, char *buf,
+    size_t size);
+
+/* the number of parameters of a statement */
+int cluster_db_sql_params(cluster_db_sql_e which);
+
+const char *cluster_db_status_name(cluster_db_status_e status);
+
+/* queued; 0 when the oldest one was dropped for it (and counted) */
+int cluster_db_queue_push(cluster_db_queue_t *q,
+    const cluster_db_action_t *a);
+
+/* the oldest, or NULL; it stays until popped */
+const cluster_db_action_t *cluster_db_queue_peek(const cluster_db_queue_t *q);
+
+void cluster_db_queue_pop(cluster_db_queue_t *q);
+
+/*
+ * An action from the database, into node i of the cluster: the latest by
+ * time wins, so an older one (this load balancer's own, come back, or one
+ * overtaken by a newer local action) changes nothing.  Returns 1 when it
+ * was applied.  Lock, once.
+ */
+int cluster_db_apply(cluster_t *c, size_t i, const cluster_db_action_t *a,
+    const char *name, size_t name_len, int64_t now, cluster_events_t *ev);
+
+/* "drain" by "alice from 10.0.0.1" on "lb1": as the ring of actions says */
+size_t cluster_db_by(const cluster_db_action_t *a, char *buf, size_t size);
+
+
+#endif /* CLUSTER_DB_H */

@@ -1,0 +1,159 @@
+/*
+ * The shared database's core: names, statements, the queue while it is
+ * away, and the merge of an action another load balancer took.
+ */
+
+#include "unit.h"
+#include "cluster_db.h"
+
+
+#define T0  1795606110000LL
+
+
+static void
+test_db_lock(void *data)
+{
+    (*(int *) data)++;
+}
+
+
+static void
+test_db_unlock(void *data)
+{
+    (void) data;
+}
+
+
+void
+test_db(void)
+{
+    int                  locks;
+    char                 buf[4096], small[16];
+    size_t               n, i;
+    cluster_t            c;
+    cluster_node_t       node, *nodes[1];
+    cluster_events_t     ev;
+    cluster_shared_t     shared;
+    cluster_act_t        act;
+    cluster_db_queue_t   q;
+    cluster_db_action_t  a;
+
+    /* the schema's name stands unquoted in SQL: a strict identifier */
+    CHECK(cluster_db_identifier("ngx_cluster", 11));
+    CHECK(cluster_db_identifier("_lb2", 4));
+    CHECK(!cluster_db_identifier("", 0));
+    CHECK(!cluster_db_identifier("2lb", 3));
+    CHECK(!cluster_db_identifier("Lb", 2));
+    CHECK(!cluster_db_identifier("lb;drop", 7));
+    CHECK(!cluster_db_identifier("lb\"x", 4));
+    memset(buf, 'a', 64);
+    CHECK(cluster_db_identifier(buf, 63));
+    CHECK(!cluster_db_identifier(buf, 64));
+
+    /* every statement names the schema; none is left with the stand-in */
+    for (i = 0; i < CLUSTER_DB_SQL_N; i++) {
+        n = cluster_db_sql((cluster_db_sql_e) i, "lbs", buf, sizeof(buf));
+        CHECK(n > 0 && n < sizeof(buf));
+        CHECK(strchr(buf, '@') == NULL);
+        CHECK(strstr(buf, "lbs") != NULL);
+    }
+
+    n = cluster_db_sql(CLUSTER_DB_SQL_LISTEN, "lbs", buf, sizeof(buf));
+    CHECK_STR(buf, "LISTEN lbs");
+    CHECK(n == 10);
+
+    /* too small: cut, terminated, the length it needs told */
+    n = cluster_db_sql(CLUSTER_DB_SQL_SEEN, "lbs", small, sizeof(small));
+    CHECK(n > sizeof(small) && strlen(small) == sizeof(small) - 1);
+
+    CHECK(cluster_db_sql_params(CLUSTER_DB_SQL_ACTION) == 6);
+    CHECK(cluster_db_sql_params(CLUSTER_DB_SQL_SCHEMA) == 0);
+    CHECK_STR(cluster_db_status_name(CLUSTER_DB_UNREACHABLE), "unreachable");
+    CHECK_STR(cluster_db_status_name((cluster_db_status_e) 9), "unknown");
+
+    /* the queue: oldest first; full, the oldest goes and is counted */
+    memset(&q, 0, sizeof(q));
+    memset(&a, 0, sizeof(a));
+    CHECK(cluster_db_queue_peek(&q) == NULL);
+
+    for (i = 0; i < CLUSTER_DB_QUEUE + 3; i++) {
+        a.at = T0 + (int64_t) i;
+        CHECK(cluster_db_queue_push(&q, &a) == (i < CLUSTER_DB_QUEUE));
+    }
+
+    CHECK(q.n == CLUSTER_DB_QUEUE && q.dropped == 3);
+    CHECK(cluster_db_queue_peek(&q)->at == T0 + 3);
+    cluster_db_queue_pop(&q);
+    CHECK(cluster_db_queue_peek(&q)->at == T0 + 4);
+
+    for (i = 0; i < CLUSTER_DB_QUEUE; i++) {
+        cluster_db_queue_pop(&q);
+    }
+
+    CHECK(q.n == 0 && cluster_db_queue_peek(&q) == NULL);
+
+    /* an action from elsewhere: the latest by time wins */
+    memset(&c, 0, sizeof(c));
+    memset(&shared, 0, sizeof(shared));
+    cluster_settings_default(&c.settings);
+    cluster_node_init(&node, T0);
+    nodes[0] = &node;
+    c.nodes = nodes;
+    c.n = 1;
+    c.generation = 1;
+    shared.generation = 1;
+    c.shared = &shared;
+    locks = 0;
+    c.lock.lock = test_db_lock;
+    c.lock.unlock = test_db_unlock;
+    c.lock.data = &locks;
+
+    memset(&a, 0, sizeof(a));
+    a.at = T0 + 100;
+    a.admin = CLUSTER_ADMIN_DRAIN;
+    strcpy(a.node, "10.0.0.13:8624");
+    strcpy(a.by, "alice from 10.0.0.1");
+    strcpy(a.instance, "lb1");
+
+    memset(&ev, 0, sizeof(ev));
+    CHECK(cluster_db_apply(&c, 0, &a, "web3", 4, T0 + 200, &ev) == 1);
+    CHECK(node.admin == CLUSTER_ADMIN_DRAIN && node.admin_at == T0 + 100);
+    CHECK(node.state == CLUSTER_STATE_DRAINED);
+    CHECK(locks == 1);
+    CHECK_STR(shared.actions[0].by, "alice from 10.0.0.1 on lb1");
+    CHECK_STR(shared.actions[0].node, "web3");
+    CHECK(shared.actions[0].at == T0 + 100);
+
+    /* the same again (this one's own, come back): nothing */
+    CHECK(cluster_db_apply(&c, 0, &a, "web3", 4, T0 + 300, &ev) == 0);
+    CHECK(shared.nactions == 1);
+
+    /* an older one: nothing */
+    a.at = T0 + 50;
+    a.admin = CLUSTER_ADMIN_NONE;
+    CHECK(cluster_db_apply(&c, 0, &a, "web3", 4, T0 + 300, &ev) == 0);
+    CHECK(node.admin == CLUSTER_ADMIN_DRAIN);
+
+    /* an operator here acts at once, whatever came from elsewhere */
+    act.node = 0;
+    act.admin = CLUSTER_ADMIN_NONE;
+    act.name = "web3";
+    act.name_len = 4;
+    act.by = "bob from 10.0.0.2";
+    cluster_act(&c, &act, T0 + 60, &ev);
+    CHECK(node.admin == CLUSTER_ADMIN_NONE && node.admin_at == T0 + 60);
+
+    /* a later one from elsewhere wins again */
+    a.at = T0 + 400;
+    a.admin = CLUSTER_ADMIN_REMOVE;
+    CHECK(cluster_db_apply(&c, 0, &a, "web3", 4, T0 + 500, &ev) == 1);
+    CHECK(node.admin == CLUSTER_ADMIN_REMOVE);
+
+    /* nonsense from the database is refused */
+    a.at = T0 + 900;
+    a.admin = 7;
+    CHECK(cluster_db_apply(&c, 0, &a, "web3", 4, T0 + 900, &ev) == 0);
+    nodes[0] = NULL;
+    a.admin = CLUSTER_ADMIN_NONE;
+    CHECK(cluster_db_apply(&c, 0, &a, "web3", 4, T0 + 900, &ev) == 0);
+}
