@@ -15,6 +15,7 @@ packages="
     libsodium-dev
     libjansson-dev
     libpq-dev
+    postgresql
     wrk
     curl
     chromium
