@@ -1244,6 +1244,11 @@ ngx_http_cluster_db_fail(ngx_http_cluster_db_t *db, const char *what,
 
     ngx_http_cluster_db_copy(text, sizeof(text), error ? error : what);
 
+    if (error == NULL) {
+        error = "";
+        what = text;
+    }
+
     ngx_http_cluster_db_close(db);
 
     db->retry_at = ngx_http_cluster_now() + (int64_t) db->backoff;
@@ -1253,8 +1258,9 @@ ngx_http_cluster_db_fail(ngx_http_cluster_db_t *db, const char *what,
         /* once an outage; the page has the last error meanwhile */
         db->said_down = 1;
         ngx_log_error(NGX_LOG_ERR, db->log, 0,
-                      "cluster database unreachable: %s: %s; traffic goes "
-                      "on, actions wait for it", what, text);
+                      "cluster database unreachable: %s%s%s; traffic goes "
+                      "on, actions wait for it", what, error[0] ? ": " : "",
+                      error[0] ? text : "");
     }
 
     ngx_http_cluster_db_status(db, CLUSTER_DB_UNREACHABLE, text);
