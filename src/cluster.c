@@ -1035,6 +1035,44 @@ cluster_act_do(cluster_t *c, const cluster_act_t *act, int64_t at,
 }
 
 
+int
+cluster_key_adopt(cluster_t *c, size_t i, cluster_key_e key, int64_t since,
+    const char *by, int64_t now, cluster_events_t *ev)
+{
+    int              changed;
+    size_t           len;
+    cluster_node_t  *node;
+
+    node = c->nodes[i];
+
+    if (node == NULL || key == CLUSTER_KEY_UNKNOWN || since > now) {
+        return 0;
+    }
+
+    changed = 0;
+
+    cluster_lock(c);
+
+    if (since > node->key_since && key != node->key) {
+        node->key = (uint8_t) key;
+        node->key_since = since;
+        node->key_refusals = (key == CLUSTER_KEY_MISMATCH) ? 2 : 0;
+
+        len = strlen(by);
+        len = len < sizeof(node->key_by) - 1 ? len : sizeof(node->key_by) - 1;
+        memcpy(node->key_by, by, len);
+        node->key_by[len] = '\0';
+
+        cluster_evaluate_node(c, i, now, ev);
+        changed = 1;
+    }
+
+    cluster_unlock(c);
+
+    return changed;
+}
+
+
 size_t
 cluster_save_copy(cluster_t *c, cluster_node_t *facts,
     cluster_action_t actions[CLUSTER_ACTIONS_MAX])

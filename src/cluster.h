@@ -321,6 +321,15 @@ int cluster_answer_cookie(const cluster_t *c, cluster_answer_t *a,
 void cluster_answer_done(cluster_t *c, size_t i, cluster_request_t *r,
     const cluster_answer_t *a, int64_t now, cluster_events_t *ev);
 
+/*
+ * A cryptographic key verdict reached elsewhere (another load balancer,
+ * "by"), at "since": it replaces the node's own when it is later, as a
+ * verdict of the node's own cookies would.  Returns 1 when it changed the
+ * node.  Lock, once.
+ */
+int cluster_key_adopt(cluster_t *c, size_t i, cluster_key_e key,
+    int64_t since, const char *by, int64_t now, cluster_events_t *ev);
+
 /* an operator's action: the node's admin state and the ring; lock, once */
 void cluster_act(cluster_t *c, const cluster_act_t *act, int64_t now,
     cluster_events_t *ev);

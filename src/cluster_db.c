@@ -4,9 +4,12 @@
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "cluster_buf.h"
 #include "cluster_db.h"
+#include "cluster_json.h"
 
 
 /*
@@ -44,6 +47,15 @@ static const char  *cluster_db_sql_text[CLUSTER_DB_SQL_N] = {
         "to_state text NOT NULL DEFAULT '', "
         "reasons text NOT NULL DEFAULT '', by text NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS events_at ON @.events (at);"
+    "CREATE TABLE IF NOT EXISTS @.observations ("
+        "instance text NOT NULL, cluster text NOT NULL, node text NOT NULL, "
+        "state text NOT NULL, in_rotation boolean NOT NULL, "
+        "findings bigint NOT NULL, last_heartbeat bigint NOT NULL, "
+        "last_check bigint NOT NULL, release text NOT NULL, "
+        "key int NOT NULL, key_since bigint NOT NULL, "
+        "key_fingerprint text NOT NULL, key_opened bigint NOT NULL, "
+        "key_refused bigint NOT NULL, at bigint NOT NULL, "
+        "PRIMARY KEY (instance, cluster, node));"
     "COMMIT;"
     "SELECT value FROM @.meta WHERE key = 'schema_version'",
 
@@ -82,7 +94,31 @@ static const char  *cluster_db_sql_text[CLUSTER_DB_SQL_N] = {
 
     /* CLUSTER_DB_SQL_PRUNE: in small batches, never a long lock */
     "DELETE FROM @.events WHERE id IN "
-    "(SELECT id FROM @.events WHERE at < $1::bigint LIMIT 1000)"
+    "(SELECT id FROM @.events WHERE at < $1::bigint LIMIT 1000)",
+
+    /* CLUSTER_DB_SQL_OBSERVE: one round trip, whatever the nodes */
+    "WITH w AS (INSERT INTO @.observations (instance, cluster, node, state, "
+        "in_rotation, findings, last_heartbeat, last_check, release, key, "
+        "key_since, key_fingerprint, key_opened, key_refused, at) "
+        "SELECT $1, o.c, o.n, o.s, o.r, o.f, o.h, o.k, o.v, o.key, o.ks, "
+        "o.kf, o.ko, o.kr, $2::bigint FROM json_to_recordset($3::json) AS "
+        "o(c text, n text, s text, r boolean, f bigint, h bigint, k bigint, "
+        "v text, key int, ks bigint, kf text, ko bigint, kr bigint) "
+        "ON CONFLICT (instance, cluster, node) DO UPDATE SET "
+        "state = excluded.state, in_rotation = excluded.in_rotation, "
+        "findings = excluded.findings, "
+        "last_heartbeat = excluded.last_heartbeat, "
+        "last_check = excluded.last_check, release = excluded.release, "
+        "key = excluded.key, key_since = excluded.key_since, "
+        "key_fingerprint = excluded.key_fingerprint, "
+        "key_opened = excluded.key_opened, "
+        "key_refused = excluded.key_refused, at = excluded.at), "
+    "s AS (UPDATE @.instances SET last_seen = $2::bigint WHERE name = $1) "
+    "SELECT o.instance, i.host, i.last_seen, o.cluster, o.node, o.state, "
+        "o.in_rotation, o.findings, o.key, o.key_since, o.key_fingerprint, "
+        "o.at FROM @.observations o JOIN @.instances i ON i.name = o.instance "
+        "WHERE o.instance <> $1 ORDER BY o.instance, o.cluster, o.node "
+        "LIMIT 4096"
 };
 
 
@@ -91,7 +127,7 @@ static void cluster_db_append(char *buf, size_t size, size_t *n,
 
 
 static const int  cluster_db_sql_nparams[CLUSTER_DB_SQL_N] = {
-    0, 4, 6, 1, 0, 2, 1
+    0, 4, 6, 1, 0, 2, 1, 3
 };
 
 
@@ -271,4 +307,178 @@ cluster_db_apply(cluster_t *c, size_t i, const cluster_db_action_t *a,
     applied = cluster_act_at(c, &act, a->at, now, ev);
 
     return applied;
+}
+
+
+size_t
+cluster_db_observations(char *buf, size_t size,
+    const cluster_db_observation_t *o, size_t n)
+{
+    size_t                 i;
+    const char            *state;
+    cluster_buf_t          b;
+    const cluster_node_t  *f;
+
+    cluster_buf_init(&b, buf, size);
+
+    cluster_buf_cstr(&b, "[");
+
+    for (i = 0; i < n; i++) {
+        f = o[i].facts;
+        state = cluster_state_name((cluster_state_e) f->state);
+
+        cluster_buf_cstr(&b, i ? ",{" : "{");
+        cluster_json_key(&b, "c");
+        cluster_json_string(&b, o[i].cluster, o[i].cluster_len);
+        cluster_buf_cstr(&b, ",");
+        cluster_json_key(&b, "n");
+        cluster_json_string(&b, o[i].node, o[i].node_len);
+        cluster_buf_cstr(&b, ",");
+        cluster_json_key(&b, "s");
+        cluster_json_string(&b, state, strlen(state));
+        cluster_buf_cstr(&b, ",");
+        cluster_json_key(&b, "r");
+        cluster_json_bool(&b, f->in_rotation);
+        cluster_buf_cstr(&b, ",");
+        cluster_json_key(&b, "f");
+        cluster_buf_uint(&b, f->findings);
+        cluster_buf_cstr(&b, ",");
+        cluster_json_key(&b, "h");
+        cluster_buf_int(&b, f->last_heartbeat);
+        cluster_buf_cstr(&b, ",");
+        cluster_json_key(&b, "k");
+        cluster_buf_int(&b, f->last_check);
+        cluster_buf_cstr(&b, ",");
+        cluster_json_key(&b, "v");
+        cluster_json_string(&b, f->health.release, strlen(f->health.release));
+        cluster_buf_cstr(&b, ",");
+        cluster_json_key(&b, "key");
+        cluster_buf_uint(&b, f->key);
+        cluster_buf_cstr(&b, ",");
+        cluster_json_key(&b, "ks");
+        cluster_buf_int(&b, f->key_since);
+        cluster_buf_cstr(&b, ",");
+        cluster_json_key(&b, "kf");
+        cluster_json_string(&b, o[i].key_fingerprint,
+                            strlen(o[i].key_fingerprint));
+        cluster_buf_cstr(&b, ",");
+        cluster_json_key(&b, "ko");
+        cluster_buf_uint(&b, f->cookies_opened);
+        cluster_buf_cstr(&b, ",");
+        cluster_json_key(&b, "kr");
+        cluster_buf_uint(&b, f->cookies_refused);
+        cluster_buf_cstr(&b, "}");
+    }
+
+    cluster_buf_cstr(&b, "]");
+
+    return b.need;
+}
+
+
+/* a column's integer, in 0 .. max; -1 when it is not one */
+static int
+cluster_db_int(const char *s, int64_t max, int64_t *v)
+{
+    int64_t  n;
+
+    if (s == NULL || *s == '\0') {
+        return -1;
+    }
+
+    for (n = 0; *s; s++) {
+        if (*s < '0' || *s > '9' || n > max / 10
+            || n * 10 > max - (*s - '0'))
+        {
+            return -1;
+        }
+
+        n = n * 10 + (*s - '0');
+    }
+
+    *v = n;
+
+    return 0;
+}
+
+
+int
+cluster_db_peer_parse(cluster_db_peer_t *p,
+    const char *const col[CLUSTER_DB_PEER_COLUMNS], int64_t now)
+{
+    int      i;
+    int64_t  v, findings, key;
+
+    memset(p, 0, sizeof(cluster_db_peer_t));
+
+    for (i = 0; i < CLUSTER_DB_PEER_COLUMNS; i++) {
+        if (col[i] == NULL) {
+            return 0;
+        }
+    }
+
+    if (strlen(col[0]) >= sizeof(p->instance)
+        || strlen(col[3]) >= sizeof(p->cluster)
+        || strlen(col[4]) >= sizeof(p->node)
+        || strlen(col[10]) >= sizeof(p->key_fingerprint)
+        || cluster_db_int(col[2], CLUSTER_TIME_MAX, &p->last_seen)
+        || cluster_db_int(col[7], UINT32_MAX, &findings)
+        || cluster_db_int(col[8], CLUSTER_KEY_MISMATCH, &key)
+        || cluster_db_int(col[9], CLUSTER_TIME_MAX, &p->key_since)
+        || cluster_db_int(col[11], CLUSTER_TIME_MAX, &p->at))
+    {
+        return 0;
+    }
+
+    for (v = 0; v <= CLUSTER_STATE_REMOVED; v++) {
+        if (strcmp(col[5], cluster_state_name((cluster_state_e) v)) == 0) {
+            break;
+        }
+    }
+
+    if (v > CLUSTER_STATE_REMOVED) {
+        return 0;
+    }
+
+    strcpy(p->instance, col[0]);
+    snprintf(p->host, sizeof(p->host), "%s", col[1]);
+    strcpy(p->cluster, col[3]);
+    strcpy(p->node, col[4]);
+    strcpy(p->key_fingerprint, col[10]);
+
+    p->state = (uint8_t) v;
+    p->in_rotation = (col[6][0] == 't');
+    p->findings = (uint32_t) findings;
+    p->key = (uint8_t) key;
+
+    /* a clock ahead of this one's is not believed past now */
+    p->last_seen = p->last_seen > now ? now : p->last_seen;
+    p->key_since = p->key_since > now ? now : p->key_since;
+    p->at = p->at > now ? now : p->at;
+
+    return 1;
+}
+
+
+int
+cluster_db_share_key(cluster_t *c, size_t i, const cluster_db_peer_t *p,
+    const char *key_fingerprint, int64_t now, cluster_events_t *ev)
+{
+    int              changed;
+    cluster_node_t  *node;
+
+    node = c->nodes[i];
+
+    if (node == NULL || p->key == CLUSTER_KEY_UNKNOWN
+        || key_fingerprint[0] == '\0'
+        || strcmp(p->key_fingerprint, key_fingerprint) != 0)
+    {
+        /* no verdict, or one of another key: it says nothing here */
+        return 0;
+    }
+
+    changed = cluster_key_adopt(c, i, p->key, p->key_since, p->instance,
+                                now, ev);
+
+    return changed;
 }

@@ -49,6 +49,10 @@ typedef enum {
     CLUSTER_DB_SQL_LISTEN,        /* the channel of the schema's actions */
     CLUSTER_DB_SQL_SEEN,          /* $1 instance, $2 now (ms) */
     CLUSTER_DB_SQL_PRUNE,         /* $1 the oldest time kept (ms) */
+    CLUSTER_DB_SQL_OBSERVE,       /* $1 instance, $2 now (ms), $3 this one's
+                                     observations (cluster_db_observations):
+                                     the others' observations, with their
+                                     instance's host and last_seen */
     CLUSTER_DB_SQL_N
 } cluster_db_sql_e;
 
@@ -72,6 +76,36 @@ typedef struct {
     uint64_t                 dropped;         /* the oldest, when full */
     cluster_db_action_t      action[CLUSTER_DB_QUEUE];
 } cluster_db_queue_t;
+
+
+/* a node as this load balancer sees it, for CLUSTER_DB_SQL_OBSERVE */
+typedef struct {
+    const char              *cluster;
+    size_t                   cluster_len;
+    const char              *node;            /* its address */
+    size_t                   node_len;
+    const cluster_node_t    *facts;
+    const char              *key_fingerprint; /* of the cluster's key; "" */
+} cluster_db_observation_t;
+
+
+/* a node as another load balancer sees it, a row of the database's */
+typedef struct {
+    char                     instance[CLUSTER_DB_NAME];
+    char                     host[CLUSTER_DB_NAME];
+    int64_t                  last_seen;       /* ms, the instance's */
+    char                     cluster[CLUSTER_DB_NAME];
+    char                     node[CLUSTER_DB_NAME];
+    uint8_t                  state;           /* cluster_state_e */
+    uint8_t                  in_rotation;
+    uint8_t                  key;             /* cluster_key_e, crypto */
+    uint32_t                 findings;
+    int64_t                  key_since;
+    char                     key_fingerprint[9];
+    int64_t                  at;              /* ms, of the observation */
+} cluster_db_peer_t;
+
+#define CLUSTER_DB_PEER_COLUMNS  12
 
 
 /* the database as the status shows it */
@@ -121,6 +155,31 @@ void cluster_db_queue_pop(cluster_db_queue_t *q);
  */
 int cluster_db_apply(cluster_t *c, size_t i, const cluster_db_action_t *a,
     const char *name, size_t name_len, int64_t now, cluster_events_t *ev);
+
+/*
+ * The observations of this load balancer, as the JSON that
+ * CLUSTER_DB_SQL_OBSERVE takes in $3; returns the bytes it takes, which is
+ * more than size when it did not fit.
+ */
+size_t cluster_db_observations(char *buf, size_t size,
+    const cluster_db_observation_t *o, size_t n);
+
+/*
+ * A row of CLUSTER_DB_SQL_OBSERVE's answer, its columns as text (NULL for
+ * SQL's NULL), into "p"; 0 when a value is out of its range, and then the
+ * row is to be passed over.
+ */
+int cluster_db_peer_parse(cluster_db_peer_t *p,
+    const char *const col[CLUSTER_DB_PEER_COLUMNS], int64_t now);
+
+/*
+ * The cryptographic key verdict another load balancer reached on node i,
+ * with the same cluster key: the latest wins, as between this one's own
+ * verdicts, and the node is ejected or taken back by it, the instance
+ * named as its evidence.  Returns 1 when it changed the node.  Lock, once.
+ */
+int cluster_db_share_key(cluster_t *c, size_t i, const cluster_db_peer_t *p,
+    const char *key_fingerprint, int64_t now, cluster_events_t *ev);
 
 /* "drain" by "alice from 10.0.0.1" on "lb1": as the ring of actions says */
 size_t cluster_db_by(const cluster_db_action_t *a, char *buf, size_t size);

@@ -107,6 +107,7 @@ cluster_node_key_forget(cluster_node_t *node)
     node->key = CLUSTER_KEY_UNKNOWN;
     node->key_since = 0;
     node->key_refusals = 0;
+    node->key_by[0] = '\0';
 }
 
 
@@ -135,6 +136,7 @@ cluster_node_up_again(cluster_node_t *node)
     if (node->key == CLUSTER_KEY_MISMATCH) {
         node->key = CLUSTER_KEY_UNKNOWN;
         node->key_refusals = 0;
+        node->key_by[0] = '\0';
     }
 
     node->key_forget = 1;
@@ -144,6 +146,9 @@ cluster_node_up_again(cluster_node_t *node)
 void
 cluster_node_key_verdict(cluster_node_t *node, int opened, int64_t now)
 {
+    /* its own cookies: the verdict is this load balancer's */
+    node->key_by[0] = '\0';
+
     if (opened) {
         node->cookies_opened++;
         node->key_refusals = 0;

@@ -169,6 +169,8 @@ typedef struct {
     uint64_t     lost_sessions;   /* valid cookies answered with a sign-in */
     uint8_t      key;             /* cluster_key_e */
     uint8_t      key_refusals;    /* refused cookies in a row */
+    char         key_by[16];      /* the load balancer that proved it, when
+                                     another did (cluster_database); "" */
 
     /* the behavioural key check (cluster_session.h) */
     uint32_t     sessions_served;  /* other nodes' sessions it served */

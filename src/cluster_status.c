@@ -434,6 +434,10 @@ cluster_status_node(cluster_buf_t *b, const cluster_status_cluster_t *cluster,
     cluster_json_key(b, "evidence");
     cluster_json_string_or_null(b, evidence, evidence ? strlen(evidence) : 0);
     cluster_buf_cstr(b, ",");
+    cluster_json_key(b, "proved_by");
+    cluster_json_string_or_null(b, f->key_by[0] ? f->key_by : NULL,
+                                strlen(f->key_by));
+    cluster_buf_cstr(b, ",");
     cluster_json_key(b, "checks");
     cluster_buf_cstr(b, "{");
     cluster_json_key(b, "crypto");

@@ -24,6 +24,98 @@ test_db_unlock(void *data)
 }
 
 
+static void
+test_db_peers(cluster_t *c, cluster_node_t *node)
+{
+    char                       buf[2048];
+    size_t                     n;
+    cluster_events_t           ev;
+    cluster_db_peer_t          p;
+    cluster_db_observation_t   o;
+
+    const char  *row[CLUSTER_DB_PEER_COLUMNS] = {
+        "lb1", "lb1.example", "1795606110500", "proget", "10.0.0.13:8624",
+        "up", "t", "4", "2", "1795606110400", "0badf00d", "1795606110500"
+    };
+
+    /* this one's observations: one JSON array for one statement */
+    cluster_node_init(node, T0);
+    node->state = CLUSTER_STATE_DOWN;
+    node->findings = CLUSTER_FINDING_DOWN;
+    strcpy(node->health.release, "2025.3");
+
+    o.cluster = "pro\"get";
+    o.cluster_len = 7;
+    o.node = "10.0.0.13:8624";
+    o.node_len = 14;
+    o.facts = node;
+    o.key_fingerprint = "0badf00d";
+
+    n = cluster_db_observations(buf, sizeof(buf), &o, 1);
+    CHECK(n < sizeof(buf));
+    buf[n] = '\0';
+    CHECK(strncmp(buf, "[{\"c\":\"pro\\\"get\",\"n\":\"10.0.0.13:8624\","
+                       "\"s\":\"down\",\"r\":true,\"f\":2,", 62) == 0);
+    CHECK(strstr(buf, "\"v\":\"2025.3\",\"key\":0,") != NULL);
+    CHECK(strstr(buf, "\"kf\":\"0badf00d\"") != NULL);
+    CHECK(cluster_db_observations(buf, 0, &o, 0) == 2);
+
+    /* another one's, read back: every value in its range */
+    CHECK(cluster_db_peer_parse(&p, row, T0 + 1000) == 1);
+    CHECK_STR(p.instance, "lb1");
+    CHECK(p.state == CLUSTER_STATE_UP && p.in_rotation == 1);
+    CHECK(p.key == CLUSTER_KEY_MISMATCH && p.findings == 4);
+    CHECK(p.key_since == T0 + 400 && p.at == T0 + 500);
+
+    /* a clock ahead of this one is taken as now */
+    CHECK(cluster_db_peer_parse(&p, row, T0) == 1);
+    CHECK(p.key_since == T0 && p.at == T0);
+
+    row[5] = "sideways";
+    CHECK(cluster_db_peer_parse(&p, row, T0 + 1000) == 0);
+    row[5] = "up";
+    row[8] = "3";
+    CHECK(cluster_db_peer_parse(&p, row, T0 + 1000) == 0);
+    row[8] = "-1";
+    CHECK(cluster_db_peer_parse(&p, row, T0 + 1000) == 0);
+    row[8] = "2";
+    row[7] = "99999999999999999999";
+    CHECK(cluster_db_peer_parse(&p, row, T0 + 1000) == 0);
+    row[7] = "4";
+    row[10] = "a fingerprint far too long";
+    CHECK(cluster_db_peer_parse(&p, row, T0 + 1000) == 0);
+    row[10] = "0badf00d";
+    row[1] = NULL;
+    CHECK(cluster_db_peer_parse(&p, row, T0 + 1000) == 0);
+    row[1] = "lb1.example";
+    CHECK(cluster_db_peer_parse(&p, row, T0 + 1000) == 1);
+
+    /* lb1 proved a mismatch: ejected here too, lb1 named */
+    cluster_node_init(node, T0);
+    memset(&ev, 0, sizeof(ev));
+    CHECK(cluster_db_share_key(c, 0, &p, "0badf00d", T0 + 1000, &ev) == 1);
+    CHECK(node->key == CLUSTER_KEY_MISMATCH);
+    CHECK_STR(node->key_by, "lb1");
+    CHECK(node->findings & CLUSTER_FINDING_KEY_MISMATCH);
+    CHECK(!node->in_rotation);
+
+    /* the same again, or an older one: nothing */
+    CHECK(cluster_db_share_key(c, 0, &p, "0badf00d", T0 + 1100, &ev) == 0);
+
+    /* a verdict under another key says nothing here */
+    cluster_node_init(node, T0);
+    CHECK(cluster_db_share_key(c, 0, &p, "12345678", T0 + 1000, &ev) == 0);
+    CHECK(cluster_db_share_key(c, 0, &p, "", T0 + 1000, &ev) == 0);
+    CHECK(node->key == CLUSTER_KEY_UNKNOWN);
+
+    /* this one's own later verdict wins; its own cookies clear the name */
+    CHECK(cluster_db_share_key(c, 0, &p, "0badf00d", T0 + 1000, &ev) == 1);
+    cluster_node_key_verdict(node, 1, T0 + 2000);
+    CHECK(node->key == CLUSTER_KEY_IN_SYNC && node->key_by[0] == '\0');
+    CHECK(cluster_db_share_key(c, 0, &p, "0badf00d", T0 + 2100, &ev) == 0);
+}
+
+
 void
 test_db(void)
 {
@@ -156,4 +248,7 @@ test_db(void)
     nodes[0] = NULL;
     a.admin = CLUSTER_ADMIN_NONE;
     CHECK(cluster_db_apply(&c, 0, &a, "web3", 4, T0 + 900, &ev) == 0);
+    nodes[0] = &node;
+
+    test_db_peers(&c, &node);
 }

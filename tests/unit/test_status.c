@@ -89,7 +89,8 @@ test_status(void)
     CHECK(strstr(buf, "\"key_check\":{\"crypto\":false,\"cross_node\":false,"
                       "\"sessions\":0,") != NULL);
     CHECK(strstr(buf, "\"encryption_key\":{\"in_sync\":null,"
-                      "\"evidence\":null,\"checks\":{\"crypto\":null,"
+                      "\"evidence\":null,\"proved_by\":null,"
+                      "\"checks\":{\"crypto\":null,"
                       "\"cross_node\":null},\"key_class\":null,") != NULL);
     CHECK(strstr(buf, "\"name\":\"web\\u003c2\\u003e\"") != NULL);
     CHECK(strstr(buf, "\"state\":\"checking\"") != NULL);
