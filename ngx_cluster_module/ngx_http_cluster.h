@@ -291,6 +291,9 @@ void ngx_http_cluster_database_push(ngx_http_cluster_db_t *db,
     int64_t at);
 void ngx_http_cluster_database_view(ngx_http_cluster_db_t *db,
     cluster_db_view_t *v, char *error, size_t size);
+ngx_int_t ngx_http_cluster_database_views(ngx_http_cluster_db_t *db,
+    ngx_pool_t *pool, cluster_status_cluster_t *clusters, ngx_uint_t n,
+    int64_t now);
 
 ngx_int_t ngx_http_cluster_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);

@@ -34,7 +34,9 @@
 #define NGX_HTTP_CLUSTER_DB_SEEN      10000
 #define NGX_HTTP_CLUSTER_DB_PRUNE     (600 * 1000)
 #define NGX_HTTP_CLUSTER_DB_BACKOFF   30000     /* the longest wait */
-#define NGX_HTTP_CLUSTER_DB_ZONE      (128 * 1024)
+#define NGX_HTTP_CLUSTER_DB_ZONE      (512 * 1024)
+#define NGX_HTTP_CLUSTER_DB_PEERS     1024      /* other instances' views
+                                                   of nodes kept */
 
 
 typedef enum {
@@ -54,6 +56,9 @@ typedef struct {
     char                              last_error[160];
     int64_t                           seq;        /* the last action seen */
     cluster_db_queue_t                queue;      /* actions to write */
+    int64_t                           peers_at;   /* when last read */
+    ngx_uint_t                        npeers;
+    cluster_db_peer_t                 peers[NGX_HTTP_CLUSTER_DB_PEERS];
 } ngx_http_cluster_db_shm_t;
 
 
@@ -83,6 +88,8 @@ struct ngx_http_cluster_db_s {
     int64_t                           retry_at;
     ngx_msec_t                        backoff;
     int64_t                           next_poll;
+    int64_t                           next_observe;
+    ngx_msec_t                        observe_every;
     int64_t                           next_seen;
     int64_t                           next_prune;
     int64_t                           started;
@@ -120,6 +127,12 @@ static void ngx_http_cluster_db_actions(ngx_http_cluster_db_t *db,
     PGresult *res);
 static void ngx_http_cluster_db_apply(ngx_http_cluster_db_t *db,
     cluster_db_action_t *a);
+static ngx_int_t ngx_http_cluster_db_observe(ngx_http_cluster_db_t *db,
+    int64_t now);
+static void ngx_http_cluster_db_peers(ngx_http_cluster_db_t *db,
+    PGresult *res);
+static void ngx_http_cluster_db_share(ngx_http_cluster_db_t *db,
+    cluster_db_peer_t *p, int64_t now);
 static void ngx_http_cluster_db_fail(ngx_http_cluster_db_t *db,
     const char *what, const char *error);
 static void ngx_http_cluster_db_close(ngx_http_cluster_db_t *db);
@@ -467,8 +480,22 @@ ngx_int_t
 ngx_http_cluster_database_init_process(ngx_cycle_t *cycle,
     ngx_http_cluster_db_t *db)
 {
+    ngx_uint_t                     i;
+    ngx_http_cluster_srv_conf_t  **cscfp;
+
     db->log = cycle->log;
     db->backoff = 1000;
+
+    /* what this one sees, once an interval, and never more than a second */
+    db->observe_every = 30000;
+    cscfp = db->cmcf->clusters.elts;
+
+    for (i = 0; i < db->cmcf->clusters.nelts; i++) {
+        db->observe_every = ngx_min(db->observe_every,
+                            (ngx_msec_t) cscfp[i]->cluster.settings.interval);
+    }
+
+    db->observe_every = ngx_max(db->observe_every, 1000);
 
     db->tick.handler = ngx_http_cluster_db_tick;
     db->tick.data = db;
@@ -554,6 +581,124 @@ ngx_http_cluster_database_view(ngx_http_cluster_db_t *db,
 
     v->instance = (const char *) db->instance.data;
     v->last_error = error;
+}
+
+
+/*
+ * The other load balancers, and how they see each node, beside this one's
+ * snapshots for the status: copied out of the zone into the request's
+ * pool, under the zone's lock once.
+ */
+ngx_int_t
+ngx_http_cluster_database_views(ngx_http_cluster_db_t *db, ngx_pool_t *pool,
+    cluster_status_cluster_t *clusters, ngx_uint_t n, int64_t now)
+{
+    size_t                      len;
+    int64_t                     alive;
+    ngx_uint_t                  i, j, k, m, npeers, nv;
+    cluster_db_peer_t          *peers, *p;
+    cluster_status_view_t      *v;
+    cluster_status_node_t      *node;
+    cluster_status_cluster_t   *c;
+    cluster_status_instance_t  *in;
+
+    ngx_shmtx_lock(&db->shpool->mutex);
+
+    npeers = db->sh->npeers;
+
+    peers = ngx_palloc(pool, npeers * sizeof(cluster_db_peer_t) + 1);
+
+    if (peers) {
+        ngx_memcpy(peers, db->sh->peers, npeers * sizeof(cluster_db_peer_t));
+    }
+
+    ngx_shmtx_unlock(&db->shpool->mutex);
+
+    if (peers == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* alive: seen within three of its rounds of observations */
+    alive = 3 * (int64_t) db->observe_every + 1000;
+
+    for (i = 0; i < n; i++) {
+        c = &clusters[i];
+
+        in = ngx_palloc(pool, (npeers + 1) * sizeof(cluster_status_instance_t));
+        if (in == NULL) {
+            return NGX_ERROR;
+        }
+
+        in[0].instance = (const char *) db->instance.data;
+        in[0].host = (const char *) ngx_cycle->hostname.data;
+        in[0].last_seen = now;
+        in[0].alive = 1;
+        in[0].self = 1;
+        m = 1;
+
+        for (k = 0; k < npeers; k++) {
+            p = &peers[k];
+
+            if (ngx_strlen(p->cluster) != c->name_len
+                || ngx_strncmp(p->cluster, c->name, c->name_len) != 0)
+            {
+                continue;
+            }
+
+            for (j = 0; j < m; j++) {
+                if (ngx_strcmp(in[j].instance, p->instance) == 0) {
+                    break;
+                }
+            }
+
+            if (j == m) {
+                in[m].instance = p->instance;
+                in[m].host = p->host;
+                in[m].last_seen = p->last_seen;
+                in[m].alive = (now - p->last_seen <= alive);
+                in[m].self = 0;
+                m++;
+            }
+        }
+
+        c->instances = in;
+        c->ninstances = m;
+
+        for (j = 0; j < c->n; j++) {
+            node = &c->nodes[j];
+            len = node->id_len;
+            nv = 0;
+
+            v = ngx_palloc(pool, (m + 1) * sizeof(cluster_status_view_t));
+            if (v == NULL) {
+                return NGX_ERROR;
+            }
+
+            for (k = 0; k < npeers && nv < m; k++) {
+                p = &peers[k];
+
+                if (ngx_strlen(p->node) != len
+                    || ngx_strncmp(p->node, node->id, len) != 0
+                    || ngx_strlen(p->cluster) != c->name_len
+                    || ngx_strncmp(p->cluster, c->name, c->name_len) != 0)
+                {
+                    continue;
+                }
+
+                v[nv].instance = p->instance;
+                v[nv].state = p->state;
+                v[nv].in_rotation = p->in_rotation;
+                v[nv].findings = p->findings;
+                v[nv].at = p->at;
+                nv++;
+            }
+
+            node->views = v;
+            node->nviews = nv;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -901,6 +1046,14 @@ ngx_http_cluster_db_next(ngx_http_cluster_db_t *db, int64_t now)
         return;
     }
 
+    if (now >= db->next_observe) {
+        db->next_observe = now + (int64_t) db->observe_every;
+
+        if (ngx_http_cluster_db_observe(db, now) == NGX_OK) {
+            return;
+        }
+    }
+
     if (db->poll_now || now >= db->next_poll) {
         db->poll_now = 0;
         db->next_poll = now + NGX_HTTP_CLUSTER_DB_POLL;
@@ -1103,6 +1256,10 @@ ngx_http_cluster_db_result(ngx_http_cluster_db_t *db, PGresult *res)
         ngx_http_cluster_db_actions(db, res);
         break;
 
+    case CLUSTER_DB_SQL_OBSERVE:
+        ngx_http_cluster_db_peers(db, res);
+        break;
+
     default:
         break;
     }
@@ -1230,6 +1387,199 @@ ngx_http_cluster_db_apply(ngx_http_cluster_db_t *db, cluster_db_action_t *a)
                           name, same ? "" : " (", same ? &empty : m->id,
                           same ? "" : ")", cluster_action_name(a->admin),
                           a->by, a->instance);
+            break;
+        }
+    }
+}
+
+
+/*
+ * What this load balancer sees of every node, in one statement that reads
+ * back what the others see: one round trip an interval, whatever the
+ * traffic and the number of nodes.
+ */
+static ngx_int_t
+ngx_http_cluster_db_observe(ngx_http_cluster_db_t *db, int64_t now)
+{
+    u_char                         *json, at[NGX_INT64_LEN + 1];
+    size_t                          size, len;
+    ngx_uint_t                      i, j, n, k, base;
+    const char                     *values[3];
+    cluster_node_t                 *facts;
+    cluster_db_observation_t       *obs;
+    ngx_http_cluster_srv_conf_t   **cscfp, *cscf;
+
+    cscfp = db->cmcf->clusters.elts;
+    n = 0;
+
+    for (i = 0; i < db->cmcf->clusters.nelts; i++) {
+        n += cscfp[i]->nmembers;
+    }
+
+    obs = ngx_alloc(n * (sizeof(cluster_db_observation_t)
+                         + sizeof(cluster_node_t)) + 1, db->log);
+    if (obs == NULL) {
+        return NGX_ERROR;
+    }
+
+    facts = (cluster_node_t *) (obs + n);
+    base = 0;
+    k = 0;
+
+    for (i = 0; i < db->cmcf->clusters.nelts; i++) {
+        cscf = cscfp[i];
+
+        if (cscf->shared == NULL) {
+            base += cscf->nmembers;
+            continue;
+        }
+
+        /* a copy of each cluster, under its lock once */
+        cluster_copy(&cscf->cluster, &facts[base]);
+
+        for (j = 0; j < cscf->nmembers; j++) {
+            if (cscf->cluster.nodes[j] == NULL) {
+                continue;
+            }
+
+            obs[k].cluster = (const char *) cscf->upstream->host.data;
+            obs[k].cluster_len = cscf->upstream->host.len;
+            obs[k].node = (const char *) cscf->members[j].id->data;
+            obs[k].node_len = cscf->members[j].id->len;
+            obs[k].facts = &facts[base + j];
+            obs[k].key_fingerprint = ngx_http_cluster_key_used(cscf);
+            k++;
+        }
+
+        base += cscf->nmembers;
+    }
+
+    size = cluster_db_observations(NULL, 0, obs, k) + 1;
+
+    json = ngx_alloc(size, db->log);
+    if (json == NULL) {
+        ngx_free(obs);
+        return NGX_ERROR;
+    }
+
+    len = cluster_db_observations((char *) json, size, obs, k);
+    json[len] = '\0';
+
+    ngx_free(obs);
+
+    (void) ngx_snprintf(at, sizeof(at), "%L%Z", now);
+
+    values[0] = (const char *) db->instance.data;
+    values[1] = (const char *) at;
+    values[2] = (const char *) json;
+
+    /* libpq copies the parameters into its own buffer as it sends */
+    ngx_http_cluster_db_send(db, CLUSTER_DB_SQL_OBSERVE, 3, values);
+
+    ngx_free(json);
+
+    return NGX_OK;
+}
+
+
+/* the others' views, into the zone for the status; their key verdicts */
+static void
+ngx_http_cluster_db_peers(ngx_http_cluster_db_t *db, PGresult *res)
+{
+    int                 i, k, n;
+    int64_t             now;
+    ngx_uint_t          m;
+    const char         *col[CLUSTER_DB_PEER_COLUMNS];
+    cluster_db_peer_t  *peers;
+
+    if (PQnfields(res) != CLUSTER_DB_PEER_COLUMNS) {
+        return;
+    }
+
+    now = ngx_http_cluster_now();
+    n = ngx_min(PQntuples(res), NGX_HTTP_CLUSTER_DB_PEERS);
+
+    peers = ngx_alloc(n * sizeof(cluster_db_peer_t) + 1, db->log);
+    if (peers == NULL) {
+        return;
+    }
+
+    m = 0;
+
+    for (i = 0; i < n; i++) {
+        for (k = 0; k < CLUSTER_DB_PEER_COLUMNS; k++) {
+            col[k] = PQgetisnull(res, i, k) ? NULL : PQgetvalue(res, i, k);
+        }
+
+        if (cluster_db_peer_parse(&peers[m], col, now)) {
+            ngx_http_cluster_db_share(db, &peers[m], now);
+            m++;
+        }
+    }
+
+    ngx_shmtx_lock(&db->shpool->mutex);
+
+    ngx_memcpy(db->sh->peers, peers, m * sizeof(cluster_db_peer_t));
+    db->sh->npeers = m;
+    db->sh->peers_at = now;
+
+    ngx_shmtx_unlock(&db->shpool->mutex);
+
+    ngx_free(peers);
+}
+
+
+/* what a node's fact another one proved says here: its key verdict */
+static void
+ngx_http_cluster_db_share(ngx_http_cluster_db_t *db, cluster_db_peer_t *p,
+    int64_t now)
+{
+    size_t                         len;
+    ngx_uint_t                     i, j;
+    cluster_events_t               ev;
+    ngx_http_cluster_srv_conf_t  **cscfp, *cscf;
+
+    if (p->key == CLUSTER_KEY_UNKNOWN) {
+        return;
+    }
+
+    len = ngx_strlen(p->node);
+    cscfp = db->cmcf->clusters.elts;
+
+    for (i = 0; i < db->cmcf->clusters.nelts; i++) {
+        cscf = cscfp[i];
+
+        if (cscf->shared == NULL
+            || cscf->upstream->host.len != ngx_strlen(p->cluster)
+            || ngx_strncmp(cscf->upstream->host.data, p->cluster,
+                           cscf->upstream->host.len) != 0)
+        {
+            continue;
+        }
+
+        for (j = 0; j < cscf->nmembers; j++) {
+            if (cscf->members[j].id->len != len
+                || ngx_strncmp(cscf->members[j].id->data, p->node, len) != 0)
+            {
+                continue;
+            }
+
+            ev.n = 0;
+            ev.more = 0;
+
+            if (cluster_db_share_key(&cscf->cluster, j, p,
+                                     ngx_http_cluster_key_used(cscf), now,
+                                     &ev))
+            {
+                ngx_log_error(NGX_LOG_NOTICE, db->log, 0,
+                              "cluster \"%V\" node \"%V\": key %s, proved "
+                              "by %s", &cscf->upstream->host,
+                              cscf->members[j].name,
+                              p->key == CLUSTER_KEY_MISMATCH
+                              ? "mismatch" : "in sync", p->instance);
+            }
+
+            ngx_http_cluster_report(cscf, &ev, db->log);
             break;
         }
     }

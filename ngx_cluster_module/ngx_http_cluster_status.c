@@ -106,6 +106,13 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
     if (cmcf->db) {
         ngx_http_cluster_database_view(cmcf->db, &db, db_error,
                                        sizeof(db_error));
+
+        if (ngx_http_cluster_database_views(cmcf->db, r->pool, clusters,
+                                            cmcf->clusters.nelts, now)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     format = ngx_http_cluster_format(r);
@@ -258,6 +265,8 @@ ngx_http_cluster_snapshot(ngx_http_request_t *r,
     c->key_fingerprint = cscf->key ? cscf->key_fingerprint : NULL;
     c->nodes = sn;
     c->n = cscf->nmembers;
+    c->instances = NULL;            /* the database's, if any, later */
+    c->ninstances = 0;
 
     for (i = 0; i < cscf->nmembers; i++) {
         m = &cscf->members[i];

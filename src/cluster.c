@@ -1104,6 +1104,23 @@ cluster_save_copy(cluster_t *c, cluster_node_t *facts,
 
 
 void
+cluster_copy(cluster_t *c, cluster_node_t *facts)
+{
+    size_t  i;
+
+    cluster_lock(c);
+
+    for (i = 0; i < c->n; i++) {
+        if (c->nodes[i]) {
+            facts[i] = *c->nodes[i];
+        }
+    }
+
+    cluster_unlock(c);
+}
+
+
+void
 cluster_restore_action(cluster_t *c, const cluster_action_t *action)
 {
     cluster_lock(c);

@@ -359,6 +359,9 @@ void cluster_snapshot(cluster_t *c, int64_t now,
 size_t cluster_save_copy(cluster_t *c, cluster_node_t *facts,
     cluster_action_t actions[CLUSTER_ACTIONS_MAX]);
 
+/* each tracked node's facts into facts[i], the others left; lock, once */
+void cluster_copy(cluster_t *c, cluster_node_t *facts);
+
 /* an action of a state file, into the ring of the last ones; lock, once */
 void cluster_restore_action(cluster_t *c, const cluster_action_t *action);
 

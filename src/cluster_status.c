@@ -25,6 +25,10 @@ static void cluster_status_service(cluster_buf_t *b,
     const cluster_status_node_t *node, int64_t now);
 static void cluster_status_database(cluster_buf_t *b,
     const cluster_db_view_t *db);
+static void cluster_status_views(cluster_buf_t *b,
+    const cluster_status_node_t *node);
+static void cluster_status_instances(cluster_buf_t *b,
+    const cluster_status_cluster_t *c);
 static void cluster_status_health(cluster_buf_t *b,
     const cluster_status_node_t *node);
 static void cluster_status_component(cluster_buf_t *b, uint8_t status);
@@ -150,6 +154,8 @@ cluster_status_json(char *buf, size_t size,
         }
 
         cluster_buf_cstr(&b, "],");
+        cluster_status_instances(&b, c);
+        cluster_buf_cstr(&b, ",");
         cluster_json_key(&b, "nodes");
         cluster_buf_cstr(&b, "[");
 
@@ -473,7 +479,91 @@ cluster_status_node(cluster_buf_t *b, const cluster_status_cluster_t *cluster,
     cluster_buf_cstr(b, "},");
     cluster_json_key(b, "hints");
     cluster_status_hints_json(b, cluster, node, now);
+    cluster_buf_cstr(b, ",");
+    cluster_status_views(b, node);
     cluster_buf_cstr(b, "}");
+}
+
+
+/*
+ * "views": how the other load balancers see the node, and "disagree":
+ * whether one of them routes to it otherwise than this one
+ */
+static void
+cluster_status_views(cluster_buf_t *b, const cluster_status_node_t *node)
+{
+    size_t                        i, disagree;
+    const char                   *state;
+    const cluster_status_view_t  *v;
+
+    cluster_json_key(b, "views");
+    cluster_buf_cstr(b, "[");
+
+    disagree = 0;
+
+    for (i = 0; i < node->nviews; i++) {
+        v = &node->views[i];
+        state = cluster_state_name((cluster_state_e) v->state);
+
+        disagree += (node->tracked
+                     && v->in_rotation != node->facts.in_rotation);
+
+        cluster_buf_cstr(b, i ? ",{" : "{");
+        cluster_json_key(b, "instance");
+        cluster_json_string(b, v->instance, strlen(v->instance));
+        cluster_buf_cstr(b, ",");
+        cluster_json_key(b, "state");
+        cluster_json_string(b, state, strlen(state));
+        cluster_buf_cstr(b, ",");
+        cluster_json_key(b, "in_rotation");
+        cluster_json_bool(b, v->in_rotation);
+        cluster_buf_cstr(b, ",");
+        cluster_json_key(b, "findings");
+        cluster_status_findings(b, v->findings);
+        cluster_buf_cstr(b, ",");
+        cluster_json_key(b, "at");
+        cluster_json_time(b, v->at);
+        cluster_buf_cstr(b, "}");
+    }
+
+    cluster_buf_cstr(b, "],");
+    cluster_json_key(b, "disagree");
+    cluster_json_bool(b, disagree != 0);
+}
+
+
+/* "instances": the load balancers the database knows of this cluster */
+static void
+cluster_status_instances(cluster_buf_t *b, const cluster_status_cluster_t *c)
+{
+    size_t                            i;
+    const cluster_status_instance_t  *in;
+
+    cluster_json_key(b, "instances");
+    cluster_buf_cstr(b, "[");
+
+    for (i = 0; i < c->ninstances; i++) {
+        in = &c->instances[i];
+
+        cluster_buf_cstr(b, i ? ",{" : "{");
+        cluster_json_key(b, "instance");
+        cluster_json_string(b, in->instance, strlen(in->instance));
+        cluster_buf_cstr(b, ",");
+        cluster_json_key(b, "host");
+        cluster_json_string(b, in->host, strlen(in->host));
+        cluster_buf_cstr(b, ",");
+        cluster_json_key(b, "last_seen");
+        cluster_json_time(b, in->last_seen);
+        cluster_buf_cstr(b, ",");
+        cluster_json_key(b, "alive");
+        cluster_json_bool(b, in->alive);
+        cluster_buf_cstr(b, ",");
+        cluster_json_key(b, "self");
+        cluster_json_bool(b, in->self);
+        cluster_buf_cstr(b, "}");
+    }
+
+    cluster_buf_cstr(b, "]");
 }
 
 

@@ -10,6 +10,26 @@
 #include "cluster_node.h"
 
 
+/* how another load balancer sees a node (cluster_database) */
+typedef struct {
+    const char          *instance;
+    uint8_t              state;       /* cluster_state_e */
+    uint8_t              in_rotation;
+    uint32_t             findings;
+    int64_t              at;          /* of the observation */
+} cluster_status_view_t;
+
+
+/* a load balancer of the cluster, as the database knows it */
+typedef struct {
+    const char          *instance;
+    const char          *host;
+    int64_t              last_seen;
+    unsigned             alive:1;
+    unsigned             self:1;      /* this one */
+} cluster_status_instance_t;
+
+
 typedef struct {
     const char          *id;          /* the node's address: "10.0.0.11:8624" */
     size_t               id_len;
@@ -19,6 +39,8 @@ typedef struct {
     unsigned             backup:1;
     unsigned             tracked:1;   /* 0: the zone had no room for it */
     cluster_node_t       facts;       /* a copy; zeroed when not tracked */
+    const cluster_status_view_t  *views;   /* the other load balancers' */
+    size_t               nviews;
 } cluster_status_node_t;
 
 
@@ -52,6 +74,8 @@ typedef struct {
     size_t                  n;
     cluster_action_t        actions[CLUSTER_ACTIONS_MAX]; /* newest first */
     size_t                  nactions;
+    const cluster_status_instance_t  *instances; /* with a database */
+    size_t                  ninstances;
 } cluster_status_cluster_t;
 
 
