@@ -117,6 +117,7 @@ static ngx_int_t
 ngx_http_cluster_wrap(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us,
     ngx_http_cluster_srv_conf_t *cscf)
 {
+    char                         **names;
     ngx_uint_t                     i, n;
     cluster_settings_t            *s;
     ngx_http_upstream_rr_peers_t  *peers;
@@ -207,7 +208,30 @@ ngx_http_cluster_wrap(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us,
         }
     }
 
-    return ngx_http_cluster_name_members(cf, cscf);
+    if (ngx_http_cluster_name_members(cf, cscf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* the names as the core's history keeps them, NUL-terminated */
+
+    names = ngx_palloc(cf->pool, cscf->nmembers * sizeof(char *) + 1);
+    if (names == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < cscf->nmembers; i++) {
+        names[i] = ngx_pnalloc(cf->pool, cscf->members[i].name->len + 1);
+        if (names[i] == NULL) {
+            return NGX_ERROR;
+        }
+
+        (void) ngx_cpystrn((u_char *) names[i], cscf->members[i].name->data,
+                           cscf->members[i].name->len + 1);
+    }
+
+    cscf->cluster.names = (const char *const *) names;
+
+    return NGX_OK;
 }
 
 

@@ -66,7 +66,8 @@ struct ngx_http_cluster_db_s {
     /* the configuration */
     ngx_str_t                         conninfo;   /* never shown */
     ngx_str_t                         password;   /* never shown; "" */
-    ngx_str_t                         instance;
+    ngx_str_t                         instance;   /* NUL-terminated */
+    ngx_str_t                         host;       /* NUL-terminated */
     ngx_str_t                         schema;
     ngx_msec_t                        retention;
     char                             *sql[CLUSTER_DB_SQL_N];
@@ -94,6 +95,9 @@ struct ngx_http_cluster_db_s {
     int64_t                           next_prune;
     int64_t                           started;
     cluster_db_action_t               sending;
+    uint32_t                         *history_upto; /* per cluster: what
+                                                     the statement in
+                                                     flight writes */
     unsigned                          owner:1;
     unsigned                          schema_ok:1;
     unsigned                          registered:1;
@@ -105,6 +109,7 @@ struct ngx_http_cluster_db_s {
 
 static ngx_int_t ngx_http_cluster_db_conninfo(ngx_conf_t *cf,
     ngx_http_cluster_db_t *db);
+static ngx_int_t ngx_http_cluster_db_cstr(ngx_pool_t *pool, ngx_str_t *s);
 static ngx_int_t ngx_http_cluster_db_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_cluster_db_tick(ngx_event_t *ev);
@@ -129,6 +134,7 @@ static void ngx_http_cluster_db_apply(ngx_http_cluster_db_t *db,
     cluster_db_action_t *a);
 static ngx_int_t ngx_http_cluster_db_observe(ngx_http_cluster_db_t *db,
     int64_t now);
+static void ngx_http_cluster_db_written(ngx_http_cluster_db_t *db);
 static void ngx_http_cluster_db_peers(ngx_http_cluster_db_t *db,
     PGresult *res);
 static void ngx_http_cluster_db_share(ngx_http_cluster_db_t *db,
@@ -174,6 +180,7 @@ ngx_http_cluster_database(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     db->cmcf = cmcf;
     db->conninfo = value[1];
     db->instance = cf->cycle->hostname;
+    db->host = cf->cycle->hostname;
     ngx_str_set(&db->schema, "ngx_cluster");
     db->retention = 30 * 86400;
 
@@ -306,6 +313,14 @@ ngx_http_cluster_database(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /* libpq and the status take C strings */
+
+    if (ngx_http_cluster_db_cstr(cf->pool, &db->instance) != NGX_OK
+        || ngx_http_cluster_db_cstr(cf->pool, &db->host) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     /* the statements, for the schema, once */
 
     p = ngx_pnalloc(cf->pool, db->schema.len + 1);
@@ -432,6 +447,25 @@ ngx_http_cluster_db_conninfo(ngx_conf_t *cf, ngx_http_cluster_db_t *db)
 }
 
 
+/* a string of the configuration, NUL-terminated in the pool */
+static ngx_int_t
+ngx_http_cluster_db_cstr(ngx_pool_t *pool, ngx_str_t *s)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(pool, s->len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, s->data, s->len);
+    p[s->len] = '\0';
+    s->data = p;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_cluster_db_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
@@ -496,6 +530,13 @@ ngx_http_cluster_database_init_process(ngx_cycle_t *cycle,
     }
 
     db->observe_every = ngx_max(db->observe_every, 1000);
+
+    db->history_upto = ngx_pcalloc(cycle->pool,
+                                   (db->cmcf->clusters.nelts + 1)
+                                   * sizeof(uint32_t));
+    if (db->history_upto == NULL) {
+        return NGX_ERROR;
+    }
 
     db->tick.handler = ngx_http_cluster_db_tick;
     db->tick.data = db;
@@ -630,7 +671,7 @@ ngx_http_cluster_database_views(ngx_http_cluster_db_t *db, ngx_pool_t *pool,
         }
 
         in[0].instance = (const char *) db->instance.data;
-        in[0].host = (const char *) ngx_cycle->hostname.data;
+        in[0].host = (const char *) db->host.data;
         in[0].last_seen = now;
         in[0].alive = 1;
         in[0].self = 1;
@@ -663,6 +704,7 @@ ngx_http_cluster_database_views(ngx_http_cluster_db_t *db, ngx_pool_t *pool,
 
         c->instances = in;
         c->ninstances = m;
+        c->instance = (const char *) db->instance.data;
 
         for (j = 0; j < c->n; j++) {
             node = &c->nodes[j];
@@ -1007,7 +1049,7 @@ ngx_http_cluster_db_next(ngx_http_cluster_db_t *db, int64_t now)
         (void) ngx_snprintf(started, sizeof(started), "%L%Z", now);
 
         values[0] = (const char *) db->instance.data;
-        values[1] = (const char *) ngx_cycle->hostname.data;
+        values[1] = (const char *) db->host.data;
         values[2] = CLUSTER_VERSION;
         values[3] = (const char *) started;
 
@@ -1257,6 +1299,7 @@ ngx_http_cluster_db_result(ngx_http_cluster_db_t *db, PGresult *res)
         break;
 
     case CLUSTER_DB_SQL_OBSERVE:
+        ngx_http_cluster_db_written(db);
         ngx_http_cluster_db_peers(db, res);
         break;
 
@@ -1402,9 +1445,11 @@ static ngx_int_t
 ngx_http_cluster_db_observe(ngx_http_cluster_db_t *db, int64_t now)
 {
     u_char                         *json, at[NGX_INT64_LEN + 1];
-    size_t                          size, len;
-    ngx_uint_t                      i, j, n, k, base;
-    const char                     *values[3];
+    size_t                          size, hsize, len, lost;
+    ngx_uint_t                      i, j, n, k, c, base;
+    const char                     *values[4];
+    cluster_history_t              *entries;
+    cluster_db_history_t           *hist;
     cluster_node_t                 *facts;
     cluster_db_observation_t       *obs;
     ngx_http_cluster_srv_conf_t   **cscfp, *cscf;
@@ -1454,31 +1499,93 @@ ngx_http_cluster_db_observe(ngx_http_cluster_db_t *db, int64_t now)
         base += cscf->nmembers;
     }
 
-    size = cluster_db_observations(NULL, 0, obs, k) + 1;
+    /* the history since the last write, each cluster's */
 
-    json = ngx_alloc(size, db->log);
+    c = db->cmcf->clusters.nelts;
+
+    hist = ngx_alloc(c * (sizeof(cluster_db_history_t)
+                          + CLUSTER_HISTORY_MAX * sizeof(cluster_history_t))
+                     + 1, db->log);
+    if (hist == NULL) {
+        ngx_free(obs);
+        return NGX_ERROR;
+    }
+
+    entries = (cluster_history_t *) (hist + c);
+
+    for (i = 0; i < c; i++) {
+        cscf = cscfp[i];
+
+        hist[i].cluster = (const char *) cscf->upstream->host.data;
+        hist[i].cluster_len = cscf->upstream->host.len;
+        hist[i].history = &entries[i * CLUSTER_HISTORY_MAX];
+        hist[i].n = 0;
+
+        if (cscf->shared == NULL) {
+            continue;
+        }
+
+        hist[i].n = cluster_history_take(&cscf->cluster,
+                                         &entries[i * CLUSTER_HISTORY_MAX],
+                                         &lost, &db->history_upto[i]);
+        if (lost) {
+            ngx_log_error(NGX_LOG_WARN, db->log, 0,
+                          "cluster \"%V\": %uz events happened faster than "
+                          "the database took them, and are not in it",
+                          &cscf->upstream->host, lost);
+        }
+    }
+
+    size = cluster_db_observations(NULL, 0, obs, k) + 1;
+    hsize = cluster_db_history(NULL, 0, hist, c) + 1;
+
+    json = ngx_alloc(size + hsize, db->log);
     if (json == NULL) {
         ngx_free(obs);
+        ngx_free(hist);
         return NGX_ERROR;
     }
 
     len = cluster_db_observations((char *) json, size, obs, k);
     json[len] = '\0';
 
+    len = cluster_db_history((char *) json + size, hsize, hist, c);
+    json[size + len] = '\0';
+
     ngx_free(obs);
+    ngx_free(hist);
 
     (void) ngx_snprintf(at, sizeof(at), "%L%Z", now);
 
     values[0] = (const char *) db->instance.data;
     values[1] = (const char *) at;
     values[2] = (const char *) json;
+    values[3] = (const char *) json + size;
 
     /* libpq copies the parameters into its own buffer as it sends */
-    ngx_http_cluster_db_send(db, CLUSTER_DB_SQL_OBSERVE, 3, values);
+    ngx_http_cluster_db_send(db, CLUSTER_DB_SQL_OBSERVE, 4, values);
 
     ngx_free(json);
 
     return NGX_OK;
+}
+
+
+/* the history the statement carried is in the database */
+static void
+ngx_http_cluster_db_written(ngx_http_cluster_db_t *db)
+{
+    ngx_uint_t                     i;
+    ngx_http_cluster_srv_conf_t  **cscfp;
+
+    cscfp = db->cmcf->clusters.elts;
+
+    for (i = 0; i < db->cmcf->clusters.nelts; i++) {
+        if (cscfp[i]->shared) {
+            cluster_history_written(&cscfp[i]->cluster,
+                                    db->history_upto[i]);
+        }
+    }
 }
 
 
@@ -1590,14 +1697,13 @@ static void
 ngx_http_cluster_db_fail(ngx_http_cluster_db_t *db, const char *what,
     const char *error)
 {
-    char  text[160];
+    char        text[160];
+    ngx_uint_t  said;
 
+    /* libpq's words are copied: they go with the connection */
     ngx_http_cluster_db_copy(text, sizeof(text), error ? error : what);
-
-    if (error == NULL) {
-        error = "";
-        what = text;
-    }
+    said = (error != NULL);
+    error = NULL;
 
     ngx_http_cluster_db_close(db);
 
@@ -1609,8 +1715,8 @@ ngx_http_cluster_db_fail(ngx_http_cluster_db_t *db, const char *what,
         db->said_down = 1;
         ngx_log_error(NGX_LOG_ERR, db->log, 0,
                       "cluster database unreachable: %s%s%s; traffic goes "
-                      "on, actions wait for it", what, error[0] ? ": " : "",
-                      error[0] ? text : "");
+                      "on, actions wait for it", what, said ? ": " : "",
+                      said ? text : "");
     }
 
     ngx_http_cluster_db_status(db, CLUSTER_DB_UNREACHABLE, text);

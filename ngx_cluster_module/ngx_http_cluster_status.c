@@ -267,6 +267,7 @@ ngx_http_cluster_snapshot(ngx_http_request_t *r,
     c->n = cscf->nmembers;
     c->instances = NULL;            /* the database's, if any, later */
     c->ninstances = 0;
+    c->instance = NULL;
 
     for (i = 0; i < cscf->nmembers; i++) {
         m = &cscf->members[i];

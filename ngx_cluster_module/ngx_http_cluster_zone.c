@@ -207,6 +207,10 @@ ngx_http_cluster_zone_adopt(ngx_slab_pool_t *old,
         ngx_memcpy(cscf->shared->core.actions, c->core.actions,
                    sizeof(c->core.actions));
         cscf->shared->core.nactions = c->core.nactions;
+        ngx_memcpy(cscf->shared->core.history, c->core.history,
+                   sizeof(c->core.history));
+        cscf->shared->core.nhistory = c->core.nhistory;
+        cscf->shared->core.history_shared = c->core.history_shared;
         cscf->shared->core.cookies_forged = c->core.cookies_forged;
         cscf->shared->core.cookies_malformed = c->core.cookies_malformed;
         same_key = (ngx_strcmp(c->core.key_fingerprint,

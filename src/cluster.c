@@ -23,6 +23,10 @@ static void cluster_keep_replay(cluster_t *c, unsigned slot,
     const cluster_answer_t *a, int64_t now);
 static int cluster_act_do(cluster_t *c, const cluster_act_t *act,
     int64_t at, int64_t now, int here, cluster_events_t *ev);
+static cluster_history_t *cluster_history_add(cluster_t *c,
+    cluster_history_e kind, size_t node, int64_t now);
+static void cluster_history_change(cluster_t *c, size_t i,
+    const cluster_change_t *change, int64_t now);
 
 
 #define cluster_lock(c)    (c)->lock.lock((c)->lock.data)
@@ -207,6 +211,7 @@ cluster_evaluate_all(cluster_t *c, int64_t now, cluster_events_t *ev)
         {
             cluster_event(ev, CLUSTER_EVENT_CHANGE,
                           cluster_change_level(&change), i, &change);
+            cluster_history_change(c, i, &change, now);
 
             /* a state changed: keep it for a restart */
             c->shared->dirty = 1;
@@ -232,6 +237,7 @@ cluster_evaluate_node(cluster_t *c, size_t i, int64_t now,
 
     cluster_event(ev, CLUSTER_EVENT_CHANGE, cluster_change_level(&change), i,
                   &change);
+    cluster_history_change(c, i, &change, now);
 
     c->shared->dirty = 1;
 
@@ -244,8 +250,9 @@ cluster_evaluate_node(cluster_t *c, size_t i, int64_t now,
 static void
 cluster_update_panic(cluster_t *c, int64_t now, cluster_events_t *ev)
 {
-    size_t     i;
-    uint32_t   panic, out;
+    size_t              i;
+    uint32_t            panic, out;
+    cluster_history_t  *h;
 
     /* the balancer leaves a clear cluster's tries to the method alone */
     c->shared->clear = (uint32_t) cluster_pick_clear(c->nodes, c->n,
@@ -258,6 +265,10 @@ cluster_update_panic(cluster_t *c, int64_t now, cluster_events_t *ev)
     }
 
     c->shared->panic = panic;
+
+    h = cluster_history_add(c, CLUSTER_HISTORY_PANIC, (size_t) -1, now);
+    h->from = (uint8_t) !panic;
+    h->to = (uint8_t) panic;
 
     if (!panic) {
         cluster_event(ev, CLUSTER_EVENT_CALM, CLUSTER_LOG_NOTICE, 0, NULL);
@@ -992,9 +1003,10 @@ static int
 cluster_act_do(cluster_t *c, const cluster_act_t *act, int64_t at,
     int64_t now, int here, cluster_events_t *ev)
 {
-    size_t             len;
-    cluster_node_t    *node;
-    cluster_action_t  *a;
+    size_t              len;
+    cluster_node_t     *node;
+    cluster_action_t   *a;
+    cluster_history_t  *h;
 
     node = c->nodes[act->node];
 
@@ -1009,6 +1021,18 @@ cluster_act_do(cluster_t *c, const cluster_act_t *act, int64_t at,
         cluster_unlock(c);
         return 0;
     }
+
+    h = cluster_history_add(c, CLUSTER_HISTORY_ADMIN, act->node, now);
+    h->at = at;
+    h->from = node->admin;
+    h->to = (uint8_t) act->admin;
+    h->in_rotation = node->in_rotation;
+    h->findings = node->findings;
+
+    len = strlen(act->by);
+    len = len < sizeof(h->by) - 1 ? len : sizeof(h->by) - 1;
+    memcpy(h->by, act->by, len);
+    h->by[len] = '\0';
 
     node->admin = (uint8_t) act->admin;
     node->admin_at = at;
@@ -1070,6 +1094,111 @@ cluster_key_adopt(cluster_t *c, size_t i, cluster_key_e key, int64_t since,
     cluster_unlock(c);
 
     return changed;
+}
+
+
+/* under the lock: a new entry of the history, the oldest displaced */
+static cluster_history_t *
+cluster_history_add(cluster_t *c, cluster_history_e kind, size_t node,
+    int64_t now)
+{
+    size_t              len;
+    const char         *name;
+    cluster_history_t  *h;
+
+    h = &c->shared->history[c->shared->nhistory++ % CLUSTER_HISTORY_MAX];
+
+    memset(h, 0, sizeof(cluster_history_t));
+
+    h->at = now;
+    h->kind = (uint8_t) kind;
+
+    if (node < c->n && c->names && c->names[node]) {
+        name = c->names[node];
+        len = strlen(name);
+        len = len < sizeof(h->node) - 1 ? len : sizeof(h->node) - 1;
+        memcpy(h->node, name, len);
+        h->node[len] = '\0';
+    }
+
+    return h;
+}
+
+
+/* under the lock: a change of state or rotation, not of findings alone */
+static void
+cluster_history_change(cluster_t *c, size_t i, const cluster_change_t *change,
+    int64_t now)
+{
+    size_t              len;
+    cluster_node_t     *node;
+    cluster_history_t  *h;
+
+    if (change->old_state == change->new_state
+        && change->old_in_rotation == change->new_in_rotation)
+    {
+        return;
+    }
+
+    node = c->nodes[i];
+
+    h = cluster_history_add(c, CLUSTER_HISTORY_STATE, i, now);
+    h->from = (uint8_t) change->old_state;
+    h->to = (uint8_t) change->new_state;
+    h->in_rotation = change->new_in_rotation;
+    h->findings = change->findings;
+
+    if (change->new_state == CLUSTER_STATE_DOWN && node->check_reason[0]) {
+        len = strlen(node->check_reason);
+        len = len < sizeof(h->reason) - 1 ? len : sizeof(h->reason) - 1;
+        memcpy(h->reason, node->check_reason, len);
+        h->reason[len] = '\0';
+    }
+}
+
+
+size_t
+cluster_history_take(cluster_t *c, cluster_history_t *h, size_t *lost,
+    uint32_t *upto)
+{
+    size_t    n, i;
+    uint32_t  from, to;
+
+    cluster_lock(c);
+
+    to = c->shared->nhistory;
+    from = c->shared->history_shared;
+
+    /* what the ring no longer holds is lost to the database */
+    *lost = (to - from > CLUSTER_HISTORY_MAX)
+            ? to - from - CLUSTER_HISTORY_MAX : 0;
+    from += (uint32_t) *lost;
+
+    n = to - from;
+
+    for (i = 0; i < n; i++) {
+        h[i] = c->shared->history[(from + i) % CLUSTER_HISTORY_MAX];
+    }
+
+    *upto = to;
+
+    cluster_unlock(c);
+
+    return n;
+}
+
+
+void
+cluster_history_written(cluster_t *c, uint32_t upto)
+{
+    cluster_lock(c);
+
+    /* later than what was written, never back (another worker's write) */
+    if ((int32_t) (upto - c->shared->history_shared) > 0) {
+        c->shared->history_shared = upto;
+    }
+
+    cluster_unlock(c);
 }
 
 
@@ -1169,6 +1298,16 @@ cluster_snapshot(cluster_t *c, int64_t now, cluster_status_cluster_t *out,
     }
 
     out->nactions = n;
+
+    n = c->shared->nhistory < CLUSTER_HISTORY_MAX ? c->shared->nhistory
+                                                  : CLUSTER_HISTORY_MAX;
+
+    for (i = 0; i < n; i++) {
+        out->history[i] = c->shared->history[(c->shared->nhistory - 1 - i)
+                                             % CLUSTER_HISTORY_MAX];
+    }
+
+    out->nhistory = n;
 
     for (i = 0; i < c->n && i < out->n; i++) {
         if (c->nodes[i]) {

@@ -79,6 +79,10 @@ typedef struct {
     uint64_t                 cookies_malformed; /* without the lock */
     char                     release[24];     /* the cluster's */
     char                     key_fingerprint[9]; /* the verdicts' key */
+    uint32_t                 nhistory;        /* ever; a ring of them */
+    uint32_t                 history_shared;  /* of them, written to the
+                                                 shared database */
+    cluster_history_t        history[CLUSTER_HISTORY_MAX];
 } cluster_shared_t;
 
 
@@ -101,6 +105,8 @@ typedef struct {
     size_t                   n;
     uint64_t                 generation;      /* this configuration's */
     const uint8_t           *seal_key;        /* the cookies'; NULL: none */
+    const char *const       *names;           /* of the nodes, as shown;
+                                                 NULL: none */
 
     /* the shared records: the lock guards them */
     cluster_shared_t        *shared;
@@ -361,6 +367,18 @@ size_t cluster_save_copy(cluster_t *c, cluster_node_t *facts,
 
 /* each tracked node's facts into facts[i], the others left; lock, once */
 void cluster_copy(cluster_t *c, cluster_node_t *facts);
+
+/*
+ * The history not yet written to a shared database, oldest first, into
+ * "h" (CLUSTER_HISTORY_MAX of them): returns how many, in "lost" how many
+ * were overwritten before they could be, and in "upto" what to hand to
+ * cluster_history_written() once they are.  Lock, once.
+ */
+size_t cluster_history_take(cluster_t *c, cluster_history_t *h,
+    size_t *lost, uint32_t *upto);
+
+/* the history taken is in the database; lock, once */
+void cluster_history_written(cluster_t *c, uint32_t upto);
 
 /* an action of a state file, into the ring of the last ones; lock, once */
 void cluster_restore_action(cluster_t *c, const cluster_action_t *action);

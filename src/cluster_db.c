@@ -113,7 +113,12 @@ static const char  *cluster_db_sql_text[CLUSTER_DB_SQL_N] = {
         "key_fingerprint = excluded.key_fingerprint, "
         "key_opened = excluded.key_opened, "
         "key_refused = excluded.key_refused, at = excluded.at), "
-    "s AS (UPDATE @.instances SET last_seen = $2::bigint WHERE name = $1) "
+    "s AS (UPDATE @.instances SET last_seen = $2::bigint WHERE name = $1), "
+    "e AS (INSERT INTO @.events (at, instance, cluster, node, kind, "
+        "from_state, to_state, reasons) "
+        "SELECT o.at, $1, o.c, o.n, o.k, o.f, o.t, o.r "
+        "FROM json_to_recordset($4::json) AS "
+        "o(at bigint, c text, n text, k text, f text, t text, r text)) "
     "SELECT o.instance, i.host, i.last_seen, o.cluster, o.node, o.state, "
         "o.in_rotation, o.findings, o.key, o.key_since, o.key_fingerprint, "
         "o.at FROM @.observations o JOIN @.instances i ON i.name = o.instance "
@@ -127,7 +132,7 @@ static void cluster_db_append(char *buf, size_t size, size_t *n,
 
 
 static const int  cluster_db_sql_nparams[CLUSTER_DB_SQL_N] = {
-    0, 4, 6, 1, 0, 2, 1, 3
+    0, 4, 6, 1, 0, 2, 1, 4
 };
 
 
@@ -481,4 +486,88 @@ cluster_db_share_key(cluster_t *c, size_t i, const cluster_db_peer_t *p,
                                 now, ev);
 
     return changed;
+}
+
+
+size_t
+cluster_db_history(char *buf, size_t size, const cluster_db_history_t *h,
+    size_t n)
+{
+    char                      words[256];
+    size_t                    i, j, k, len;
+    uint32_t                  bit;
+    const char               *s, *sep;
+    cluster_buf_t             b;
+    const cluster_history_t  *e;
+
+    cluster_buf_init(&b, buf, size);
+
+    cluster_buf_cstr(&b, "[");
+    k = 0;
+    words[0] = '\0';
+
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < h[i].n; j++) {
+            e = &h[i].history[j];
+
+            if (e->kind == CLUSTER_HISTORY_ADMIN) {
+                continue;
+            }
+
+            cluster_buf_cstr(&b, k++ ? ",{" : "{");
+            cluster_json_key(&b, "at");
+            cluster_buf_int(&b, e->at);
+            cluster_buf_cstr(&b, ",");
+            cluster_json_key(&b, "c");
+            cluster_json_string(&b, h[i].cluster, h[i].cluster_len);
+            cluster_buf_cstr(&b, ",");
+            cluster_json_key(&b, "n");
+            cluster_json_string(&b, e->node, strlen(e->node));
+            cluster_buf_cstr(&b, ",");
+            cluster_json_key(&b, "k");
+            cluster_buf_cstr(&b, e->kind == CLUSTER_HISTORY_PANIC
+                                 ? "\"panic\"," : "\"state\",");
+            cluster_json_key(&b, "f");
+            s = (e->kind == CLUSTER_HISTORY_PANIC)
+                ? (e->from ? "panic" : "calm")
+                : cluster_state_name((cluster_state_e) e->from);
+            cluster_json_string(&b, s, strlen(s));
+            cluster_buf_cstr(&b, ",");
+            cluster_json_key(&b, "t");
+            s = (e->kind == CLUSTER_HISTORY_PANIC)
+                ? (e->to ? "panic" : "calm")
+                : cluster_state_name((cluster_state_e) e->to);
+            cluster_json_string(&b, s, strlen(s));
+            cluster_buf_cstr(&b, ",");
+
+            /* the reasons as words: "down, connection refused" */
+            cluster_json_key(&b, "r");
+            len = 0;
+            sep = "";
+
+            for (bit = 1; bit != 0 && bit <= e->findings; bit <<= 1) {
+                s = cluster_finding_name(e->findings & bit);
+
+                if (s && (e->findings & bit) != CLUSTER_FINDING_UNCHECKED) {
+                    cluster_db_append(words, sizeof(words), &len, sep);
+                    cluster_db_append(words, sizeof(words), &len, s);
+                    sep = ", ";
+                }
+            }
+
+            if (e->reason[0]) {
+                cluster_db_append(words, sizeof(words), &len, sep);
+                cluster_db_append(words, sizeof(words), &len, e->reason);
+            }
+
+            words[len < sizeof(words) ? len : sizeof(words) - 1] = '\0';
+            cluster_json_string(&b, words, strlen(words));
+
+            cluster_buf_cstr(&b, "}");
+        }
+    }
+
+    cluster_buf_cstr(&b, "]");
+
+    return b.need;
 }

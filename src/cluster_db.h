@@ -50,7 +50,8 @@ typedef enum {
     CLUSTER_DB_SQL_SEEN,          /* $1 instance, $2 now (ms) */
     CLUSTER_DB_SQL_PRUNE,         /* $1 the oldest time kept (ms) */
     CLUSTER_DB_SQL_OBSERVE,       /* $1 instance, $2 now (ms), $3 this one's
-                                     observations (cluster_db_observations):
+                                     observations (cluster_db_observations),
+                                     $4 its new history (..._db_history):
                                      the others' observations, with their
                                      instance's host and last_seen */
     CLUSTER_DB_SQL_N
@@ -163,6 +164,22 @@ int cluster_db_apply(cluster_t *c, size_t i, const cluster_db_action_t *a,
  */
 size_t cluster_db_observations(char *buf, size_t size,
     const cluster_db_observation_t *o, size_t n);
+
+/* a cluster's history, for CLUSTER_DB_SQL_OBSERVE */
+typedef struct {
+    const char              *cluster;
+    size_t                   cluster_len;
+    const cluster_history_t *history;
+    size_t                   n;
+} cluster_db_history_t;
+
+/*
+ * The history of the clusters as the JSON of CLUSTER_DB_SQL_OBSERVE's $4:
+ * states and panics (actions are written as they are taken); returns the
+ * bytes it takes.
+ */
+size_t cluster_db_history(char *buf, size_t size,
+    const cluster_db_history_t *h, size_t n);
 
 /*
  * A row of CLUSTER_DB_SQL_OBSERVE's answer, its columns as text (NULL for

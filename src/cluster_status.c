@@ -27,6 +27,9 @@ static void cluster_status_database(cluster_buf_t *b,
     const cluster_db_view_t *db);
 static void cluster_status_views(cluster_buf_t *b,
     const cluster_status_node_t *node);
+static void cluster_status_events(cluster_buf_t *b,
+    const cluster_status_cluster_t *c);
+static const char *cluster_status_history_word(uint8_t kind, uint8_t v);
 static void cluster_status_instances(cluster_buf_t *b,
     const cluster_status_cluster_t *c);
 static void cluster_status_health(cluster_buf_t *b,
@@ -154,6 +157,8 @@ cluster_status_json(char *buf, size_t size,
         }
 
         cluster_buf_cstr(&b, "],");
+        cluster_status_events(&b, c);
+        cluster_buf_cstr(&b, ",");
         cluster_status_instances(&b, c);
         cluster_buf_cstr(&b, ",");
         cluster_json_key(&b, "nodes");
@@ -529,6 +534,101 @@ cluster_status_views(cluster_buf_t *b, const cluster_status_node_t *node)
     cluster_buf_cstr(b, "],");
     cluster_json_key(b, "disagree");
     cluster_json_bool(b, disagree != 0);
+}
+
+
+/* "events": the cluster's history, newest first */
+static void
+cluster_status_events(cluster_buf_t *b, const cluster_status_cluster_t *c)
+{
+    size_t                    i;
+    uint32_t                  bit;
+    const char               *s, *sep;
+    const cluster_history_t  *h;
+
+    static const char  *kinds[] = { "state", "admin", "panic" };
+
+    cluster_json_key(b, "events");
+    cluster_buf_cstr(b, "[");
+
+    for (i = 0; i < c->nhistory; i++) {
+        h = &c->history[i];
+
+        cluster_buf_cstr(b, i ? ",{" : "{");
+        cluster_json_key(b, "at");
+        cluster_json_time(b, h->at);
+        cluster_buf_cstr(b, ",");
+        cluster_json_key(b, "instance");
+        cluster_json_string_or_null(b, c->instance,
+                                    c->instance ? strlen(c->instance) : 0);
+        cluster_buf_cstr(b, ",");
+        cluster_json_key(b, "node");
+        cluster_json_string_or_null(b, h->node[0] ? h->node : NULL,
+                                    strlen(h->node));
+        cluster_buf_cstr(b, ",");
+        cluster_json_key(b, "kind");
+        s = h->kind <= CLUSTER_HISTORY_PANIC ? kinds[h->kind] : "state";
+        cluster_json_string(b, s, strlen(s));
+        cluster_buf_cstr(b, ",");
+        cluster_json_key(b, "from");
+        s = cluster_status_history_word(h->kind, h->from);
+        cluster_json_string(b, s, strlen(s));
+        cluster_buf_cstr(b, ",");
+        cluster_json_key(b, "to");
+        s = cluster_status_history_word(h->kind, h->to);
+        cluster_json_string(b, s, strlen(s));
+        cluster_buf_cstr(b, ",");
+        cluster_json_key(b, "in_rotation");
+        cluster_json_bool(b, h->in_rotation);
+        cluster_buf_cstr(b, ",");
+
+        /* the findings after it, and what the check said of a node down */
+        cluster_json_key(b, "reasons");
+        cluster_buf_cstr(b, "[");
+        sep = "";
+
+        for (bit = 1; bit != 0 && bit <= h->findings; bit <<= 1) {
+            s = cluster_finding_name(h->findings & bit);
+
+            if (s && (h->findings & bit) != CLUSTER_FINDING_UNCHECKED) {
+                cluster_buf_cstr(b, sep);
+                cluster_json_string(b, s, strlen(s));
+                sep = ",";
+            }
+        }
+
+        if (h->reason[0]) {
+            cluster_buf_cstr(b, sep);
+            cluster_json_string(b, h->reason, strlen(h->reason));
+        }
+
+        cluster_buf_cstr(b, "],");
+        cluster_json_key(b, "by");
+        cluster_json_string_or_null(b, h->by[0] ? h->by : NULL,
+                                    strlen(h->by));
+        cluster_buf_cstr(b, "}");
+    }
+
+    cluster_buf_cstr(b, "]");
+}
+
+
+static const char *
+cluster_status_history_word(uint8_t kind, uint8_t v)
+{
+    static const char  *admin[] = { "none", "drained", "removed" };
+
+    switch (kind) {
+
+    case CLUSTER_HISTORY_ADMIN:
+        return v <= CLUSTER_ADMIN_REMOVE ? admin[v] : "none";
+
+    case CLUSTER_HISTORY_PANIC:
+        return v ? "panic" : "calm";
+
+    default:
+        return cluster_state_name((cluster_state_e) v);
+    }
 }
 
 

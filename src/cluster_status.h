@@ -55,6 +55,28 @@ typedef struct {
 #define CLUSTER_ACTIONS_MAX  8
 
 
+/* what happened to a node or the cluster, for its history */
+typedef enum {
+    CLUSTER_HISTORY_STATE = 0,    /* a state or rotation changed */
+    CLUSTER_HISTORY_ADMIN,        /* an operator acted */
+    CLUSTER_HISTORY_PANIC         /* the cluster went into panic, or out */
+} cluster_history_e;
+
+typedef struct {
+    int64_t                 at;
+    uint8_t                 kind;     /* cluster_history_e */
+    uint8_t                 from;     /* a state, an admin state, panic */
+    uint8_t                 to;
+    uint8_t                 in_rotation;
+    uint32_t                findings; /* the reasons, after */
+    char                    node[64]; /* its name; "" for the cluster */
+    char                    reason[72]; /* what its check said, if down */
+    char                    by[48];   /* who acted */
+} cluster_history_t;
+
+#define CLUSTER_HISTORY_MAX  32
+
+
 typedef struct {
     const char             *name;     /* the upstream's name */
     size_t                  name_len;
@@ -76,6 +98,9 @@ typedef struct {
     size_t                  nactions;
     const cluster_status_instance_t  *instances; /* with a database */
     size_t                  ninstances;
+    cluster_history_t       history[CLUSTER_HISTORY_MAX]; /* newest first */
+    size_t                  nhistory;
+    const char             *instance;  /* this load balancer's; NULL */
 } cluster_status_cluster_t;
 
 

@@ -135,6 +135,22 @@ isnt(node_of($b, 'web3')->{state}, 'down',
      'and keeps its own judgement of web3');
 ok(node_of($b, 'web3')->{disagree}, 'the two disagree, and it says so');
 
+# the history: in lb1's document, newest first, and in the database
+
+my ($went) = grep { ($_->{node} // '') eq $addr{web3} && $_->{kind} eq 'state'
+                    && $_->{to} eq 'down' } @{$a->cluster('proget')->{events}};
+ok($went, 'lb1 says when web3 went down');
+is($went->{instance}, 'lb1', '  on lb1');
+ok((grep { $_ eq 'down' } @{$went->{reasons} // []}), '  and why')
+    or diag(explain($went));
+
+ok($a->wait_for(sub {
+        $pg->psql("SELECT count(*) FROM ngx_cluster.events WHERE "
+                  . "instance = 'lb1' AND node = '$addr{web3}' "
+                  . "AND kind = 'state' AND to_state = 'down' "
+                  . "AND reasons LIKE 'down%'", 'lb') =~ /^1$/m
+    }, 5), 'the database has it too');
+
 $_->check_logs for ($a, $b);
 
 done_testing();

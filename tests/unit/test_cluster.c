@@ -7,6 +7,7 @@
 
 #include "unit.h"
 #include "cluster.h"
+#include "cluster_db.h"
 
 
 #define T0     1795606110000LL
@@ -805,6 +806,95 @@ test_cluster_attach(void)
 
 
 static void
+test_cluster_history(void)
+{
+    int                i;
+    char               words[2048];
+    size_t             n, lost;
+    uint32_t           upto;
+    test_cluster_t     tc;
+    cluster_act_t      act;
+    cluster_history_t  h[CLUSTER_HISTORY_MAX];
+    cluster_db_history_t  dh;
+
+    static const char *const  names[NODES] = { "web1", "web2", "web3" };
+
+    test_cluster_make(&tc, 0, 0);
+    tc.c.names = names;
+
+    /* a node down: its state change, with what its check said */
+    strcpy(tc.node[1].check_reason, "connection refused");
+
+    for (i = 0; i < 3; i++) {
+        cluster_try_done(&tc.c, 1, 0, 0, 5, T0 + 10 + i, NULL);
+    }
+
+    n = cluster_history_take(&tc.c, h, &lost, &upto);
+    CHECK(n >= 1 && lost == 0);
+    CHECK(h[n - 1].kind == CLUSTER_HISTORY_STATE);
+    CHECK_STR(h[n - 1].node, "web2");
+    CHECK(h[n - 1].to == CLUSTER_STATE_DOWN && !h[n - 1].in_rotation);
+    CHECK(h[n - 1].findings & CLUSTER_FINDING_DOWN);
+    CHECK_STR(h[n - 1].reason, "connection refused");
+
+    /* not written: taken again; written: not again */
+    CHECK(cluster_history_take(&tc.c, h, &lost, &upto) == n);
+    cluster_history_written(&tc.c, upto);
+    CHECK(cluster_history_take(&tc.c, h, &lost, &upto) == 0);
+
+    /* an action, with who took it */
+    act.node = 0;
+    act.admin = CLUSTER_ADMIN_DRAIN;
+    act.name = "web1";
+    act.name_len = 4;
+    act.by = "alice from 10.0.0.1";
+    cluster_act(&tc.c, &act, T0 + 20, NULL);
+
+    n = cluster_history_take(&tc.c, h, &lost, &upto);
+    CHECK(n == 1 || n == 2);
+    CHECK(h[0].kind == CLUSTER_HISTORY_ADMIN && h[0].to == CLUSTER_ADMIN_DRAIN);
+    CHECK_STR(h[0].by, "alice from 10.0.0.1");
+
+    /* for the database: states and panics, not actions, in words */
+    dh.cluster = "proget";
+    dh.cluster_len = 6;
+    dh.history = h;
+    dh.n = n;
+    n = cluster_db_history(words, sizeof(words), &dh, 1);
+    CHECK(n < sizeof(words));
+    words[n] = '\0';
+    CHECK(strstr(words, "alice") == NULL);
+
+    tc.node[2].check_reason[0] = '\0';
+    memset(&h[0], 0, sizeof(h[0]));
+    h[0].kind = CLUSTER_HISTORY_STATE;
+    h[0].from = CLUSTER_STATE_UP;
+    h[0].to = CLUSTER_STATE_DOWN;
+    h[0].findings = CLUSTER_FINDING_DOWN | CLUSTER_FINDING_VERSION_SKEW;
+    strcpy(h[0].node, "web\"3");
+    strcpy(h[0].reason, "timed out");
+    dh.n = 1;
+    n = cluster_db_history(words, sizeof(words), &dh, 1);
+    words[n] = '\0';
+    CHECK(strstr(words, "\"n\":\"web\\\"3\",\"k\":\"state\","
+                        "\"f\":\"up\",\"t\":\"down\","
+                        "\"r\":\"down, version_skew, timed out\"")
+          != NULL);
+
+    /* more than the ring holds between two writes: counted as lost */
+    for (i = 0; i < CLUSTER_HISTORY_MAX + 5; i++) {
+        act.admin = (i % 2) ? CLUSTER_ADMIN_NONE : CLUSTER_ADMIN_DRAIN;
+        cluster_act(&tc.c, &act, T0 + 100 + i, NULL);
+    }
+
+    n = cluster_history_take(&tc.c, h, &lost, &upto);
+    CHECK(n == CLUSTER_HISTORY_MAX && lost >= 5);
+
+    test_cluster_free(&tc);
+}
+
+
+static void
 test_cluster_try_begin(void)
 {
     test_cluster_t  tc;
@@ -838,4 +928,5 @@ test_cluster(void)
     test_cluster_admin();
     test_cluster_attach();
     test_cluster_try_begin();
+    test_cluster_history();
 }
