@@ -122,6 +122,7 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
     page.admin = clcf->admin;
     page.base = (const char *) hlcf->name.data;
     page.base_len = base;
+    page.db = cmcf->db ? &db : NULL;
 
     /* a first guess; the renderer says when it needs more */
     size = 4096 + nodes * 2048;
@@ -143,7 +144,8 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
         case NGX_HTTP_CLUSTER_PROMETHEUS:
             need = cluster_page_prometheus((char *) b->pos, size, clusters,
                                            cmcf->clusters.nelts, now,
-                                           CLUSTER_VERSION);
+                                           CLUSTER_VERSION,
+                                           cmcf->db ? &db : NULL);
             break;
 
         default: /* NGX_HTTP_CLUSTER_JSON */

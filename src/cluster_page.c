@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster_db.h"
 #include "cluster_json.h"
 #include "cluster_page.h"
 
@@ -27,6 +28,10 @@ static void cluster_page_actions(cluster_buf_t *b,
     const cluster_status_cluster_t *c, int64_t now,
     const cluster_page_conf_t *conf);
 static void cluster_page_findings(cluster_buf_t *b, uint32_t findings);
+static void cluster_page_others(cluster_buf_t *b,
+    const cluster_status_cluster_t *c, int64_t now);
+static void cluster_page_history(cluster_buf_t *b,
+    const cluster_status_cluster_t *c, int64_t now);
 static const char *cluster_page_node_name(const cluster_status_node_t *node,
     size_t *len);
 static void cluster_page_labels(cluster_buf_t *b,
@@ -142,7 +147,25 @@ cluster_page_html(char *buf, size_t size,
                              "</label>");
     }
 
+    if (conf->db) {
+        cluster_buf_cstr(&b, " &middot; shared database: ");
+        cluster_page_text(&b, cluster_db_status_name(conf->db->status));
+        cluster_buf_cstr(&b, ", as ");
+        cluster_page_text(&b, conf->db->instance);
+    }
+
     cluster_buf_cstr(&b, "</p></header>\n<main>");
+
+    if (conf->db && conf->db->status == CLUSTER_DB_UNREACHABLE) {
+        cluster_buf_cstr(&b, "<div class=\"panic\"><strong>The shared "
+                             "database is unreachable</strong> since ");
+        cluster_page_age(&b, conf->db->since, now);
+        cluster_buf_cstr(&b, ": ");
+        cluster_page_text(&b, conf->db->last_error);
+        cluster_buf_cstr(&b, ". Traffic is not affected; ");
+        cluster_buf_uint(&b, conf->db->queued);
+        cluster_buf_cstr(&b, " actions wait for it.</div>");
+    }
 
     if (n == 0) {
         cluster_buf_cstr(&b, "<p>No upstream has a cluster.</p>");
@@ -265,8 +288,152 @@ cluster_page_cluster(cluster_buf_t *b, const cluster_status_cluster_t *c,
     cluster_buf_cstr(b, "</tbody></table></div></div>");
 
     cluster_page_actions(b, c, now, conf);
+    cluster_page_others(b, c, now);
+    cluster_page_history(b, c, now);
 
     cluster_buf_cstr(b, "</section>\n");
+}
+
+
+/*
+ * The other load balancers of the cluster (cluster_database), and the
+ * nodes they route to otherwise than this one: "down from lb2 only"
+ */
+static void
+cluster_page_others(cluster_buf_t *b, const cluster_status_cluster_t *c,
+    int64_t now)
+{
+    size_t                        i, j, len;
+    const char                   *name;
+    const cluster_status_node_t  *node;
+    const cluster_status_view_t  *v;
+
+    if (c->ninstances == 0) {
+        return;
+    }
+
+    cluster_buf_cstr(b, "<div class=\"pane\"><h3>Load Balancers</h3><ul>");
+
+    for (i = 0; i < c->ninstances; i++) {
+        cluster_buf_cstr(b, "<li><strong>");
+        cluster_page_text(b, c->instances[i].instance);
+        cluster_buf_cstr(b, "</strong> ");
+        cluster_page_text(b, c->instances[i].host);
+
+        if (c->instances[i].self) {
+            cluster_buf_cstr(b, " (this one)");
+
+        } else {
+            cluster_buf_cstr(b, c->instances[i].alive
+                                ? ", seen " : ", <span class=\"err\">"
+                                              "not seen</span> since ");
+            cluster_page_age(b, c->instances[i].last_seen, now);
+        }
+
+        cluster_buf_cstr(b, "</li>");
+    }
+
+    for (i = 0; i < c->n; i++) {
+        node = &c->nodes[i];
+
+        for (j = 0; j < node->nviews; j++) {
+            v = &node->views[j];
+
+            if (!node->tracked || v->in_rotation == node->facts.in_rotation) {
+                continue;
+            }
+
+            name = cluster_page_node_name(node, &len);
+
+            cluster_buf_cstr(b, "<li class=\"warn\"><strong>");
+            cluster_page_escape(b, name, len, 0);
+            cluster_buf_cstr(b, "</strong> is ");
+            cluster_page_text(b, cluster_state_name((cluster_state_e)
+                                                    v->state));
+            cluster_buf_cstr(b, v->in_rotation ? ", in rotation"
+                                               : ", out of rotation");
+            cluster_buf_cstr(b, " from ");
+            cluster_page_text(b, v->instance);
+            cluster_buf_cstr(b, ", ");
+            cluster_page_text(b, cluster_state_name((cluster_state_e)
+                                                    node->facts.state));
+            cluster_buf_cstr(b, " from this one</li>");
+        }
+    }
+
+    cluster_buf_cstr(b, "</ul></div>");
+}
+
+
+/* the cluster's recent events, newest first */
+static void
+cluster_page_history(cluster_buf_t *b, const cluster_status_cluster_t *c,
+    int64_t now)
+{
+    size_t                    i;
+    const cluster_history_t  *h;
+
+    static const char  *admin[] = { "restored", "drained", "removed" };
+
+    if (c->nhistory == 0) {
+        return;
+    }
+
+    cluster_buf_cstr(b, "<div class=\"pane\"><h3>Recent Events</h3><ul>");
+
+    for (i = 0; i < c->nhistory && i < 12; i++) {
+        h = &c->history[i];
+
+        cluster_buf_cstr(b, "<li>");
+        cluster_buf_time(b, h->at);
+        cluster_buf_cstr(b, " (");
+        cluster_page_age(b, h->at, now);
+        cluster_buf_cstr(b, "): ");
+
+        switch (h->kind) {
+
+        case CLUSTER_HISTORY_ADMIN:
+            cluster_buf_cstr(b, "<strong>");
+            cluster_page_text(b, h->node);
+            cluster_buf_cstr(b, "</strong> ");
+            cluster_buf_cstr(b, h->to <= CLUSTER_ADMIN_REMOVE
+                                ? admin[h->to] : "changed");
+            cluster_buf_cstr(b, " by ");
+            cluster_page_text(b, h->by);
+            break;
+
+        case CLUSTER_HISTORY_PANIC:
+            cluster_buf_cstr(b, h->to ? "<span class=\"err\">panic</span>"
+                                      : "out of panic");
+            break;
+
+        default: /* CLUSTER_HISTORY_STATE */
+            cluster_buf_cstr(b, "<strong>");
+            cluster_page_text(b, h->node);
+            cluster_buf_cstr(b, "</strong> ");
+            cluster_page_text(b, cluster_state_name((cluster_state_e) h->to));
+            cluster_buf_cstr(b, h->in_rotation ? ", in rotation"
+                                               : ", out of rotation");
+            cluster_buf_cstr(b, ", was ");
+            cluster_page_text(b, cluster_state_name((cluster_state_e)
+                                                    h->from));
+
+            if (h->findings & ~CLUSTER_FINDING_UNCHECKED) {
+                cluster_buf_cstr(b, "; ");
+                cluster_page_findings(b, h->findings
+                                         & ~CLUSTER_FINDING_UNCHECKED);
+            }
+
+            if (h->reason[0]) {
+                cluster_buf_cstr(b, ": ");
+                cluster_page_text(b, h->reason);
+            }
+        }
+
+        cluster_buf_cstr(b, "</li>");
+    }
+
+    cluster_buf_cstr(b, "</ul></div>");
 }
 
 
@@ -769,7 +936,7 @@ static const struct {
 size_t
 cluster_page_prometheus(char *buf, size_t size,
     const cluster_status_cluster_t *clusters, size_t n, int64_t now,
-    const char *version)
+    const char *version, const cluster_db_view_t *db)
 {
     int                             st;
     size_t                          i, j, in;
@@ -796,6 +963,45 @@ cluster_page_prometheus(char *buf, size_t size,
         cluster_buf_cstr(&b, "nginx_cluster_panic{cluster=\"");
         cluster_page_escape(&b, clusters[i].name, clusters[i].name_len, 1);
         cluster_buf_cstr(&b, clusters[i].panic ? "\"} 1\n" : "\"} 0\n");
+    }
+
+    if (db) {
+        cluster_buf_cstr(&b, "# HELP nginx_cluster_database_up Whether the "
+                             "shared database is connected.\n"
+                             "# TYPE nginx_cluster_database_up gauge\n"
+                             "nginx_cluster_database_up{instance=\"");
+        cluster_page_escape(&b, db->instance, strlen(db->instance), 1);
+        cluster_buf_cstr(&b, db->status == CLUSTER_DB_CONNECTED
+                             ? "\"} 1\n" : "\"} 0\n");
+        cluster_buf_cstr(&b, "# HELP nginx_cluster_database_queued Actions "
+                             "waiting for the shared database.\n"
+                             "# TYPE nginx_cluster_database_queued gauge\n"
+                             "nginx_cluster_database_queued ");
+        cluster_buf_uint(&b, db->queued);
+        cluster_buf_cstr(&b, "\n# HELP nginx_cluster_node_view_in_rotation "
+                             "Whether another load balancer has the node "
+                             "in rotation.\n"
+                             "# TYPE nginx_cluster_node_view_in_rotation "
+                             "gauge\n");
+
+        for (i = 0; i < n; i++) {
+            c = &clusters[i];
+
+            for (j = 0; j < c->n; j++) {
+                node = &c->nodes[j];
+
+                for (in = 0; in < node->nviews; in++) {
+                    cluster_buf_cstr(&b,
+                                     "nginx_cluster_node_view_in_rotation");
+                    cluster_page_labels(&b, c, node);
+                    cluster_buf_cstr(&b, ",instance=\"");
+                    cluster_page_escape(&b, node->views[in].instance,
+                                        strlen(node->views[in].instance), 1);
+                    cluster_buf_cstr(&b, node->views[in].in_rotation
+                                         ? "\"} 1\n" : "\"} 0\n");
+                }
+            }
+        }
     }
 
     cluster_buf_cstr(&b, "# HELP nginx_cluster_nodes_in_rotation Nodes that "

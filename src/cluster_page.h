@@ -24,6 +24,7 @@ typedef struct {
     unsigned     admin:1;         /* show the admin actions' buttons */
     const char  *base;            /* the status location, for their URLs */
     size_t       base_len;
+    const cluster_db_view_t  *db; /* the shared database; NULL: none */
 } cluster_page_conf_t;
 
 
@@ -32,9 +33,10 @@ size_t cluster_page_html(char *buf, size_t size,
     const cluster_status_cluster_t *clusters, size_t n, int64_t now,
     const char *version, const cluster_page_conf_t *conf);
 
+/* "db": the shared database, NULL without one */
 size_t cluster_page_prometheus(char *buf, size_t size,
     const cluster_status_cluster_t *clusters, size_t n, int64_t now,
-    const char *version);
+    const char *version, const cluster_db_view_t *db);
 
 
 #endif /* CLUSTER_PAGE_H */

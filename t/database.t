@@ -148,6 +148,9 @@ like(database($d)->{last_error} // '', qr/password authentication failed/,
 ok($d->wait_log(qr/cluster database unreachable: .*password/),
    'the log says why');
 is($d->get('/')->{status}, 200, 'traffic goes on');
+like($d->get('/cluster', Accept => 'text/html')->{body},
+     qr/The shared database is unreachable<\/strong> since .*password authentication failed/,
+     'the page says it plainly');
 $d->stop;
 
 # the password is nowhere

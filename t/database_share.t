@@ -151,6 +151,31 @@ ok($a->wait_for(sub {
                   . "AND reasons LIKE 'down%'", 'lb') =~ /^1$/m
     }, 5), 'the database has it too');
 
+# the page and Prometheus say the same
+
+my $page = $b->get('/cluster', Accept => 'text/html')->{body};
+like($page, qr/shared database: connected, as lb2/, 'the page: the database');
+like($page, qr{<h3>Load Balancers</h3>.*<strong>lb1</strong>}s,
+     'the page: the other load balancer');
+like($page, qr{<strong>\Q$addr{web3}\E</strong> is down, out of rotation from lb1},
+     'the page: web3 down from lb1 only');
+
+my $metrics = $b->get('/cluster?format=prometheus')->{body};
+like($metrics, qr/^nginx_cluster_database_up\{instance="lb2"\} 1$/m,
+     'Prometheus: the database is up');
+like($metrics, qr/^nginx_cluster_node_view_in_rotation\{[^}]*node="\Q$addr{web3}\E"[^}]*instance="lb1"\} 0$/m,
+     'Prometheus: web3 out of rotation from lb1');
+
+open my $fh, '>', $b->dir . '/metrics.txt' or die;
+print $fh $metrics;
+close $fh;
+my $promtool = `promtool check metrics < ${\ $b->dir}/metrics.txt 2>&1`;
+is($?, 0, 'promtool check metrics passes') or diag $promtool;
+
+my $history = $a->get('/cluster', Accept => 'text/html')->{body};
+like($history, qr{<h3>Recent Events</h3>.*<strong>\Q$addr{web3}\E</strong> down, out of rotation, was up}s,
+     'the page: the history');
+
 $_->check_logs for ($a, $b);
 
 done_testing();

@@ -27,7 +27,7 @@ typedef size_t (*render_pt)(char *buf, size_t size,
     const char *version);
 
 
-static cluster_page_conf_t  page_conf = { 10, 1, "/cluster", 8 };
+static cluster_page_conf_t  page_conf = { 10, 1, "/cluster", 8, NULL };
 
 
 static size_t
@@ -36,6 +36,16 @@ render_html(char *buf, size_t size, const cluster_status_cluster_t *clusters,
 {
     return cluster_page_html(buf, size, clusters, n, now, version,
                              &page_conf);
+}
+
+
+static size_t
+render_prometheus(char *buf, size_t size,
+    const cluster_status_cluster_t *clusters, size_t n, int64_t now,
+    const char *version)
+{
+    return cluster_page_prometheus(buf, size, clusters, n, now, version,
+                                   NULL);
 }
 
 
@@ -82,7 +92,7 @@ main(void)
     } formats[] = {
         { "json", render_json },
         { "html", render_html },
-        { "prometheus", cluster_page_prometheus }
+        { "prometheus", render_prometheus }
     };
 
     printf("%-12s %6s %12s %12s\n", "format", "nodes", "median us",
