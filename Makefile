@@ -12,6 +12,7 @@ MAKEFLAGS += --no-print-directory
 #   make static     nginx's source from Debian's archive, built with the
 #                   module linked in, and the tests a static build could fail
 #   make demo       five simulated nodes behind nginx, with the status page
+#   make demo-ha    two nginx sharing one PostgreSQL in front of three nodes
 #   make bench      throughput and latency against plain round robin
 #   make fuzz       libFuzzer over the readers of the checks' answers, the
 #                   cookie opener and scanner, the key readers and the state
@@ -50,7 +51,8 @@ CFLAGS_OWN := -std=c11 -O1 -g -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
 UNIT_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
-.PHONY: all module setup sim unit check test static prove demo bench fuzz \
+.PHONY: all module setup sim unit check test static prove demo demo-ha \
+	bench fuzz \
 	clean
 
 all: module
@@ -115,6 +117,11 @@ demo: setup
 	$(MAKE) module sim
 	CLUSTER_MODULE=$(CURDIR)/$(MODULE) CLUSTER_SIM=$(CURDIR)/$(SIM) \
 	NGINX_BIN=$(NGINX_BIN) bash tests/demo.sh
+
+demo-ha: setup
+	$(MAKE) module sim
+	CLUSTER_MODULE=$(CURDIR)/$(MODULE) CLUSTER_SIM=$(CURDIR)/$(SIM) \
+	NGINX_BIN=$(NGINX_BIN) bash tests/demo_ha.sh
 
 bench: setup
 	$(MAKE) module sim

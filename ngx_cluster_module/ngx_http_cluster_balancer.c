@@ -117,7 +117,7 @@ static ngx_int_t
 ngx_http_cluster_wrap(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us,
     ngx_http_cluster_srv_conf_t *cscf)
 {
-    char                         **names;
+    char                         **names, **ids;
     ngx_uint_t                     i, n;
     cluster_settings_t            *s;
     ngx_http_upstream_rr_peers_t  *peers;
@@ -214,22 +214,29 @@ ngx_http_cluster_wrap(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us,
 
     /* the names as the core's history keeps them, NUL-terminated */
 
-    names = ngx_palloc(cf->pool, cscf->nmembers * sizeof(char *) + 1);
+    names = ngx_palloc(cf->pool, 2 * cscf->nmembers * sizeof(char *) + 1);
     if (names == NULL) {
         return NGX_ERROR;
     }
 
+    ids = names + cscf->nmembers;
+
     for (i = 0; i < cscf->nmembers; i++) {
         names[i] = ngx_pnalloc(cf->pool, cscf->members[i].name->len + 1);
-        if (names[i] == NULL) {
+        ids[i] = ngx_pnalloc(cf->pool, cscf->members[i].id->len + 1);
+
+        if (names[i] == NULL || ids[i] == NULL) {
             return NGX_ERROR;
         }
 
         (void) ngx_cpystrn((u_char *) names[i], cscf->members[i].name->data,
                            cscf->members[i].name->len + 1);
+        (void) ngx_cpystrn((u_char *) ids[i], cscf->members[i].id->data,
+                           cscf->members[i].id->len + 1);
     }
 
     cscf->cluster.names = (const char *const *) names;
+    cscf->cluster.ids = (const char *const *) ids;
 
     return NGX_OK;
 }

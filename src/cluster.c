@@ -1121,6 +1121,14 @@ cluster_history_add(cluster_t *c, cluster_history_e kind, size_t node,
         h->node[len] = '\0';
     }
 
+    if (node < c->n && c->ids && c->ids[node]) {
+        name = c->ids[node];
+        len = strlen(name);
+        len = len < sizeof(h->id) - 1 ? len : sizeof(h->id) - 1;
+        memcpy(h->id, name, len);
+        h->id[len] = '\0';
+    }
+
     return h;
 }
 

@@ -107,6 +107,7 @@ typedef struct {
     const uint8_t           *seal_key;        /* the cookies'; NULL: none */
     const char *const       *names;           /* of the nodes, as shown;
                                                  NULL: none */
+    const char *const       *ids;             /* their addresses; NULL */
 
     /* the shared records: the lock guards them */
     cluster_shared_t        *shared;

@@ -521,8 +521,10 @@ cluster_db_history(char *buf, size_t size, const cluster_db_history_t *h,
             cluster_json_key(&b, "c");
             cluster_json_string(&b, h[i].cluster, h[i].cluster_len);
             cluster_buf_cstr(&b, ",");
+            /* a node by its address, as the other tables have it */
             cluster_json_key(&b, "n");
-            cluster_json_string(&b, e->node, strlen(e->node));
+            cluster_json_string(&b, e->id[0] ? e->id : e->node,
+                                strlen(e->id[0] ? e->id : e->node));
             cluster_buf_cstr(&b, ",");
             cluster_json_key(&b, "k");
             cluster_buf_cstr(&b, e->kind == CLUSTER_HISTORY_PANIC

@@ -566,6 +566,10 @@ cluster_status_events(cluster_buf_t *b, const cluster_status_cluster_t *c)
         cluster_json_string_or_null(b, h->node[0] ? h->node : NULL,
                                     strlen(h->node));
         cluster_buf_cstr(b, ",");
+        cluster_json_key(b, "id");
+        cluster_json_string_or_null(b, h->id[0] ? h->id : NULL,
+                                    strlen(h->id));
+        cluster_buf_cstr(b, ",");
         cluster_json_key(b, "kind");
         s = h->kind <= CLUSTER_HISTORY_PANIC ? kinds[h->kind] : "state";
         cluster_json_string(b, s, strlen(s));

@@ -70,6 +70,7 @@ typedef struct {
     uint8_t                 in_rotation;
     uint32_t                findings; /* the reasons, after */
     char                    node[64]; /* its name; "" for the cluster */
+    char                    id[64];   /* its address; "" for the cluster */
     char                    reason[72]; /* what its check said, if down */
     char                    by[48];   /* who acted */
 } cluster_history_t;

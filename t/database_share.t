@@ -137,7 +137,7 @@ ok(node_of($b, 'web3')->{disagree}, 'the two disagree, and it says so');
 
 # the history: in lb1's document, newest first, and in the database
 
-my ($went) = grep { ($_->{node} // '') eq $addr{web3} && $_->{kind} eq 'state'
+my ($went) = grep { ($_->{id} // '') eq $addr{web3} && $_->{kind} eq 'state'
                     && $_->{to} eq 'down' } @{$a->cluster('proget')->{events}};
 ok($went, 'lb1 says when web3 went down');
 is($went->{instance}, 'lb1', '  on lb1');
