@@ -135,6 +135,8 @@ bench: setup
 	NGINX_BIN=$(NGINX_BIN) bash tests/bench_checks.sh
 	CLUSTER_MODULE=$(CURDIR)/$(MODULE) CLUSTER_SIM=$(CURDIR)/$(SIM) \
 	NGINX_BIN=$(NGINX_BIN) bash tests/bench_key.sh
+	CLUSTER_MODULE=$(CURDIR)/$(MODULE) CLUSTER_SIM=$(CURDIR)/$(SIM) \
+	NGINX_BIN=$(NGINX_BIN) bash tests/bench_db.sh
 
 # libFuzzer over the check's readers; not part of "make test"
 FUZZ_SECONDS ?= 600

@@ -118,6 +118,7 @@ sub start {
                   '-l', "$self->{dir}/server.log", '-w', '-t', '30', 'start')
         or die "PostgreSQL did not start: " . $self->read('server.log');
 
+    ($self->{master}) = $self->read('data/postmaster.pid') =~ /^(\d+)/;
     $self->{running} = 1;
 }
 
@@ -129,6 +130,13 @@ sub stop {
     $self->cont if $self->{stopped};
     $self->run_as(bin('pg_ctl'), '-D', "$self->{dir}/data", '-m', 'fast',
                   '-w', '-t', '30', 'stop');
+
+    # whatever happened to its folder, no server of the test outlives it
+    if ($self->{master} && kill 0, $self->{master}) {
+        kill 'CONT', $self->pids, $self->{master};
+        kill 'KILL', $self->pids, $self->{master};
+    }
+
     $self->{running} = 0;
 }
 
@@ -136,7 +144,7 @@ sub stop {
 sub pids {
     my ($self) = @_;
 
-    my ($master) = $self->read('data/postmaster.pid') =~ /^(\d+)/;
+    my $master = $self->{master};
     return () unless $master;
 
     my @pids = ($master);
