@@ -1646,10 +1646,6 @@ ngx_http_cluster_db_share(ngx_http_cluster_db_t *db, cluster_db_peer_t *p,
     cluster_events_t               ev;
     ngx_http_cluster_srv_conf_t  **cscfp, *cscf;
 
-    if (p->key == CLUSTER_KEY_UNKNOWN) {
-        return;
-    }
-
     len = ngx_strlen(p->node);
     cscfp = db->cmcf->clusters.elts;
 
@@ -1673,6 +1669,10 @@ ngx_http_cluster_db_share(ngx_http_cluster_db_t *db, cluster_db_peer_t *p,
 
             ev.n = 0;
             ev.more = 0;
+
+            /* its service and release, for a load balancer without checks */
+            (void) cluster_facts_adopt(&cscf->cluster, j, p->findings,
+                                       p->release, p->at, now, &ev);
 
             if (cluster_db_share_key(&cscf->cluster, j, p,
                                      ngx_http_cluster_key_used(cscf), now,

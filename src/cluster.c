@@ -1060,6 +1060,53 @@ cluster_act_do(cluster_t *c, const cluster_act_t *act, int64_t at,
 
 
 int
+cluster_facts_adopt(cluster_t *c, size_t i, uint32_t findings,
+    const char *release, int64_t at, int64_t now, cluster_events_t *ev)
+{
+    int              changed;
+    size_t           len;
+    cluster_node_t  *node;
+
+    node = c->nodes[i];
+
+    if (node == NULL || c->settings.checks || at > now) {
+        /* its own checks judge it */
+        return 0;
+    }
+
+    changed = 0;
+
+    cluster_lock(c);
+
+    if ((findings & CLUSTER_FINDING_SERVICE_DOWN) && at > node->shared_at) {
+        node->shared_findings = CLUSTER_FINDING_SERVICE_DOWN;
+        node->shared_at = at;
+        changed = 1;
+    }
+
+    len = strlen(release);
+
+    if ((node->last_check == 0 || node->release_shared)
+        && len && len < sizeof(node->health.release)
+        && strcmp(release, node->health.release) != 0)
+    {
+        memcpy(node->health.release, release, len + 1);
+        node->release_shared = 1;
+        changed = 1;
+    }
+
+    if (changed) {
+        /* a release may change the cluster's: all of it again */
+        cluster_evaluate_all(c, now, ev);
+    }
+
+    cluster_unlock(c);
+
+    return changed;
+}
+
+
+int
 cluster_key_adopt(cluster_t *c, size_t i, cluster_key_e key, int64_t since,
     const char *by, int64_t now, cluster_events_t *ev)
 {

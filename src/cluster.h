@@ -337,6 +337,15 @@ void cluster_answer_done(cluster_t *c, size_t i, cluster_request_t *r,
 int cluster_key_adopt(cluster_t *c, size_t i, cluster_key_e key,
     int64_t since, const char *by, int64_t now, cluster_events_t *ev);
 
+/*
+ * Facts of a node another load balancer's checks found, at "at", for one
+ * without checks of its own: its service down (it holds while reported,
+ * and three intervals after), its release when this one never checked it.
+ * Returns 1 when it changed the node.  Lock, once.
+ */
+int cluster_facts_adopt(cluster_t *c, size_t i, uint32_t findings,
+    const char *release, int64_t at, int64_t now, cluster_events_t *ev);
+
 /* an operator's action: the node's admin state and the ring; lock, once */
 void cluster_act(cluster_t *c, const cluster_act_t *act, int64_t now,
     cluster_events_t *ev);

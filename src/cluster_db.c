@@ -121,7 +121,7 @@ static const char  *cluster_db_sql_text[CLUSTER_DB_SQL_N] = {
         "o(at bigint, c text, n text, k text, f text, t text, r text)) "
     "SELECT o.instance, i.host, i.last_seen, o.cluster, o.node, o.state, "
         "o.in_rotation, o.findings, o.key, o.key_since, o.key_fingerprint, "
-        "o.at FROM @.observations o JOIN @.instances i ON i.name = o.instance "
+        "o.at, o.release FROM @.observations o JOIN @.instances i ON i.name = o.instance "
         "WHERE o.instance <> $1 ORDER BY o.instance, o.cluster, o.node "
         "LIMIT 4096"
 };
@@ -320,7 +320,7 @@ cluster_db_observations(char *buf, size_t size,
     const cluster_db_observation_t *o, size_t n)
 {
     size_t                 i;
-    const char            *state;
+    const char            *state, *s;
     cluster_buf_t          b;
     const cluster_node_t  *f;
 
@@ -345,8 +345,11 @@ cluster_db_observations(char *buf, size_t size,
         cluster_json_key(&b, "r");
         cluster_json_bool(&b, f->in_rotation);
         cluster_buf_cstr(&b, ",");
+        /* what it found itself, not what it took from another: no echo */
         cluster_json_key(&b, "f");
-        cluster_buf_uint(&b, f->findings);
+        cluster_buf_uint(&b, f->service_errors
+                             ? f->findings
+                             : f->findings & ~CLUSTER_FINDING_SERVICE_DOWN);
         cluster_buf_cstr(&b, ",");
         cluster_json_key(&b, "h");
         cluster_buf_int(&b, f->last_heartbeat);
@@ -355,7 +358,8 @@ cluster_db_observations(char *buf, size_t size,
         cluster_buf_int(&b, f->last_check);
         cluster_buf_cstr(&b, ",");
         cluster_json_key(&b, "v");
-        cluster_json_string(&b, f->health.release, strlen(f->health.release));
+        s = f->release_shared ? "" : f->health.release;
+        cluster_json_string(&b, s, strlen(s));
         cluster_buf_cstr(&b, ",");
         cluster_json_key(&b, "key");
         cluster_buf_uint(&b, f->key);
@@ -426,6 +430,7 @@ cluster_db_peer_parse(cluster_db_peer_t *p,
         || strlen(col[3]) >= sizeof(p->cluster)
         || strlen(col[4]) >= sizeof(p->node)
         || strlen(col[10]) >= sizeof(p->key_fingerprint)
+        || strlen(col[12]) >= sizeof(p->release)
         || cluster_db_int(col[2], CLUSTER_TIME_MAX, &p->last_seen)
         || cluster_db_int(col[7], UINT32_MAX, &findings)
         || cluster_db_int(col[8], CLUSTER_KEY_MISMATCH, &key)
@@ -450,6 +455,7 @@ cluster_db_peer_parse(cluster_db_peer_t *p,
     strcpy(p->cluster, col[3]);
     strcpy(p->node, col[4]);
     strcpy(p->key_fingerprint, col[10]);
+    strcpy(p->release, col[12]);
 
     p->state = (uint8_t) v;
     p->in_rotation = (col[6][0] == 't');

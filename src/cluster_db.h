@@ -104,9 +104,10 @@ typedef struct {
     int64_t                  key_since;
     char                     key_fingerprint[9];
     int64_t                  at;              /* ms, of the observation */
+    char                     release[24];     /* the node's, as it saw */
 } cluster_db_peer_t;
 
-#define CLUSTER_DB_PEER_COLUMNS  12
+#define CLUSTER_DB_PEER_COLUMNS  13
 
 
 /* the database as the status shows it */

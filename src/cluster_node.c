@@ -301,6 +301,7 @@ cluster_node_check(cluster_node_t *node, const cluster_settings_t *s,
 
     if (check->health_read) {
         node->health = *check->health;
+        node->release_shared = 0;
 
     } else if (check->ok) {
         /* an answer that is not Inedo's health JSON: facts unknown */
@@ -404,6 +405,13 @@ cluster_node_findings(const cluster_node_t *node, const cluster_settings_t *s,
 
     if (node->service_errors >= s->fall) {
         findings |= CLUSTER_FINDING_SERVICE_DOWN;
+    }
+
+    /* without checks of its own: another load balancer's, while it says so */
+    if (!s->checks && node->shared_at && now >= node->shared_at
+        && now - node->shared_at <= 3 * s->interval)
+    {
+        findings |= node->shared_findings & CLUSTER_FINDING_SERVICE_DOWN;
     }
 
     if (node->version_skew) {
@@ -549,7 +557,9 @@ cluster_version_sync(cluster_node_t *const *nodes, size_t n, char *release,
     k = 0;
 
     for (i = 0; i < n; i++) {
-        if (nodes[i] && nodes[i]->last_check == 0) {
+        if (nodes[i] && nodes[i]->last_check == 0
+            && !nodes[i]->release_shared)
+        {
             /* no verdict until every node had its say, or flaps follow */
             goto done;
         }

@@ -194,6 +194,11 @@ typedef struct {
     uint8_t      down;            /* the rise/fall latch */
     uint8_t      admin;           /* cluster_admin_e */
     int64_t      admin_at;        /* when an operator set it; 0: never */
+
+    /* what other load balancers' checks found, for one without checks */
+    uint32_t     shared_findings; /* service_down */
+    int64_t      shared_at;       /* the last report of it */
+    uint8_t      release_shared;  /* health.release is another's */
     uint8_t      backup;          /* a backup server: quiet by design */
 } cluster_node_t;
 

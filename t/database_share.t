@@ -26,8 +26,10 @@ my $a = ClusterTest->new(workers => 1);
 $a->sim('web1', key => $shared);
 $a->sim('web2', key => $other);
 $a->sim('web3', key => $shared);
+$a->sim('web4', key => $shared, service => 'error');
 
-my %addr = map { $_ => '127.0.0.1:' . $a->port($_) } qw(web1 web2 web3);
+my %addr = map { $_ => '127.0.0.1:' . $a->port($_) }
+           qw(web1 web2 web3 web4);
 
 sub front {
     my ($t, $name, $nodes, $more) = @_;
@@ -63,11 +65,11 @@ EOF
 }
 
 # lb1 checks the nodes, lb2 sees them by its traffic alone
-front($a, 'lb1', [ @addr{qw(web1 web2 web3)} ],
+front($a, 'lb1', [ @addr{qw(web1 web2 web3 web4)} ],
       'cluster_check uri=/health rise=1 fall=2;');
 
 my $b = ClusterTest->new(workers => 1);
-front($b, 'lb2', [ @addr{qw(web1 web2 web3)} ]);
+front($b, 'lb2', [ @addr{qw(web1 web2 web3 web4)} ]);
 
 sub node_of {
     my ($t, $web) = @_;
@@ -104,6 +106,19 @@ ok(!node_of($b, 'web2')->{in_rotation}, 'and out of rotation there too');
 my %seen;
 $seen{$b->get('/')->{headers}{'x-node'} // '?'}++ for 1 .. 30;
 ok(!$seen{web2}, 'lb2 sends web2 nothing') or diag(explain(\%seen));
+
+# the facts lb1's checks found, for lb2, which has none: a service down,
+# the releases
+
+ok($b->wait_for(sub {
+        grep { $_ eq 'service_down' } @{node_of($b, 'web4')->{findings}}
+    }, 10), "lb2 shows web4's service down, which lb1's checks found")
+    or diag(explain(node_of($b, 'web4')));
+ok($b->wait_for(sub { ($b->cluster('proget')->{release} // '') ne '' }, 5),
+   "and the cluster's release")
+    or diag(explain($b->cluster('proget')->{release}));
+is($b->cluster('proget')->{release}, $a->cluster('proget')->{release},
+   'the same as lb1');
 
 # each lists the other, alive; each node shows the other's view
 

@@ -35,7 +35,8 @@ test_db_peers(cluster_t *c, cluster_node_t *node)
 
     const char  *row[CLUSTER_DB_PEER_COLUMNS] = {
         "lb1", "lb1.example", "1795606110500", "proget", "10.0.0.13:8624",
-        "up", "t", "4", "2", "1795606110400", "0badf00d", "1795606110500"
+        "up", "t", "4", "2", "1795606110400", "0badf00d", "1795606110500",
+        "2025.3"
     };
 
     /* this one's observations: one JSON array for one statement */
@@ -66,6 +67,7 @@ test_db_peers(cluster_t *c, cluster_node_t *node)
     CHECK(p.state == CLUSTER_STATE_UP && p.in_rotation == 1);
     CHECK(p.key == CLUSTER_KEY_MISMATCH && p.findings == 4);
     CHECK(p.key_since == T0 + 400 && p.at == T0 + 500);
+    CHECK_STR(p.release, "2025.3");
 
     /* a clock ahead of this one is taken as now */
     CHECK(cluster_db_peer_parse(&p, row, T0) == 1);
@@ -113,6 +115,33 @@ test_db_peers(cluster_t *c, cluster_node_t *node)
     cluster_node_key_verdict(node, 1, T0 + 2000);
     CHECK(node->key == CLUSTER_KEY_IN_SYNC && node->key_by[0] == '\0');
     CHECK(cluster_db_share_key(c, 0, &p, "0badf00d", T0 + 2100, &ev) == 0);
+
+    /* a service down another one's checks found, for one without checks */
+    cluster_node_init(node, T0);
+    node->last_heartbeat = T0;
+    CHECK(cluster_facts_adopt(c, 0, CLUSTER_FINDING_SERVICE_DOWN, "2025.3",
+                              T0 + 100, T0 + 200, &ev) == 1);
+    CHECK(node->findings & CLUSTER_FINDING_SERVICE_DOWN);
+    CHECK_STR(node->health.release, "2025.3");
+    CHECK_STR(c->shared->release, "2025.3");
+
+    /* and never written again as its own: no echo between two of them */
+    o.facts = node;
+    n = cluster_db_observations(buf, sizeof(buf), &o, 1);
+    buf[n] = '\0';
+    CHECK(strstr(buf, "\"f\":0,") != NULL);
+    CHECK(strstr(buf, "\"v\":\"\",") != NULL);
+
+    /* it lapses three intervals after the last report */
+    memset(&ev, 0, sizeof(ev));
+    cluster_evaluate(c, T0 + 100 + 3 * c->settings.interval + 1, &ev);
+    CHECK(!(node->findings & CLUSTER_FINDING_SERVICE_DOWN));
+
+    /* with checks of its own, its checks judge */
+    c->settings.checks = 1;
+    CHECK(cluster_facts_adopt(c, 0, CLUSTER_FINDING_SERVICE_DOWN, "9",
+                              T0 + 500, T0 + 600, &ev) == 0);
+    c->settings.checks = 0;
 }
 
 
