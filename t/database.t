@@ -153,9 +153,64 @@ like($d->get('/cluster', Accept => 'text/html')->{body},
      'the page says it plainly');
 $d->stop;
 
+# a role without rights on the schema: said plainly, traffic goes on
+
+$pg->psql("CREATE ROLE nobody_lb LOGIN PASSWORD '$password';"
+          . "REVOKE ALL ON DATABASE lb FROM PUBLIC;"
+          . "GRANT CONNECT ON DATABASE lb TO nobody_lb;");
+
+my $e = ClusterTest->new(workers => 1);
+$e->allow_log(qr/cluster database unreachable/);
+$e->secret('db.pass', $password);
+$e->secret('token', $token);
+{
+    my $pgport = $pg->port;
+    $e->write_config(<<"EOF");
+    cluster_database "host=127.0.0.1 port=$pgport dbname=lb user=nobody_lb"
+                     password_file=%%DIR%%/db.pass instance=lb5;
+    upstream proget { server $addr{web1}; cluster zone=proget:1m; }
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        location / { proxy_pass http://proget; }
+        location /cluster { cluster_status; }
+    }
+EOF
+}
+$e->run;
+
+ok($e->wait_for(sub { database($e)->{status} eq 'unreachable' }, 15),
+   'no rights on the schema: unreachable');
+like(database($e)->{last_error} // '', qr/permission denied/,
+     'the page says why');
+is($e->get('/')->{status}, 200, 'traffic goes on');
+$e->stop;
+
+# PostgreSQL restarted: connected again, and sharing again
+
+$pg->stop;
+ok($a->wait_for(sub { database($a)->{status} eq 'unreachable' }, 15),
+   'PostgreSQL stopped: unreachable');
+is($a->get('/')->{status}, 200, 'traffic goes on');
+
+$pg->start;
+ok($a->wait_for(sub { database($a)->{status} eq 'connected' }, 40),
+   'PostgreSQL started again: connected again');
+
+my $f = ClusterTest->new(workers => 1);
+front($f, 'lb6', $password);
+ok($f->wait_for(sub { database($f)->{status} eq 'connected' }, 15),
+   'a new load balancer connects');
+is(act($a, 'web1', 'drain')->{status}, 200, 'web1 drained on lb1');
+ok($f->wait_for(sub { state_of($f, 'web1') eq 'drained' }, 5),
+   'and drained on the new one: sharing again');
+is(act($a, 'web1', 'restore')->{status}, 200, 'web1 restored');
+$f->stop;
+
 # the password is nowhere
 
-for my $t ($a, $b, $c, $d) {
+$a->allow_log(qr/cluster database unreachable/);
+
+for my $t ($a, $b, $c, $d, $e, $f) {
     my $text = join '', map { $t->read_file($_) }
                         qw(error.log stderr.log access.log);
     unlike($text, qr/\Q$password\E/, 'the password is in no log');
