@@ -121,6 +121,23 @@ ok($a->wait_for(sub { state_of($a, 'web2') ne 'drained' }, 5),
    'lb1 restores web2 too');
 cmp_ok(time - $t0, '<', 1, 'within a second');
 
+# the worker that holds the connection dies: another takes it over
+
+my ($owner) = $b->read_file('error.log')
+    =~ /.*\[notice\] (\d+)#\d+: cluster database connected/s;
+ok($owner, "lb2's worker $owner holds the connection");
+$b->allow_log(qr/worker process $owner exited on signal 9/);
+kill 'KILL', $owner;
+
+is(act($a, 'web1', 'drain')->{status}, 200, 'web1 drained on lb1');
+$t0 = time;
+ok($b->wait_for(sub { state_of($b, 'web1') eq 'drained' }, 10),
+   'lb2 drains it too, through another worker');
+cmp_ok(time - $t0, '<', 4, 'taken over within two seconds, and connected');
+is(act($a, 'web1', 'restore')->{status}, 200, 'web1 restored');
+ok($b->wait_for(sub { state_of($b, 'web1') ne 'drained' }, 5),
+   'on lb2 too');
+
 # a load balancer started afresh starts from the database's truth
 
 $b->stop;
