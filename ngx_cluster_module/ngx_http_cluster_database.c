@@ -118,7 +118,8 @@ static ngx_uint_t ngx_http_cluster_db_claim(ngx_http_cluster_db_t *db,
 static void ngx_http_cluster_db_connect(ngx_http_cluster_db_t *db,
     int64_t now);
 static void ngx_http_cluster_db_connecting(ngx_http_cluster_db_t *db);
-static ngx_int_t ngx_http_cluster_db_watch(ngx_http_cluster_db_t *db);
+static ngx_int_t ngx_http_cluster_db_watch(ngx_http_cluster_db_t *db,
+    ngx_uint_t write);
 static void ngx_http_cluster_db_unwatch(ngx_http_cluster_db_t *db);
 static void ngx_http_cluster_db_event(ngx_event_t *ev);
 static void ngx_http_cluster_db_next(ngx_http_cluster_db_t *db, int64_t now);
@@ -128,8 +129,9 @@ static void ngx_http_cluster_db_flush(ngx_http_cluster_db_t *db);
 static void ngx_http_cluster_db_read(ngx_http_cluster_db_t *db);
 static ngx_int_t ngx_http_cluster_db_result(ngx_http_cluster_db_t *db,
     PGresult *res);
+static void ngx_http_cluster_db_pop(ngx_http_cluster_db_t *db);
 static void ngx_http_cluster_db_actions(ngx_http_cluster_db_t *db,
-    PGresult *res);
+    PGresult *res, ngx_uint_t poll);
 static void ngx_http_cluster_db_apply(ngx_http_cluster_db_t *db,
     cluster_db_action_t *a);
 static ngx_int_t ngx_http_cluster_db_observe(ngx_http_cluster_db_t *db,
@@ -145,6 +147,8 @@ static void ngx_http_cluster_db_close(ngx_http_cluster_db_t *db);
 static void ngx_http_cluster_db_status(ngx_http_cluster_db_t *db,
     cluster_db_status_e status, const char *error);
 static void ngx_http_cluster_db_copy(char *to, size_t size, const char *from);
+static void ngx_http_cluster_db_utf8(char *to, size_t size, u_char *from,
+    size_t len);
 
 
 char *
@@ -380,10 +384,11 @@ ngx_http_cluster_db_conninfo(ngx_conf_t *cf, ngx_http_cluster_db_t *db)
     opts = PQconninfoParse((const char *) db->conninfo.data, &err);
 
     if (opts == NULL) {
-        /* libpq's message names the fault, never a value */
+        /* libpq's message may quote the string, and so a password in it */
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid connection string of \"cluster_database\""
-                           ": %s", err ? err : "out of memory");
+                           ": libpq cannot parse it (its reason is not "
+                           "shown, as it may quote a secret)");
         if (err) {
             PQfreemem(err);
         }
@@ -399,8 +404,30 @@ ngx_http_cluster_db_conninfo(ngx_conf_t *cf, ngx_http_cluster_db_t *db)
             continue;
         }
 
+        if (ngx_strcmp(o->keyword, "service") == 0) {
+            /* a service file names hosts libpq reads only as it connects */
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"cluster_database\" cannot take "
+                               "\"service=\": give host= (an address) and "
+                               "port= instead");
+            PQconninfoFree(opts);
+            return NGX_ERROR;
+        }
+
         if (ngx_strcmp(o->keyword, "hostaddr") == 0) {
             hostaddr = 1;
+
+            /* every host then needs its address: none may be empty */
+            if (ngx_strstr(o->val, ",,") || o->val[0] == ','
+                || o->val[ngx_strlen(o->val) - 1] == ',')
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"cluster_database\" has an empty "
+                                   "entry in hostaddr=, which libpq would "
+                                   "look up in DNS, blocking a worker");
+                PQconninfoFree(opts);
+                return NGX_ERROR;
+            }
 
         } else if (ngx_strcmp(o->keyword, "host") == 0) {
             host.data = (u_char *) o->val;
@@ -585,13 +612,13 @@ ngx_http_cluster_database_push(ngx_http_cluster_db_t *db,
     a.at = at;
     a.admin = (uint8_t) admin;
 
-    (void) ngx_cpystrn((u_char *) a.cluster, cluster->data,
-                       ngx_min(cluster->len + 1, sizeof(a.cluster)));
-    (void) ngx_cpystrn((u_char *) a.node, node->data,
-                       ngx_min(node->len + 1, sizeof(a.node)));
-    (void) ngx_cpystrn((u_char *) a.by, (u_char *) by, sizeof(a.by));
-    (void) ngx_cpystrn((u_char *) a.instance, db->instance.data,
-                       ngx_min(db->instance.len + 1, sizeof(a.instance)));
+    ngx_http_cluster_db_utf8(a.cluster, sizeof(a.cluster), cluster->data,
+                             cluster->len);
+    ngx_http_cluster_db_utf8(a.node, sizeof(a.node), node->data, node->len);
+    ngx_http_cluster_db_utf8(a.by, sizeof(a.by), (u_char *) by,
+                             ngx_strlen(by));
+    ngx_http_cluster_db_utf8(a.instance, sizeof(a.instance),
+                             db->instance.data, db->instance.len);
 
     ngx_shmtx_lock(&db->shpool->mutex);
 
@@ -858,15 +885,31 @@ ngx_http_cluster_db_connect(ngx_http_cluster_db_t *db, int64_t now)
     db->registered = 0;
     db->listening = 0;
 
-    ngx_http_cluster_db_connecting(db);
+    /* every action read again: the database may be another one now */
+    ngx_shmtx_lock(&db->shpool->mutex);
+    db->sh->seq = 0;
+    ngx_shmtx_unlock(&db->shpool->mutex);
+
+    /* as libpq wants it: the first poll once the socket is writable */
+    if (ngx_http_cluster_db_watch(db, 1) != NGX_OK) {
+        ngx_http_cluster_db_fail(db, "cannot watch the connection", NULL);
+    }
 }
 
 
-/* one step of the connection, when its socket is ready or it started */
+/*
+ * One step of the connection, when its socket is ready.  libpq may close
+ * its socket in the step and open another, trying another host or another
+ * mode, which may well get the same number: nginx forgets the socket
+ * before the step, while it is still open, and watches whatever libpq has
+ * after it.
+ */
 static void
 ngx_http_cluster_db_connecting(ngx_http_cluster_db_t *db)
 {
     PostgresPollingStatusType  rc;
+
+    ngx_http_cluster_db_unwatch(db);
 
     rc = PQconnectPoll(db->conn);
 
@@ -876,30 +919,11 @@ ngx_http_cluster_db_connecting(ngx_http_cluster_db_t *db)
         return;
     }
 
-    /* libpq may move to another socket, trying another host */
-    if (db->c && db->c->fd != PQsocket(db->conn)) {
-        ngx_http_cluster_db_unwatch(db);
-    }
-
-    if (db->c == NULL && ngx_http_cluster_db_watch(db) != NGX_OK) {
+    if (ngx_http_cluster_db_watch(db, rc == PGRES_POLLING_WRITING)
+        != NGX_OK)
+    {
         ngx_http_cluster_db_fail(db, "cannot watch the connection", NULL);
         return;
-    }
-
-    if (rc == PGRES_POLLING_WRITING) {
-        if (!db->c->write->active
-            && ngx_add_event(db->c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT)
-               != NGX_OK)
-        {
-            ngx_http_cluster_db_fail(db, "cannot watch the connection",
-                                     NULL);
-        }
-
-        return;
-    }
-
-    if (db->c->write->active) {
-        (void) ngx_del_event(db->c->write, NGX_WRITE_EVENT, 0);
     }
 
     if (rc != PGRES_POLLING_OK) {
@@ -925,7 +949,7 @@ ngx_http_cluster_db_connecting(ngx_http_cluster_db_t *db)
 
 /* the connection's socket among nginx's events, read always */
 static ngx_int_t
-ngx_http_cluster_db_watch(ngx_http_cluster_db_t *db)
+ngx_http_cluster_db_watch(ngx_http_cluster_db_t *db, ngx_uint_t write)
 {
     ngx_connection_t  *c;
 
@@ -947,6 +971,13 @@ ngx_http_cluster_db_watch(ngx_http_cluster_db_t *db)
         return NGX_ERROR;
     }
 
+    if (write
+        && ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 
@@ -958,6 +989,7 @@ ngx_http_cluster_db_watch(ngx_http_cluster_db_t *db)
 static void
 ngx_http_cluster_db_unwatch(ngx_http_cluster_db_t *db)
 {
+    ngx_uint_t         flags;
     ngx_connection_t  *c;
 
     c = db->c;
@@ -966,12 +998,15 @@ ngx_http_cluster_db_unwatch(ngx_http_cluster_db_t *db)
         return;
     }
 
+    /* still libpq's open socket: taken out of epoll; else closed already */
+    flags = (db->conn && PQsocket(db->conn) == c->fd) ? 0 : NGX_CLOSE_EVENT;
+
     if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, flags);
     }
 
     if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, flags);
     }
 
     if (c->read->timer_set) {
@@ -1243,9 +1278,26 @@ ngx_http_cluster_db_read(ngx_http_cluster_db_t *db)
 static ngx_int_t
 ngx_http_cluster_db_result(ngx_http_cluster_db_t *db, PGresult *res)
 {
-    ExecStatusType  rc;
+    char            *state;
+    ngx_int_t        version;
+    ExecStatusType   rc;
 
     rc = PQresultStatus(res);
+
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+    if (rc == PGRES_FATAL_ERROR && db->query == CLUSTER_DB_SQL_ACTION
+        && state && state[0] == '2' && state[1] == '2')
+    {
+        /* an action PostgreSQL cannot take (a data exception): never will */
+        ngx_log_error(NGX_LOG_WARN, db->log, 0,
+                      "cluster database refused the %s of \"%s\": %s; it "
+                      "stays on this load balancer only",
+                      cluster_action_name(db->sending.admin),
+                      db->sending.node, state);
+        ngx_http_cluster_db_pop(db);
+        return NGX_OK;
+    }
 
     if (rc != PGRES_COMMAND_OK && rc != PGRES_TUPLES_OK) {
         ngx_http_cluster_db_fail(db, "a statement failed",
@@ -1256,10 +1308,14 @@ ngx_http_cluster_db_result(ngx_http_cluster_db_t *db, PGresult *res)
     switch (db->query) {
 
     case CLUSTER_DB_SQL_SCHEMA:
-        if (rc == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-            if (ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
-                         ngx_strlen(PQgetvalue(res, 0, 0)))
-                > CLUSTER_DB_SCHEMA_VERSION)
+        /* the version's row, not the advisory lock's */
+        if (rc == PGRES_TUPLES_OK && PQntuples(res) == 1
+            && PQnfields(res) == 1 && PQfnumber(res, "value") == 0)
+        {
+            version = ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
+                               ngx_strlen(PQgetvalue(res, 0, 0)));
+
+            if (version == NGX_ERROR || version > CLUSTER_DB_SCHEMA_VERSION)
             {
                 ngx_http_cluster_db_fail(db, "the schema is newer than "
                                          "this module knows", NULL);
@@ -1281,21 +1337,13 @@ ngx_http_cluster_db_result(ngx_http_cluster_db_t *db, PGresult *res)
 
     case CLUSTER_DB_SQL_ACTION:
         /* written: it leaves the queue, and the row as it stands holds */
-        ngx_shmtx_lock(&db->shpool->mutex);
+        ngx_http_cluster_db_pop(db);
 
-        if (db->sh->queue.n
-            && cluster_db_queue_peek(&db->sh->queue)->at == db->sending.at)
-        {
-            cluster_db_queue_pop(&db->sh->queue);
-        }
-
-        ngx_shmtx_unlock(&db->shpool->mutex);
-
-        ngx_http_cluster_db_actions(db, res);
+        ngx_http_cluster_db_actions(db, res, 0);
         break;
 
     case CLUSTER_DB_SQL_ACTIONS:
-        ngx_http_cluster_db_actions(db, res);
+        ngx_http_cluster_db_actions(db, res, 1);
         break;
 
     case CLUSTER_DB_SQL_OBSERVE:
@@ -1311,12 +1359,31 @@ ngx_http_cluster_db_result(ngx_http_cluster_db_t *db, PGresult *res)
 }
 
 
+/* the action sent leaves the queue, if a full queue did not drop it */
+static void
+ngx_http_cluster_db_pop(ngx_http_cluster_db_t *db)
+{
+    const cluster_db_action_t  *a;
+
+    ngx_shmtx_lock(&db->shpool->mutex);
+
+    a = cluster_db_queue_peek(&db->sh->queue);
+
+    if (a && ngx_memcmp(a, &db->sending, sizeof(cluster_db_action_t)) == 0) {
+        cluster_db_queue_pop(&db->sh->queue);
+    }
+
+    ngx_shmtx_unlock(&db->shpool->mutex);
+}
+
+
 /* rows of node_admin: cluster, node, admin, by, at, instance, seq */
 static void
-ngx_http_cluster_db_actions(ngx_http_cluster_db_t *db, PGresult *res)
+ngx_http_cluster_db_actions(ngx_http_cluster_db_t *db, PGresult *res,
+    ngx_uint_t poll)
 {
     int                  i, n;
-    int64_t              seq;
+    off_t                seq, at;
     ngx_int_t            admin;
     const char          *v;
     cluster_db_action_t  a;
@@ -1328,6 +1395,26 @@ ngx_http_cluster_db_actions(ngx_http_cluster_db_t *db, PGresult *res)
     n = PQntuples(res);
 
     for (i = 0; i < n; i++) {
+
+        /*
+         * Only a poll moves on the sequence, and by every row it read,
+         * whatever the row: the row of this one's own write may be ahead
+         * of others' not read yet.
+         */
+
+        v = PQgetvalue(res, i, 6);
+        seq = ngx_atoof((u_char *) v, ngx_strlen(v));
+
+        if (poll && seq > 0) {
+            ngx_shmtx_lock(&db->shpool->mutex);
+
+            if (seq > db->sh->seq) {
+                db->sh->seq = seq;
+            }
+
+            ngx_shmtx_unlock(&db->shpool->mutex);
+        }
+
         ngx_memzero(&a, sizeof(cluster_db_action_t));
 
         ngx_http_cluster_db_copy(a.cluster, sizeof(a.cluster),
@@ -1341,32 +1428,21 @@ ngx_http_cluster_db_actions(ngx_http_cluster_db_t *db, PGresult *res)
         ngx_http_cluster_db_copy(a.by, sizeof(a.by), PQgetvalue(res, i, 3));
 
         v = PQgetvalue(res, i, 4);
-        a.at = (int64_t) ngx_atotm((u_char *) v, ngx_strlen(v));
+        at = ngx_atoof((u_char *) v, ngx_strlen(v));
 
         ngx_http_cluster_db_copy(a.instance, sizeof(a.instance),
                                  PQgetvalue(res, i, 5));
 
-        v = PQgetvalue(res, i, 6);
-        seq = (int64_t) ngx_atotm((u_char *) v, ngx_strlen(v));
-
-        if (admin < 0 || a.at <= 0 || seq < 0) {
+        if (admin < 0 || at <= 0 || seq < 0) {
             /* not an action this module wrote: passed over */
             continue;
         }
 
         a.admin = (uint8_t) admin;
-        a.at = cluster_time_clamp(a.at);
-        a.seq = seq;
+        a.at = cluster_time_clamp((int64_t) at);
+        a.seq = (int64_t) seq;
 
         ngx_http_cluster_db_apply(db, &a);
-
-        ngx_shmtx_lock(&db->shpool->mutex);
-
-        if (seq > db->sh->seq) {
-            db->sh->seq = seq;
-        }
-
-        ngx_shmtx_unlock(&db->shpool->mutex);
     }
 }
 
@@ -1700,6 +1776,10 @@ ngx_http_cluster_db_fail(ngx_http_cluster_db_t *db, const char *what,
     char        text[160];
     ngx_uint_t  said;
 
+    if (error && error[0] == '\0') {
+        error = NULL;
+    }
+
     /* libpq's words are copied: they go with the connection */
     ngx_http_cluster_db_copy(text, sizeof(text), error ? error : what);
     said = (error != NULL);
@@ -1755,6 +1835,26 @@ ngx_http_cluster_db_status(ngx_http_cluster_db_t *db,
     }
 
     ngx_shmtx_unlock(&db->shpool->mutex);
+}
+
+
+/*
+ * A name into a field of an action: cut, if it must be, before a UTF-8
+ * sequence rather than inside one, which PostgreSQL would refuse
+ */
+static void
+ngx_http_cluster_db_utf8(char *to, size_t size, u_char *from, size_t len)
+{
+    if (len >= size) {
+        len = size - 1;
+
+        while (len && (from[len] & 0xc0) == 0x80) {
+            len--;
+        }
+    }
+
+    ngx_memcpy(to, from, len);
+    to[len] = '\0';
 }
 
 

@@ -84,7 +84,7 @@ static const char  *cluster_db_sql_text[CLUSTER_DB_SQL_N] = {
 
     /* CLUSTER_DB_SQL_ACTIONS */
     "SELECT cluster, node, admin, by, at, instance, seq FROM @.node_admin "
-    "WHERE seq > $1::bigint ORDER BY seq LIMIT 1000",
+    "WHERE seq > $1::bigint - 64 ORDER BY seq LIMIT 1000",
 
     /* CLUSTER_DB_SQL_LISTEN */
     "LISTEN @",
@@ -123,7 +123,7 @@ static const char  *cluster_db_sql_text[CLUSTER_DB_SQL_N] = {
         "o.in_rotation, o.findings, o.key, o.key_since, o.key_fingerprint, "
         "o.at, o.release FROM @.observations o JOIN @.instances i ON i.name = o.instance "
         "WHERE o.instance <> $1 ORDER BY o.instance, o.cluster, o.node "
-        "LIMIT 4096"
+        "LIMIT 1024"
 };
 
 

@@ -45,7 +45,10 @@ typedef enum {
                                      $5 at (ms), $6 instance: the row as
                                      it stands after, a later one kept */
     CLUSTER_DB_SQL_ACTIONS,       /* $1 the last seq seen: the actions
-                                     written since, oldest first */
+                                     written since, oldest first, and the
+                                     64 before it again (a sequence's
+                                     numbers may commit out of order; the
+                                     merge takes a row twice as once) */
     CLUSTER_DB_SQL_LISTEN,        /* the channel of the schema's actions */
     CLUSTER_DB_SQL_SEEN,          /* $1 instance, $2 now (ms) */
     CLUSTER_DB_SQL_PRUNE,         /* $1 the oldest time kept (ms) */

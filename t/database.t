@@ -223,6 +223,30 @@ ok($f->wait_for(sub { state_of($f, 'web1') eq 'drained' }, 5),
 is(act($a, 'web1', 'restore')->{status}, 200, 'web1 restored');
 $f->stop;
 
+# several hosts: the first refuses, libpq goes on to the next
+
+my $g = ClusterTest->new(workers => 1);
+$g->secret('db.pass', $password);
+{
+    my $pgport = $pg->port;
+    my $closed = ClusterPostgres::free_port();
+    $g->write_config(<<"EOF");
+    cluster_database "host=127.0.0.1,127.0.0.1 port=$closed,$pgport dbname=lb user=lb"
+                     password_file=%%DIR%%/db.pass instance=lb7;
+    upstream proget { server $addr{web1}; cluster zone=proget:1m; }
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+        location /cluster { cluster_status; }
+    }
+EOF
+}
+$g->run;
+ok($g->wait_for(sub { database($g)->{status} eq 'connected' }, 15),
+   'two hosts, the first refusing: connected to the second')
+    or diag(explain(database($g)));
+$g->stop;
+$g->check_logs;
+
 # the password is nowhere
 
 $a->allow_log(qr/cluster database unreachable/);

@@ -78,6 +78,12 @@ check(qq{cluster_database "";  # BAD},
       qr/"cluster_database" needs a connection string/);
 check(qq{cluster_database "host=127.0.0.1 nonsense";  # BAD},
       qr/invalid connection string of "cluster_database"/);
+check(qq{cluster_database "postgresql://lb:$password%zz\@127.0.0.1/lb";  # BAD},
+      qr/libpq cannot parse it \(its reason is not shown/);
+check(qq{cluster_database "service=lb dbname=lb";  # BAD},
+      qr/cannot take "service=": give host= \(an address\) and port= instead/);
+check(qq{cluster_database "host=a.example,b.example hostaddr=127.0.0.1,";  # BAD},
+      qr/has an empty entry in hostaddr=/);
 check(qq{cluster_database "host=db.example.org dbname=lb";  # BAD},
       qr/names the host "db\.example\.org", which libpq would look up in DNS/);
 check(qq{cluster_database "postgresql://db.example.org/lb";  # BAD},
