@@ -121,7 +121,8 @@ static const char  *cluster_db_sql_text[CLUSTER_DB_SQL_N] = {
         "o(at bigint, c text, n text, k text, f text, t text, r text)) "
     "SELECT o.instance, i.host, i.last_seen, o.cluster, o.node, o.state, "
         "o.in_rotation, o.findings, o.key, o.key_since, o.key_fingerprint, "
-        "o.at, o.release FROM @.observations o JOIN @.instances i ON i.name = o.instance "
+        "o.at, o.release FROM @.observations o "
+        "JOIN @.instances i ON i.name = o.instance "
         "WHERE o.instance <> $1 ORDER BY o.instance, o.cluster, o.node "
         "LIMIT 1024"
 };
