@@ -662,7 +662,6 @@ ngx_http_cluster_database_views(ngx_http_cluster_db_t *db, ngx_pool_t *pool,
     cluster_status_cluster_t *clusters, ngx_uint_t n, int64_t now)
 {
     size_t                      len;
-    int64_t                     alive;
     ngx_uint_t                  i, j, k, m, npeers, nv;
     cluster_db_peer_t          *peers, *p;
     cluster_status_view_t      *v;
@@ -685,9 +684,6 @@ ngx_http_cluster_database_views(ngx_http_cluster_db_t *db, ngx_pool_t *pool,
     if (peers == NULL) {
         return NGX_ERROR;
     }
-
-    /* alive: seen within three of its rounds of observations */
-    alive = 3 * (int64_t) db->observe_every + 1000;
 
     for (i = 0; i < n; i++) {
         c = &clusters[i];
@@ -723,7 +719,9 @@ ngx_http_cluster_database_views(ngx_http_cluster_db_t *db, ngx_pool_t *pool,
                 in[m].instance = p->instance;
                 in[m].host = p->host;
                 in[m].last_seen = p->last_seen;
-                in[m].alive = (now - p->last_seen <= alive);
+                in[m].alive = cluster_db_alive(p->last_seen,
+                                               (int64_t) db->observe_every,
+                                               now);
                 in[m].self = 0;
                 m++;
             }

@@ -580,3 +580,10 @@ cluster_db_history(char *buf, size_t size, const cluster_db_history_t *h,
 
     return b.need;
 }
+
+
+int
+cluster_db_alive(int64_t last_seen, int64_t every, int64_t now)
+{
+    return now - last_seen <= 3 * every + 1000;
+}

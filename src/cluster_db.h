@@ -202,6 +202,12 @@ int cluster_db_peer_parse(cluster_db_peer_t *p,
 int cluster_db_share_key(cluster_t *c, size_t i, const cluster_db_peer_t *p,
     const char *key_fingerprint, int64_t now, cluster_events_t *ev);
 
+/*
+ * Whether another load balancer is alive: seen within three of its rounds
+ * of observations ("every" ms apart), and a second more for the clocks.
+ */
+int cluster_db_alive(int64_t last_seen, int64_t every, int64_t now);
+
 /* "drain" by "alice from 10.0.0.1" on "lb1": as the ring of actions says */
 size_t cluster_db_by(const cluster_db_action_t *a, char *buf, size_t size);
 

@@ -84,13 +84,7 @@ sub run_as {
         open STDOUT, '>>', $log;
         open STDERR, '>&', \*STDOUT;
 
-        if ($self->{as}) {
-            my (undef, undef, $uid, $gid) = getpwnam($self->{as});
-            $) = "$gid $gid";
-            $( = $gid;
-            $< = $> = $uid;
-            $ENV{HOME} = $self->{dir};
-        }
+        $self->become;
 
         chdir $self->{dir};
         exec @cmd or exit 127;
@@ -99,6 +93,19 @@ sub run_as {
     waitpid $pid, 0;
 
     return $? == 0;
+}
+
+# in a child: the server's user, when the test runs as root
+sub become {
+    my ($self) = @_;
+
+    return unless $self->{as};
+
+    my (undef, undef, $uid, $gid) = getpwnam($self->{as});
+    $) = "$gid $gid";
+    $( = $gid;
+    $< = $> = $uid;
+    $ENV{HOME} = $self->{dir};
 }
 
 sub read {
@@ -190,12 +197,7 @@ sub psql {
         open STDOUT, '>', $out;
         open STDERR, '>&', \*STDOUT;
 
-        if ($self->{as}) {
-            my (undef, undef, $uid, $gid) = getpwnam($self->{as});
-            $) = "$gid $gid";
-            $( = $gid;
-            $< = $> = $uid;
-        }
+        $self->become;
 
         exec bin('psql'), '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
              '-h', $self->{dir}, '-p', $self->{port}, '-U', 'postgres',

@@ -190,6 +190,10 @@ test_db(void)
     CHECK(cluster_db_sql_params(CLUSTER_DB_SQL_ACTION) == 6);
     CHECK(cluster_db_sql_params(CLUSTER_DB_SQL_SCHEMA) == 0);
     CHECK_STR(cluster_db_status_name(CLUSTER_DB_UNREACHABLE), "unreachable");
+
+    /* alive: seen within three rounds, and a second */
+    CHECK(cluster_db_alive(T0, 1000, T0 + 4000));
+    CHECK(!cluster_db_alive(T0, 1000, T0 + 4001));
     CHECK_STR(cluster_db_status_name((cluster_db_status_e) 9), "unknown");
 
     /* the queue: oldest first; full, the oldest goes and is counted */
