@@ -38,6 +38,7 @@ SAN_FLAGS :=
 endif
 
 MODULE := $(BUILD)/ngx_http_cluster_module.so
+BRIDGE := $(BUILD)/haproxy/cluster_bridge.so
 SIM := $(BUILD)/cluster-sim
 UNIT := $(BUILD)/unit
 
@@ -52,7 +53,7 @@ UNIT_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
 .PHONY: all module setup sim unit check test static prove demo demo-ha \
-	bench fuzz \
+	bench fuzz bridge \
 	clean
 
 all: module
@@ -81,6 +82,19 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
 
 sim: $(SIM)
 
+# the HAProxy bridge: the core as a Lua 5.3 module, beside cluster.lua
+bridge: $(BRIDGE)
+
+$(BRIDGE): haproxy-lua-bridge/cluster_bridge.c haproxy-lua-bridge/cluster.lua \
+		$(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)/haproxy
+	$(CC) $(CFLAGS_OWN) -Wno-format-truncation -D_DEFAULT_SOURCE -fPIC -shared \
+	    $(SAN_FLAGS) -Isrc -I/usr/include/lua5.3 -o $@.new \
+	    haproxy-lua-bridge/cluster_bridge.c $(CORE_SRCS) \
+	    -lsodium -ljansson -lpcre2-8 -lpthread
+	mv -f $@.new $@
+	cp haproxy-lua-bridge/cluster.lua $(BUILD)/haproxy/cluster.lua
+
 $(SIM): tests/sim/cluster_sim.c src/cluster_cookie.c src/cluster_cookie.h
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS_OWN) -O2 $(SAN_FLAGS) -Isrc -o $@ tests/sim/cluster_sim.c \
@@ -93,8 +107,9 @@ $(UNIT): tests/unit/*.c tests/unit/*.h $(CORE_SRCS) $(CORE_HDRS)
 unit: $(UNIT)
 	$(UNIT)
 
-prove: $(MODULE) $(SIM)
+prove: $(MODULE) $(SIM) $(BRIDGE)
 	CLUSTER_MODULE=$(CURDIR)/$(MODULE) CLUSTER_SIM=$(CURDIR)/$(SIM) \
+	CLUSTER_BRIDGE=$(CURDIR)/$(BUILD)/haproxy/cluster.lua \
 	CLUSTER_SANITIZE=$(SANITIZE) NGINX_BIN=$(NGINX_BIN) \
 	CLUSTER_ARTIFACTS=$(CURDIR)/$(BUILD)/artifacts \
 	prove -I t/lib $(or $(T),t/)

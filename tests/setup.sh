@@ -20,6 +20,8 @@ packages="
     curl
     chromium
     prometheus
+    haproxy
+    liblua5.3-dev
 "
 
 if [ "${1:-}" = fuzz ]; then

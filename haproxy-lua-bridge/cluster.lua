@@ -1,0 +1,369 @@
+-- ngx_cluster_module's HAProxy bridge: the same cluster, judged by the same
+-- core, for HAProxy 2.6 (Lua 5.3).  Loaded with "lua-load"; the C module
+-- cluster_bridge.so (the project's core) sits beside this file.  All the
+-- judgement is the core's; this file only moves what HAProxy sees into it
+-- and what it decides back into HAProxy's own server states.
+--
+--   global
+--       setenv CLUSTER_CONF /etc/haproxy/cluster.conf
+--       lua-load /usr/lib/haproxy-cluster/cluster.lua
+--   backend proget
+--       http-request lua.cluster_request
+--       http-response lua.cluster_response
+--   frontend ...
+--       http-request use-service lua.cluster_status if { path_beg /cluster }
+
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+package.cpath = here .. "?.so;" .. package.cpath
+
+local bridge = require("cluster_bridge")
+
+local conf = os.getenv("CLUSTER_CONF") or "/etc/haproxy/cluster.conf"
+
+-- a bad file stops HAProxy's start, or its reload, with file and line
+local ok, err = bridge.load(conf)
+if not ok then
+    error("cluster: " .. err, 0)
+end
+
+local clusters = {}        -- backend name -> { servers = {..}, applied = {..} }
+
+local function log(lines)
+    if lines then
+        for _, l in ipairs(lines) do
+            core.log(l[1], l[2])
+        end
+    end
+end
+
+local function now_ms()
+    local t = core.now()
+    return t.sec * 1000 + t.usec // 1000
+end
+
+-- each backend's servers in HAProxy's order (their ids), as the nodes
+core.register_init(function()
+    for _, name in ipairs(bridge.backends()) do
+        local be = core.backends[name]
+        if not be then
+            error("cluster: the file " .. conf .. " names the backend \""
+                  .. name .. "\", which haproxy.cfg does not have", 0)
+        end
+
+        local list = {}
+        for sname, srv in pairs(be.servers) do
+            local st = srv:get_stats()
+            list[#list + 1] = { name = sname, addr = srv:get_addr(),
+                                sid = tonumber(st.sid) or 0, srv = srv,
+                                weight = tonumber(st.weight) or 1 }
+        end
+        table.sort(list, function(a, b) return a.sid < b.sid end)
+
+        local n, cookies = bridge.attach(name, list)
+        if not n then
+            error("cluster: " .. cookies, 0)
+        end
+
+        clusters[name] = { servers = list, applied = {}, cookies = cookies }
+    end
+
+    log(bridge.restore())
+end)
+
+
+-- HAProxy's state of each server: the operator's MAINT or DRAIN, and the
+-- failed connections and answers it counted
+local function haproxy_states(c)
+    local states = {}
+    for i, s in ipairs(c.servers) do
+        local st = s.srv:get_stats()
+        local status = st.status or ""
+        states[i] = {
+            admin = status:match("^MAINT") and "MAINT"
+                    or status:match("^DRAIN") and "DRAIN" or "",
+            failures = (tonumber(st.econ) or 0) + (tonumber(st.eresp) or 0)
+        }
+    end
+    return states
+end
+
+-- the core's verdicts into HAProxy's operational states: a node out of
+-- rotation is forced down, one back forced up, and slow start's share is
+-- its weight; an operator's MAINT or DRAIN (an admin state) is never
+-- touched
+local function apply(c, verdicts)
+    for i, v in ipairs(verdicts) do
+        local s = c.servers[i]
+        local a = c.applied[i]
+
+        if a == nil or a.rotation ~= v.rotation then
+            if v.rotation then
+                s.srv:check_force_up()
+            else
+                s.srv:check_force_down()
+            end
+        end
+
+        local w = s.weight
+        if v.share < 1000 then
+            -- never 0: HAProxy shows a weight of 0 as DRAIN
+            w = math.max(1, (s.weight * v.share) // 1000)
+        end
+
+        if a == nil or a.weight ~= w then
+            if a ~= nil or w ~= s.weight then
+                s.srv:set_weight(tostring(w))
+            end
+        end
+
+        c.applied[i] = { rotation = v.rotation, weight = w }
+    end
+end
+
+core.register_task(function()
+    while true do
+        for name, c in pairs(clusters) do
+            local verdicts, lines = bridge.tick(name, haproxy_states(c))
+            log(lines)
+            apply(c, verdicts)
+        end
+
+        local werr = bridge.save()
+        if werr then
+            core.Warning(werr)
+        end
+
+        core.msleep(200)
+    end
+end)
+
+
+-- one check: the answer's bytes on HAProxy's own socket, bounded
+local function fetch(host, port, request, timeout)
+    local sock = core.tcp()
+    sock:settimeout(timeout / 1000)
+
+    local deadline = now_ms() + timeout
+    local okc, cerr = sock:connect(host, port)
+    if not okc then
+        sock:close()
+        return nil, tostring(cerr):find("timeout", 1, true) and "timed out"
+                    or "connection refused"
+    end
+
+    if not sock:send(request) then
+        sock:close()
+        return nil, "connection reset"
+    end
+
+    local parts, total = {}, 0
+    while true do
+        local data, rerr, partial = sock:receive(16384)
+        data = data or partial
+        if data and #data > 0 then
+            parts[#parts + 1] = data
+            total = total + #data
+        end
+        if rerr and rerr:find("closed", 1, true) then
+            break
+        end
+        if rerr then
+            sock:close()
+            return nil, rerr:find("timeout", 1, true) and "timed out"
+                        or "connection reset"
+        end
+        if total > 81920 then
+            sock:close()
+            return nil, "answer over 64 KiB"
+        end
+        if now_ms() > deadline then
+            sock:close()
+            return nil, "timed out"
+        end
+    end
+
+    sock:close()
+    return table.concat(parts)
+end
+
+local function messenger(host, port, timeout)
+    local sock = core.tcp()
+    sock:settimeout(timeout / 1000)
+    local okc = sock:connect(host, port)
+    sock:close()
+    return okc and true or false
+end
+
+local function check(name, i, c)
+    local t0 = now_ms()
+    local answer, failure = fetch(c.host, c.port, c.request, c.timeout)
+    local m = nil
+
+    if c.messenger and not failure then
+        m = messenger(c.host, c.messenger, c.timeout)
+    end
+
+    local what, more = bridge.check_done(name, i, c.claimed, answer, failure,
+                                         m, now_ms() - t0)
+    if what == "again" then
+        answer, failure = fetch(c.host, c.port, more, c.timeout)
+        what, more = bridge.check_done(name, i, c.claimed, answer, failure,
+                                       m, now_ms() - t0)
+    end
+
+    log(more)
+end
+
+-- a task per node of a checked backend: it looks for its check each
+-- check_every ms, and only one caller of all claims it
+core.register_task(function()
+    for name, c in pairs(clusters) do
+        if bridge.check_every(name) > 0 then
+            for i = 1, #c.servers do
+                core.register_task(function()
+                    local every = bridge.check_every(name)
+                    while true do
+                        local claim = bridge.check_claim(name, i)
+                        if claim then
+                            check(name, i, claim)
+                        end
+                        core.msleep(every)
+                    end
+                end)
+            end
+        end
+    end
+end)
+
+
+-- the traffic: which server answered, its status and time, and the key
+-- check's cookies
+
+core.register_action("cluster_request", { "http-req" }, function(txn)
+    local be = txn.f:be_name()
+    if not clusters[be] then
+        return
+    end
+
+    local h = txn.http:req_get_headers()["cookie"]
+    local cookie = nil
+    if h then
+        local v = {}
+        for k = 0, #h do
+            v[#v + 1] = h[k]
+        end
+        cookie = table.concat(v, "; ")
+    end
+
+    local kc, class, handle = bridge.request(be, cookie)
+    txn:set_var("txn.cluster_key_check", kc)
+    txn:set_var("txn.cluster_key_class", class)
+    txn:set_priv({ at = now_ms(), handle = handle })
+end)
+
+core.register_action("cluster_response", { "http-res" }, function(txn)
+    local be = txn.f:be_name()
+    local c = clusters[be]
+    if not c then
+        return
+    end
+
+    local srv = txn.sf:srv_name()
+    if not srv then
+        return
+    end
+
+    local priv = txn:get_priv()
+    local ms = priv and priv.at and (now_ms() - priv.at) or 0
+    local status = txn.sf:status() or 0
+
+    local cookies, location = nil, nil
+    if c.cookies then
+        local hs = txn.http:res_get_headers()
+        local sc = hs["set-cookie"]
+        if sc then
+            cookies = {}
+            for k = 0, #sc do
+                cookies[#cookies + 1] = sc[k]
+            end
+        end
+        location = hs["location"] and hs["location"][0]
+    end
+
+    log(bridge.response(be, srv, status, ms, priv and priv.handle,
+                        cookies, location))
+end)
+
+
+-- the status location: the page, the JSON document, the Prometheus text,
+-- and the admin actions under <location>/nodes/<node>/<action>
+
+local function header_list(headers, name)
+    local h = headers[name]
+    local out = {}
+    if h then
+        for k = 0, #h do
+            out[#out + 1] = h[k]
+        end
+    end
+    return out
+end
+
+local function respond(applet, status, body, ctype, extra)
+    applet:set_status(status)
+    applet:add_header("content-type", ctype)
+    applet:add_header("content-length", tostring(#body))
+    applet:add_header("cache-control", "no-store")
+    applet:add_header("vary", "Accept")
+    applet:add_header("content-security-policy", "frame-ancestors 'none'")
+    applet:add_header("x-frame-options", "DENY")
+    applet:add_header("x-content-type-options", "nosniff")
+    if extra then
+        applet:add_header(extra[1], extra[2])
+    end
+    applet:start_response()
+    if applet.method ~= "HEAD" then
+        applet:send(body)
+    end
+end
+
+core.register_service("cluster_status", "http", function(applet)
+    local path = applet.path or "/"
+    local base, rest = path:match("^(.-)/nodes/(.+)$")
+
+    if rest then
+        local status, body, hname, hvalue, lines = bridge.admin(
+            rest, applet.method, applet.qs or "", {
+                sec_fetch_site = header_list(applet.headers,
+                                             "sec-fetch-site"),
+                origin = header_list(applet.headers, "origin"),
+                host = header_list(applet.headers, "host"),
+                authorization = header_list(applet.headers, "authorization")
+            }, applet.sf:src())
+        log(lines)
+        respond(applet, status, body, "application/json",
+                hname and { hname, hvalue })
+        return
+    end
+
+    if applet.method ~= "GET" and applet.method ~= "HEAD" then
+        respond(applet, 405, "{\"error\":\"expected GET\"}\n",
+                "application/json", { "allow", "GET, HEAD" })
+        return
+    end
+
+    local format = (applet.qs or ""):match("format=(%a+)")
+    if format ~= "html" and format ~= "prometheus" then
+        if format == nil then
+            local accept = table.concat(header_list(applet.headers,
+                                                    "accept"), ",")
+            format = accept:find("text/html", 1, true) and "html" or "json"
+        else
+            format = "json"
+        end
+    end
+
+    local body, ctype, lines = bridge.status(format, (path:gsub("/+$", "")))
+    log(lines)
+    respond(applet, 200, body, ctype)
+end)
