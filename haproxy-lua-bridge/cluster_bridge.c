@@ -1326,6 +1326,9 @@ bridge_tick(lua_State *L)
     ev.n = 0;
     ev.more = 0;
 
+    /* what was seen of HAProxy's states, one thread at a time */
+    pthread_mutex_lock(&bridge_mutex);
+
     for (i = 0; i < b->n; i++) {
         bn = &b->bnodes[i];
 
@@ -1359,15 +1362,18 @@ bridge_tick(lua_State *L)
             bn->haproxy_admin = admin;
         }
 
-        if (failures > bn->failures && bn->failures != 0) {
+        if (failures > bn->failures) {
             /* bounded: a counter that jumped is a few failures, not a loop */
             for (k = 0; k < failures - bn->failures && k < 16; k++) {
+                cluster_node_count_request(b->nodes[i]);
                 cluster_try_done(&b->cluster, i, 0, 0, 0, now, &ev);
             }
         }
 
         bn->failures = failures;
     }
+
+    pthread_mutex_unlock(&bridge_mutex);
 
     bridge_events(L, b, &ev, logs);
 
@@ -1770,6 +1776,7 @@ bridge_response(lua_State *L)
     ev.n = 0;
     ev.more = 0;
 
+    cluster_node_count_request(b->nodes[i]);
     cluster_try_done(&b->cluster, (size_t) i, 1, status, ms, now, &ev);
 
     if (b->cookie_name && b->has_key) {

@@ -160,7 +160,7 @@ sub _env {
                          . ":print_stacktrace=1",
     );
 
-    if ($who eq 'nginx') {
+    if ($who eq 'nginx' || $who eq 'haproxy') {
         # the system nginx is not instrumented: its module is
         chomp(my $asan = `cc -print-file-name=libasan.so`);
         $env{LD_PRELOAD} = $asan;
