@@ -88,21 +88,29 @@ local function haproxy_states(c)
 end
 
 -- the core's verdicts into HAProxy's operational states: a node out of
--- rotation is forced down, one back forced up, and slow start's share is
--- its weight; an operator's MAINT or DRAIN (an admin state) is never
--- touched
+-- rotation is forced down, one back forced up (those first, so that the
+-- backend is never left without a server between the two), and slow
+-- start's share is its weight; an operator's MAINT or DRAIN (an admin
+-- state) is never touched
 local function apply(c, verdicts)
+    for pass = 1, 2 do
+        for i, v in ipairs(verdicts) do
+            local a = c.applied[i]
+            if (a == nil or a.rotation ~= v.rotation)
+               and v.rotation == (pass == 1)
+            then
+                if v.rotation then
+                    c.servers[i].srv:check_force_up()
+                else
+                    c.servers[i].srv:check_force_down()
+                end
+            end
+        end
+    end
+
     for i, v in ipairs(verdicts) do
         local s = c.servers[i]
         local a = c.applied[i]
-
-        if a == nil or a.rotation ~= v.rotation then
-            if v.rotation then
-                s.srv:check_force_up()
-            else
-                s.srv:check_force_down()
-            end
-        end
 
         local w = s.weight
         if v.share < 1000 then
@@ -110,10 +118,8 @@ local function apply(c, verdicts)
             w = math.max(1, (s.weight * v.share) // 1000)
         end
 
-        if a == nil or a.weight ~= w then
-            if a ~= nil or w ~= s.weight then
-                s.srv:set_weight(tostring(w))
-            end
+        if (a == nil and w ~= s.weight) or (a ~= nil and a.weight ~= w) then
+            s.srv:set_weight(tostring(w))
         end
 
         c.applied[i] = { rotation = v.rotation, weight = w }
@@ -339,7 +345,7 @@ core.register_service("cluster_status", "http", function(applet)
                 origin = header_list(applet.headers, "origin"),
                 host = header_list(applet.headers, "host"),
                 authorization = header_list(applet.headers, "authorization")
-            }, applet.sf:src())
+            }, applet.sf:src(), path)
         log(lines)
         respond(applet, status, body, "application/json",
                 hname and { hname, hvalue })

@@ -1968,8 +1968,9 @@ bridge_status(lua_State *L)
 
 
 /*
- * admin(path, method, query, headers, client): POST <base>/nodes/<node>/
- * <action>, with the nginx module's rules: admin=on, POST only, no
+ * admin(path, method, query, headers, client, whole): POST <base>/nodes/
+ * <node>/<action> ("path" is what follows "/nodes/", "whole" all of it, for
+ * the log), with the nginx module's rules: admin=on, POST only, no
  * cross-site request (Sec-Fetch-Site, Origin against Host), the bearer
  * token of token_file= (a digest compared in constant time).  "headers"
  * holds lists: sec_fetch_site, origin, host, authorization.  Returns the
@@ -1986,6 +1987,8 @@ bridge_admin(lua_State *L)
     int64_t              now;
     uint8_t              digest[crypto_generichash_BYTES], diff;
     const char          *path, *method, *query, *client, *slash, *h, *host;
+    const char          *whole;
+    size_t               wlen;
     cluster_act_t        act;
     cluster_admin_e      admin;
     cluster_events_t     ev;
@@ -1997,6 +2000,7 @@ bridge_admin(lua_State *L)
     query = luaL_optlstring(L, 3, "", &qlen);
     luaL_checktype(L, 4, LUA_TTABLE);
     client = luaL_optstring(L, 5, "-");
+    whole = luaL_optlstring(L, 6, path, &wlen);
 
     lua_newtable(L);
     logs = lua_gettop(L);
@@ -2016,7 +2020,7 @@ bridge_admin(lua_State *L)
     do {                                                                      \
         snprintf(text, sizeof(text), "cluster admin action refused: %s, "     \
                  "client: %s, request: \"%s %.*s\"", why, client, method,     \
-                 (int) (plen > 200 ? 200 : plen), path);                      \
+                 (int) (wlen > 200 ? 200 : wlen), whole);                     \
         bridge_log(L, logs, BRIDGE_LOG_WARNING, text);                        \
     } while (0)
 

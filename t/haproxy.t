@@ -120,8 +120,10 @@ ok((grep { grep { $_ eq 'service_down' } @{$_->{reasons}} }
 %status = ();
 $status{$t->get('/')->{status}}++ for 1 .. 30;
 is_deeply(\%status, { 200 => 30 }, 'and every request is still served');
-unlike($t->haproxy_stat('proget', 'web1', 'status'), qr/DOWN/,
-       'HAProxy has them up');
+ok($t->wait_for(sub {
+       !grep { $t->haproxy_stat('proget', $_, 'status') =~ /DOWN/ }
+           qw(web1 web2 web3);
+   }, 1), 'HAProxy has them up');
 like($t->read_file('haproxy.log'), qr/\[alert\].*cluster "proget" is in panic/,
      'the panic logged at alert');
 $t->sim_control($_, 'service=ok') for qw(web1 web2 web3);
