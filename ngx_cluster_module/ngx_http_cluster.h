@@ -15,6 +15,7 @@
 #include "cluster.h"
 #include "cluster_db.h"
 #include "cluster_check.h"
+#include "cluster_conf.h"
 #include "cluster_node.h"
 #include "cluster_page.h"
 #include "cluster_session.h"

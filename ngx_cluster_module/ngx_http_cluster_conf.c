@@ -19,12 +19,12 @@
  */
 
 
-static char *ngx_http_cluster_check_number(ngx_conf_t *cf, ngx_str_t *value,
-    size_t skip, ngx_uint_t min, ngx_uint_t max, ngx_uint_t *n);
-static char *ngx_http_cluster_parse_time(ngx_conf_t *cf, ngx_str_t *value,
-    size_t skip, int64_t min, int64_t max, ngx_msec_t *t);
-static u_char *ngx_http_cluster_time_text(u_char *p, u_char *last,
-    int64_t ms);
+typedef int (*ngx_http_cluster_parse_pt)(cluster_conf_t *cc,
+    const cluster_word_t *w, size_t n, char *err);
+
+
+static char *ngx_http_cluster_conf_parse(ngx_conf_t *cf, cluster_conf_t *cc,
+    ngx_http_cluster_parse_pt parse);
 
 
 void
@@ -136,13 +136,7 @@ ngx_http_cluster_heartbeat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cluster_srv_conf_t  *cscf = conf;
 
-    u_char              *p, *last, text[64];
-    size_t               skip;
-    int64_t              max;
-    ngx_str_t           *value;
-    ngx_msec_t          *field, interval, stale;
-    ngx_uint_t           i;
-    cluster_settings_t   defaults;
+    cluster_conf_t  cc;
 
     if (cscf->interval != NGX_CONF_UNSET_MSEC
         || cscf->stale != NGX_CONF_UNSET_MSEC)
@@ -150,60 +144,20 @@ ngx_http_cluster_heartbeat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
-    value = cf->args->elts;
+    cluster_conf_init(&cc);
 
-    for (i = 1; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "interval=", 9) == 0) {
-            field = &cscf->interval;
-            skip = 9;
-            max = CLUSTER_INTERVAL_MAX;
-
-        } else if (ngx_strncmp(value[i].data, "stale=", 6) == 0) {
-            field = &cscf->stale;
-            skip = 6;
-            max = CLUSTER_STALE_MAX;
-
-        } else {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\", expected "
-                               "\"interval=TIME\" or \"stale=TIME\"",
-                               &value[i]);
-            return NGX_CONF_ERROR;
-        }
-
-        if (*field != NGX_CONF_UNSET_MSEC) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "duplicate parameter \"%V\"", &value[i]);
-            return NGX_CONF_ERROR;
-        }
-
-        if (ngx_http_cluster_parse_time(cf, &value[i], skip, CLUSTER_TIME_MIN,
-                                        max, field)
-            != NGX_CONF_OK)
-        {
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_cluster_conf_parse(cf, &cc, cluster_conf_heartbeat)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
-    cluster_settings_default(&defaults);
+    if (cc.interval != CLUSTER_CONF_UNSET) {
+        cscf->interval = (ngx_msec_t) cc.interval;
+    }
 
-    interval = (cscf->interval != NGX_CONF_UNSET_MSEC)
-               ? cscf->interval : (ngx_msec_t) defaults.interval;
-    stale = (cscf->stale != NGX_CONF_UNSET_MSEC)
-            ? cscf->stale : (ngx_msec_t) defaults.stale;
-
-    if (stale <= interval) {
-        p = ngx_http_cluster_time_text(text, text + sizeof(text) / 2,
-                                       (int64_t) stale);
-        last = ngx_http_cluster_time_text(p, text + sizeof(text),
-                                          (int64_t) interval);
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"stale\" (%*s) must be longer than "
-                           "\"interval\" (%*s)", (size_t) (p - text), text,
-                           (size_t) (last - p), p);
-        return NGX_CONF_ERROR;
+    if (cc.stale != CLUSTER_CONF_UNSET) {
+        cscf->stale = (ngx_msec_t) cc.stale;
     }
 
     ngx_http_cluster_mark(cf, cscf);
@@ -217,39 +171,21 @@ ngx_http_cluster_eject(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cluster_srv_conf_t  *cscf = conf;
 
-    uint32_t     finding;
-    ngx_str_t   *value;
-    ngx_uint_t   i;
+    cluster_conf_t  cc;
 
     if (cscf->eject != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
     }
 
-    value = cf->args->elts;
+    cluster_conf_init(&cc);
 
-    cscf->eject = 0;
-
-    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
-        ngx_http_cluster_mark(cf, cscf);
-        return NGX_CONF_OK;
+    if (ngx_http_cluster_conf_parse(cf, &cc, cluster_conf_eject)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
-    for (i = 1; i < cf->args->nelts; i++) {
-
-        finding = cluster_finding_parse((const char *) value[i].data,
-                                        value[i].len);
-
-        if ((finding & CLUSTER_FINDING_EJECTABLE) == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid value \"%V\", expected \"stale\", "
-                               "\"down\", \"key_mismatch\", \"version_skew\", "
-                               "\"service_down\" or a single \"off\"",
-                               &value[i]);
-            return NGX_CONF_ERROR;
-        }
-
-        cscf->eject |= finding;
-    }
+    cscf->eject = (ngx_uint_t) cc.eject;
 
     ngx_http_cluster_mark(cf, cscf);
 
@@ -262,227 +198,70 @@ ngx_http_cluster_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cluster_srv_conf_t  *cscf = conf;
 
-    u_char              *dash;
-    ngx_str_t           *value, s;
-    ngx_uint_t           i, min, max;
-    cluster_settings_t   defaults;
+    cluster_conf_t  cc;
 
     if (cscf->check != NGX_CONF_UNSET) {
         return "is duplicate";
     }
 
-    cscf->check = 1;
+    cluster_conf_init(&cc);
 
-    cluster_settings_default(&defaults);
-    cluster_check_conf_default(&cscf->expect);
-
-    ngx_str_set(&cscf->check_uri, CLUSTER_CHECK_URI);
-    cscf->check_timeout = (ngx_msec_t) defaults.timeout;
-    cscf->rise = NGX_CONF_UNSET_UINT;
-    cscf->fall = NGX_CONF_UNSET_UINT;
-    cscf->messenger = 0;
-    cscf->mandatory = 0;
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "uri=", 4) == 0) {
-            s.data = value[i].data + 4;
-            s.len = value[i].len - 4;
-
-            if (ngx_http_cluster_uri_valid(&s) != NGX_OK) {
-                goto invalid_uri;
-            }
-
-            cscf->check_uri = s;
-
-            /* only the default URI falls back to the older /health */
-            cscf->expect.fallback = (s.len == sizeof(CLUSTER_CHECK_URI) - 1
-                                     && ngx_strncmp(s.data, CLUSTER_CHECK_URI,
-                                                    s.len) == 0);
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
-            if (ngx_http_cluster_parse_time(cf, &value[i], 8,
-                                            CLUSTER_TIME_MIN,
-                                            CLUSTER_TIMEOUT_MAX,
-                                            &cscf->check_timeout)
-                != NGX_CONF_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "rise=", 5) == 0) {
-            if (ngx_http_cluster_check_number(cf, &value[i], 5, 1,
-                                              CLUSTER_RISE_MAX, &cscf->rise)
-                != NGX_CONF_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "fall=", 5) == 0) {
-            if (ngx_http_cluster_check_number(cf, &value[i], 5, 1,
-                                              CLUSTER_RISE_MAX, &cscf->fall)
-                != NGX_CONF_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "messenger=", 10) == 0) {
-            if (ngx_http_cluster_check_number(cf, &value[i], 10, 1, 65535,
-                                              &cscf->messenger)
-                != NGX_CONF_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "expect=", 7) == 0) {
-            s.data = value[i].data + 7;
-            s.len = value[i].len - 7;
-
-            dash = ngx_strlchr(s.data, s.data + s.len, '-');
-
-            min = (ngx_uint_t) ngx_atoi(s.data, dash ? (size_t) (dash - s.data)
-                                                     : s.len);
-            max = dash ? (ngx_uint_t) ngx_atoi(dash + 1,
-                                               s.data + s.len - dash - 1)
-                       : min;
-
-            if (min < 100 || max > 599 || min > max) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid status range in \"%V\", "
-                                   "expected \"expect=200-399\" or a single "
-                                   "status, from 100 to 599", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            cscf->expect.expect_min = (unsigned) min;
-            cscf->expect.expect_max = (unsigned) max;
-            continue;
-        }
-
-        if (ngx_strcmp(value[i].data, "mandatory") == 0) {
-            cscf->mandatory = 1;
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\", expected \"uri=\", "
-                           "\"timeout=\", \"rise=\", \"fall=\", "
-                           "\"messenger=\", \"expect=\" or \"mandatory\"",
-                           &value[i]);
+    if (ngx_http_cluster_conf_parse(cf, &cc, cluster_conf_check)
+        != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
+
+    cscf->check = 1;
+    cscf->check_uri.data = (u_char *) cc.uri.data;
+    cscf->check_uri.len = cc.uri.len;
+    cscf->check_timeout = (ngx_msec_t) cc.timeout;
+    cscf->rise = (cc.rise != CLUSTER_CONF_UNSET) ? (ngx_uint_t) cc.rise
+                                                 : NGX_CONF_UNSET_UINT;
+    cscf->fall = (cc.fall != CLUSTER_CONF_UNSET) ? (ngx_uint_t) cc.fall
+                                                 : NGX_CONF_UNSET_UINT;
+    cscf->messenger = cc.messenger;
+    cscf->mandatory = cc.mandatory;
+    cscf->expect = cc.expect;
 
     ngx_http_cluster_mark(cf, cscf);
-
-    return NGX_CONF_OK;
-
-invalid_uri:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid URI in \"%V\", expected a path that starts "
-                       "with \"/\" and has no spaces", &value[i]);
-    return NGX_CONF_ERROR;
-}
-
-
-static char *
-ngx_http_cluster_check_number(ngx_conf_t *cf, ngx_str_t *value, size_t skip,
-    ngx_uint_t min, ngx_uint_t max, ngx_uint_t *n)
-{
-    ngx_int_t  v;
-
-    v = ngx_atoi(value->data + skip, value->len - skip);
-
-    if (v == NGX_ERROR || (ngx_uint_t) v < min || (ngx_uint_t) v > max) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value in \"%V\", expected a number "
-                           "from %ui to %ui", value, min, max);
-        return NGX_CONF_ERROR;
-    }
-
-    *n = (ngx_uint_t) v;
 
     return NGX_CONF_OK;
 }
 
 
 /*
- * A time after "skip" bytes of a parameter, in min .. max ms: every time
- * of the settings is bounded here, so that no sum of them overflows.
+ * The directive's parameters, parsed by the core's parser, which bounds
+ * every number and says what was expected; nginx adds the file and line.
  */
 static char *
-ngx_http_cluster_parse_time(ngx_conf_t *cf, ngx_str_t *value, size_t skip,
-    int64_t min, int64_t max, ngx_msec_t *t)
+ngx_http_cluster_conf_parse(ngx_conf_t *cf, cluster_conf_t *cc,
+    ngx_http_cluster_parse_pt parse)
 {
-    u_char     *p, text[64];
-    ngx_int_t   ms;
-    ngx_str_t   s;
+    char             err[CLUSTER_CONF_ERROR];
+    ngx_str_t       *value;
+    ngx_uint_t       i, n;
+    cluster_word_t  *w;
 
-    s.data = value->data + skip;
-    s.len = value->len - skip;
+    value = cf->args->elts;
+    n = cf->args->nelts - 1;
 
-    ms = ngx_parse_time(&s, 0);
-
-    if (ms != NGX_ERROR && ms >= min && ms <= max) {
-        *t = (ngx_msec_t) ms;
-        return NGX_CONF_OK;
+    w = ngx_palloc(cf->temp_pool, (n + 1) * sizeof(cluster_word_t));
+    if (w == NULL) {
+        return NGX_CONF_ERROR;
     }
 
-    p = ngx_cpymem(text, "of at least ", 12);
-    p = ngx_http_cluster_time_text(p, text + sizeof(text), min);
-    p = ngx_slprintf(p, text + sizeof(text), " and at most ");
-    p = ngx_http_cluster_time_text(p, text + sizeof(text), max);
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid time in \"%V\", expected a time %*s%s",
-                       value, (size_t) (p - text), text,
-                       min ? "" : " (0: none)");
-
-    return NGX_CONF_ERROR;
-}
-
-
-/* a bound as nginx writes times: "1d", "5m", "100ms" */
-static u_char *
-ngx_http_cluster_time_text(u_char *p, u_char *last, int64_t ms)
-{
-    ngx_uint_t  i;
-
-    static struct {
-        int64_t      ms;
-        const char  *unit;
-    } units[] = {
-        { 86400000, "d" }, { 3600000, "h" }, { 60000, "m" }, { 1000, "s" }
-    };
-
-    if (ms == 0) {
-        return ngx_slprintf(p, last, "0");
+    for (i = 0; i < n; i++) {
+        w[i].data = (const char *) value[i + 1].data;
+        w[i].len = value[i + 1].len;
     }
 
-    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (ms % units[i].ms == 0) {
-            return ngx_slprintf(p, last, "%L%s", ms / units[i].ms,
-                                units[i].unit);
-        }
+    if (parse(cc, w, n, err) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
+        return NGX_CONF_ERROR;
     }
 
-    return ngx_slprintf(p, last, "%Lms", ms);
+    return NGX_CONF_OK;
 }
 
 
@@ -491,20 +270,21 @@ ngx_http_cluster_slow_start(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cluster_srv_conf_t  *cscf = conf;
 
-    ngx_str_t  *value;
+    cluster_conf_t  cc;
 
     if (cscf->slow_start != NGX_CONF_UNSET_MSEC) {
         return "is duplicate";
     }
 
-    value = cf->args->elts;
+    cluster_conf_init(&cc);
 
-    if (ngx_http_cluster_parse_time(cf, &value[1], 0, 0,
-                                    CLUSTER_SLOW_START_MAX, &cscf->slow_start)
+    if (ngx_http_cluster_conf_parse(cf, &cc, cluster_conf_slow_start)
         != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }
+
+    cscf->slow_start = (ngx_msec_t) cc.slow_start;
 
     ngx_http_cluster_mark(cf, cscf);
 
@@ -517,28 +297,22 @@ ngx_http_cluster_node_name(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cluster_srv_conf_t  *cscf = conf;
 
-    u_char                   *p;
+    char                      err[CLUSTER_CONF_ERROR];
     ngx_str_t                *value;
     ngx_uint_t                i;
+    cluster_word_t            w[2];
     ngx_http_cluster_name_t  *nm;
 
     value = cf->args->elts;
 
-    if (value[1].len == 0 || value[2].len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid empty %s, expected \"cluster_node_name "
-                           "ADDRESS NAME\"",
-                           value[1].len ? "name" : "address");
-        return NGX_CONF_ERROR;
-    }
+    w[0].data = (const char *) value[1].data;
+    w[0].len = value[1].len;
+    w[1].data = (const char *) value[2].data;
+    w[1].len = value[2].len;
 
-    for (p = value[2].data; p < value[2].data + value[2].len; p++) {
-        if (*p < ' ' || *p == 0x7f) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid name \"%V\", expected printable "
-                               "text", &value[2]);
-            return NGX_CONF_ERROR;
-        }
+    if (cluster_conf_node_name(&w[0], &w[1], err) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
+        return NGX_CONF_ERROR;
     }
 
     if (cscf->names == NULL) {

@@ -20,19 +20,8 @@
 ngx_int_t
 ngx_http_cluster_uri_valid(ngx_str_t *uri)
 {
-    u_char  *p;
-
-    if (uri->len == 0 || uri->data[0] != '/') {
-        return NGX_DECLINED;
-    }
-
-    for (p = uri->data; p < uri->data + uri->len; p++) {
-        if (*p <= ' ' || *p == 0x7f) {
-            return NGX_DECLINED;
-        }
-    }
-
-    return NGX_OK;
+    return cluster_conf_uri_valid((const char *) uri->data, uri->len)
+           ? NGX_OK : NGX_DECLINED;
 }
 
 

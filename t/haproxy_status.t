@@ -73,7 +73,11 @@ for my $case (@bad) {
 # the servers are known, at the start, which it stops
 $t->write_haproxy($sections, "backend nosuch {\n}\n");
 my $dir = $t->dir;
-my $out = `timeout 10 /usr/sbin/haproxy -db -f $dir/haproxy.cfg 2>&1`;
+my $out = do {
+    my %env = $t->_env('haproxy');
+    local @ENV{keys %env} = values %env;
+    `timeout 10 /usr/sbin/haproxy -db -f $dir/haproxy.cfg 2>&1`;
+};
 my $rc = $? >> 8;
 ok($rc != 0 && $rc != 124, 'a backend haproxy.cfg does not have: no start');
 like($out, qr/names the backend "nosuch", which haproxy\.cfg does not have/,
