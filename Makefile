@@ -139,7 +139,7 @@ demo-ha: setup
 	NGINX_BIN=$(NGINX_BIN) bash tests/demo_ha.sh
 
 bench: setup
-	$(MAKE) module sim
+	$(MAKE) module sim bridge
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS_OWN) -O2 -Isrc -o $(BUILD)/bench-render \
 	    tests/bench_render.c $(CORE_SRCS) -ljansson -lsodium
@@ -152,6 +152,9 @@ bench: setup
 	NGINX_BIN=$(NGINX_BIN) bash tests/bench_key.sh
 	CLUSTER_MODULE=$(CURDIR)/$(MODULE) CLUSTER_SIM=$(CURDIR)/$(SIM) \
 	NGINX_BIN=$(NGINX_BIN) bash tests/bench_db.sh
+	CLUSTER_BRIDGE=$(CURDIR)/$(BUILD)/haproxy/cluster.lua \
+	CLUSTER_SIM=$(CURDIR)/$(SIM) NGINX_BIN=$(NGINX_BIN) \
+	bash tests/bench_haproxy.sh
 
 # libFuzzer over the check's readers; not part of "make test"
 FUZZ_SECONDS ?= 600

@@ -7,8 +7,8 @@
 --   global
 --       setenv CLUSTER_CONF /etc/haproxy/cluster.conf
 --       lua-load /usr/lib/haproxy-cluster/cluster.lua
---   backend proget
---       http-request lua.cluster_request
+--   backend proget                       # with cluster_cookie only:
+--       http-request set-var(txn.cluster_cookie) req.fhdr(cookie)
 --       http-response lua.cluster_response
 --   frontend ...
 --       http-request use-service lua.cluster_status if { path_beg /cluster }
@@ -64,24 +64,47 @@ core.register_init(function()
             error("cluster: " .. cookies, 0)
         end
 
-        clusters[name] = { servers = list, applied = {}, cookies = cookies }
+        clusters[name] = { servers = list, applied = {}, seen = {},
+                           cookies = cookies }
     end
 
     log(bridge.restore())
 end)
 
 
--- HAProxy's state of each server: the operator's MAINT or DRAIN, and the
--- failed connections and answers it counted
+-- HAProxy's state of each server: the operator's MAINT or DRAIN, and what
+-- its counters say of the traffic since the last look (the answers are the
+-- server's heartbeats: no request pays for them)
+local classes = { "hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx",
+                  "hrsp_5xx" }
+
 local function haproxy_states(c)
     local states = {}
     for i, s in ipairs(c.servers) do
         local st = s.srv:get_stats()
         local status = st.status or ""
+        local eresp = tonumber(st.eresp) or 0
+        local answers = tonumber(st.hrsp_other) or 0
+        local seen = c.seen[i] or {}
+        local most, class = -1, 0
+
+        for k, name in ipairs(classes) do
+            local v = tonumber(st[name]) or 0
+            answers = answers + v
+            if v - (seen[k] or 0) > most then
+                most, class = v - (seen[k] or 0), k
+            end
+            seen[k] = v
+        end
+        c.seen[i] = seen
+
         states[i] = {
             admin = status:match("^MAINT") and "MAINT"
                     or status:match("^DRAIN") and "DRAIN" or "",
-            failures = (tonumber(st.econ) or 0) + (tonumber(st.eresp) or 0)
+            answers = math.max(0, answers - eresp),
+            status = class * 100,
+            rtime = tonumber(st.rtime) or 0,
+            failures = (tonumber(st.econ) or 0) + eresp
         }
     end
     return states
@@ -242,35 +265,25 @@ core.register_task(function()
 end)
 
 
--- the traffic: which server answered, its status and time, and the key
--- check's cookies
+-- the key check, in one action per request at its response: the auth
+-- cookie the request carried (kept in txn.cluster_cookie by HAProxy's own
+-- set-var), the cookies the answer sets and whether it sends the user to
+-- sign in; only for the backends with cluster_cookie
 
-core.register_action("cluster_request", { "http-req" }, function(txn)
-    local be = txn.f:be_name()
-    if not clusters[be] then
-        return
-    end
-
-    local h = txn.http:req_get_headers()["cookie"]
-    local cookie = nil
+local function all_values(h)
+    local out = {}
     if h then
-        local v = {}
         for k = 0, #h do
-            v[#v + 1] = h[k]
+            out[#out + 1] = h[k]
         end
-        cookie = table.concat(v, "; ")
     end
-
-    local kc, class, handle = bridge.request(be, cookie)
-    txn:set_var("txn.cluster_key_check", kc)
-    txn:set_var("txn.cluster_key_class", class)
-    txn:set_priv({ at = now_ms(), handle = handle })
-end)
+    return out
+end
 
 core.register_action("cluster_response", { "http-res" }, function(txn)
     local be = txn.f:be_name()
     local c = clusters[be]
-    if not c then
+    if not (c and c.cookies) then
         return
     end
 
@@ -279,25 +292,21 @@ core.register_action("cluster_response", { "http-res" }, function(txn)
         return
     end
 
-    local priv = txn:get_priv()
-    local ms = priv and priv.at and (now_ms() - priv.at) or 0
-    local status = txn.sf:status() or 0
-
+    local status = tonumber(txn.sf:status()) or 0
     local cookies, location = nil, nil
-    if c.cookies then
-        local hs = txn.http:res_get_headers()
-        local sc = hs["set-cookie"]
-        if sc then
-            cookies = {}
-            for k = 0, #sc do
-                cookies[#cookies + 1] = sc[k]
-            end
-        end
-        location = hs["location"] and hs["location"][0]
+
+    if (tonumber(txn.f:res_fhdr_cnt("set-cookie")) or 0) > 0 then
+        cookies = all_values(txn.http:res_get_headers()["set-cookie"])
     end
 
-    log(bridge.response(be, srv, status, ms, priv and priv.handle,
-                        cookies, location))
+    if status >= 300 and status < 400 then
+        location = txn.f:res_fhdr("location")
+    end
+
+    local kc, lines = bridge.answer(be, txn:get_var("txn.cluster_cookie"),
+                                    srv, status, cookies, location)
+    txn:set_var("txn.cluster_key_check", kc or "none")
+    log(lines)
 end)
 
 
@@ -305,14 +314,7 @@ end)
 -- and the admin actions under <location>/nodes/<node>/<action>
 
 local function header_list(headers, name)
-    local h = headers[name]
-    local out = {}
-    if h then
-        for k = 0, #h do
-            out[#out + 1] = h[k]
-        end
-    end
-    return out
+    return all_values(headers[name])
 end
 
 local function respond(applet, status, body, ctype, extra)

@@ -50,7 +50,6 @@
 #define BRIDGE_FILE_MAX     (1024 * 1024)
 #define BRIDGE_SECRET_MAX   65536
 #define BRIDGE_CHECK_BODY   65536
-#define BRIDGE_REQUEST      "cluster.request"
 
 /* HAProxy's log levels, as core.log() takes them */
 #define BRIDGE_LOG_ALERT    1
@@ -75,6 +74,7 @@ typedef struct {
     char                    request[2][512];  /* the check's, and /health */
     uint8_t                 haproxy_admin;    /* as last seen: operator's */
     uint64_t                failures;         /* HAProxy's econ + eresp */
+    uint64_t                answers;          /* its hrsp_*, less eresp */
     unsigned                fallback:1;       /* the older /health */
 } bridge_node_t;
 
@@ -127,15 +127,6 @@ typedef struct {
     char                    state_file[4096];
     int                     state_loaded;
 } bridge_t;
-
-
-/* what a request carried: its auth cookie, copied, for its response */
-typedef struct {
-    bridge_backend_t       *b;
-    cluster_request_t       r;
-    size_t                  len;
-    char                    pair[CLUSTER_COOKIE_MAX + 256];
-} bridge_request_t;
 
 
 static bridge_t         bridge;
@@ -1289,12 +1280,16 @@ bridge_snapshot(bridge_backend_t *b, int64_t now, cluster_status_cluster_t *c,
 
 
 /*
- * tick(backend, servers): once a second, with each server's HAProxy state
- * in the cluster's order, { admin = "MAINT" | "DRAIN" | "", failures =
- * econ + eresp }.  An operator's MAINT or DRAIN set in HAProxy is the
- * node's admin state (removed, drained) until the operator lifts it; new
- * failed connections and answers count as failed tries.  Returns each
- * node's verdict, { rotation = bool, share = 0 .. 1000 }, and log lines.
+ * tick(backend, servers): five times a second, with each server's state
+ * in HAProxy's counters, in the cluster's order: { admin = "MAINT" |
+ * "DRAIN" | "", answers = its responses less eresp, status = the class
+ * most of the new ones were of (200, 300, ...), rtime = its average
+ * response time, failures = econ + eresp }.  New answers are the server's
+ * heartbeat, at no cost to each request; new failed connections and
+ * answers count as failed tries.  An operator's MAINT or DRAIN set in
+ * HAProxy is the node's admin state (removed, drained) until the operator
+ * lifts it.  Returns each node's verdict, { rotation = bool, share = 0 ..
+ * 1000 }, and log lines.
  */
 static int
 bridge_tick(lua_State *L)
@@ -1302,7 +1297,8 @@ bridge_tick(lua_State *L)
     int                        logs;
     size_t                     i;
     int64_t                    now;
-    uint64_t                   failures, k;
+    uint64_t                   failures, answers, k;
+    unsigned                   status, rtime;
     uint8_t                    admin;
     const char                *s;
     cluster_act_t              act;
@@ -1348,7 +1344,21 @@ bridge_tick(lua_State *L)
 
         lua_getfield(L, -1, "failures");
         failures = (uint64_t) lua_tointeger(L, -1);
-        lua_pop(L, 2);
+        lua_getfield(L, -2, "answers");
+        answers = (uint64_t) lua_tointeger(L, -1);
+        lua_getfield(L, -3, "status");
+        status = (unsigned) lua_tointeger(L, -1);
+        lua_getfield(L, -4, "rtime");
+        rtime = (unsigned) lua_tointeger(L, -1);
+        lua_pop(L, 5);
+
+        if (status > 999) {
+            status = 0;
+        }
+
+        if (rtime > 86400000) {
+            rtime = 86400000;
+        }
 
         if (admin != bn->haproxy_admin) {
             /* the operator acted in HAProxy: the node's admin state */
@@ -1361,6 +1371,18 @@ bridge_tick(lua_State *L)
             cluster_act(&b->cluster, &act, now, &ev);
             bn->haproxy_admin = admin;
         }
+
+        if (answers > bn->answers) {
+            /*
+             * The server answered since the last tick: its heartbeat, and
+             * the answers counted as tries; HAProxy's counters say how
+             * many, of which class, and its average response time.
+             */
+            cluster_node_count_requests(b->nodes[i], answers - bn->answers);
+            cluster_try_done(&b->cluster, i, 1, status, rtime, now, &ev);
+        }
+
+        bn->answers = answers;
 
         if (failures > bn->failures) {
             /* bounded: a counter that jumped is a few failures, not a loop */
@@ -1642,123 +1664,39 @@ bridge_regex_matches(pcre2_code *re, const char *s, size_t len)
 
 
 /*
- * request(backend, cookie): a request's Cookie header (its values joined
- * with "; ").  Returns "$cluster_key_check" (ok, mismatch, none), the
- * session's key class, and what the response needs of it, or nil.
+ * answer(backend, cookie, server, status, set_cookies, location): for the
+ * key check, once per request, at its response: the request's Cookie
+ * header (kept by "http-request set-var(txn.cluster_cookie) req.fhdr(
+ * cookie)", so that one Lua action does it all), the server that answered,
+ * its status, the values of its Set-Cookie headers and its Location.  The
+ * auth cookie the request carried, its session and what the answer proves
+ * are the core's.  (The server's heartbeat is HAProxy's counters', in
+ * tick().)  Returns "$cluster_key_check" (ok, mismatch, none) and log
+ * lines, or nil.
  */
 static int
-bridge_request(lua_State *L)
+bridge_answer(lua_State *L)
 {
-    size_t             len, nlen, vlen;
-    const char        *cookie, *p, *end, *name, *value;
-    bridge_request_t  *rq;
-    bridge_backend_t  *b;
-    cluster_key_check_e  kc;
+    int                   logs, have;
+    long                  i;
+    size_t                clen, len, slen, nlen, vlen, k, n, llen;
+    int64_t               now;
+    unsigned              status;
+    const char           *cookie, *p, *end, *server, *sc, *name, *value;
+    const char           *location;
+    cluster_answer_t      a;
+    bridge_backend_t     *b;
+    cluster_events_t      ev;
+    cluster_request_t     r;
+    cluster_key_check_e   kc;
 
     b = bridge_backend(L, 1);
-    cookie = luaL_optlstring(L, 2, "", &len);
+    cookie = luaL_optlstring(L, 2, "", &clen);
+    server = luaL_checklstring(L, 3, &len);
+    status = (unsigned) luaL_checkinteger(L, 4);
+    location = luaL_optlstring(L, 6, NULL, &llen);
 
-    if (!b->attached || b->cookie_name == NULL) {
-        lua_pushstring(L, "none");
-        lua_pushinteger(L, 0);
-        lua_pushnil(L);
-        return 3;
-    }
-
-    p = cookie;
-    end = cookie + len;
-
-    while (p < end) {
-        if (cluster_cookie_pair(&p, end, &name, &nlen, &value, &vlen)
-            && bridge_cookie_named(b, name, nlen))
-        {
-            goto found;
-        }
-    }
-
-    lua_pushstring(L, "none");
-    lua_pushinteger(L, 0);
-    lua_pushnil(L);
-    return 3;
-
-found:
-
-    if (nlen + vlen > sizeof(rq->pair)) {
-        lua_pushstring(L, "none");
-        lua_pushinteger(L, 0);
-        lua_pushnil(L);
-        return 3;
-    }
-
-    rq = lua_newuserdata(L, sizeof(bridge_request_t));
-    memset(&rq->r, 0, sizeof(cluster_request_t));
-    luaL_setmetatable(L, BRIDGE_REQUEST);
-
-    rq->b = b;
-    memcpy(rq->pair, name, nlen);
-    memcpy(rq->pair + nlen, value, vlen);
-    rq->len = nlen + vlen;
-
-    rq->r.name = rq->pair;
-    rq->r.name_len = nlen;
-    rq->r.value = rq->pair + nlen;
-    rq->r.value_len = vlen;
-
-    cluster_request_session(&b->cluster, &rq->r, NULL, bridge_now());
-
-    kc = b->has_key ? cluster_request_key(&b->cluster, &rq->r, bridge_now())
-                    : CLUSTER_KEY_CHECK_NONE;
-
-    lua_pushstring(L, kc == CLUSTER_KEY_CHECK_OK ? "ok"
-                      : kc == CLUSTER_KEY_CHECK_MISMATCH ? "mismatch"
-                      : "none");
-    lua_pushinteger(L, rq->r.key_class);
-    lua_rotate(L, -3, -1);
-
-    return 3;
-}
-
-
-/* a request's cookie is a secret: wiped when Lua lets it go */
-static int
-bridge_request_gc(lua_State *L)
-{
-    bridge_request_t  *rq;
-
-    rq = luaL_checkudata(L, 1, BRIDGE_REQUEST);
-    sodium_memzero(rq, sizeof(bridge_request_t));
-
-    return 0;
-}
-
-
-/*
- * response(backend, server, status, ms, request, set_cookies, location):
- * a server's answer passing through: its heartbeat, and with the key
- * check the auth cookies it sets (the values of its Set-Cookie headers)
- * and whether it sends the user to sign in.  Returns log lines, or nil.
- */
-static int
-bridge_response(lua_State *L)
-{
-    int                 logs;
-    long                i;
-    size_t              len, slen, nlen, vlen, k, n, llen;
-    int64_t             now;
-    unsigned            status, ms;
-    const char         *server, *sc, *p, *name, *value, *location;
-    cluster_answer_t    a;
-    bridge_request_t   *rq;
-    bridge_backend_t   *b;
-    cluster_events_t    ev;
-
-    b = bridge_backend(L, 1);
-    server = luaL_checklstring(L, 2, &len);
-    status = (unsigned) luaL_checkinteger(L, 3);
-    ms = (unsigned) luaL_optinteger(L, 4, 0);
-    rq = luaL_testudata(L, 5, BRIDGE_REQUEST);
-
-    if (!b->attached) {
+    if (!b->attached || b->cookie_name == NULL || !b->has_key) {
         return 0;
     }
 
@@ -1776,57 +1714,87 @@ bridge_response(lua_State *L)
     ev.n = 0;
     ev.more = 0;
 
-    cluster_node_count_request(b->nodes[i]);
-    cluster_try_done(&b->cluster, (size_t) i, 1, status, ms, now, &ev);
+    /* the request's auth cookie: the first of its name */
 
-    if (b->cookie_name && b->has_key) {
-        cluster_answer_init(&a, status);
+    memset(&r, 0, sizeof(cluster_request_t));
+    have = 0;
+    p = cookie;
+    end = cookie + clen;
 
-        if (lua_istable(L, 6)) {
-            n = lua_rawlen(L, 6);
-
-            for (k = 1; k <= n && k <= 64; k++) {
-                lua_rawgeti(L, 6, (lua_Integer) k);
-                sc = lua_tolstring(L, -1, &slen);
-
-                if (sc) {
-                    /* "NAME=VALUE; Path=/; HttpOnly": the first pair */
-                    p = sc;
-
-                    if (cluster_cookie_pair(&p, sc + slen, &name, &nlen,
-                                            &value, &vlen)
-                        && bridge_cookie_named(b, name, nlen))
-                    {
-                        (void) cluster_answer_cookie(&b->cluster, &a, name,
-                                                     nlen, value, vlen);
-                    }
-                }
-
-                lua_pop(L, 1);
-            }
+    while (p < end) {
+        if (cluster_cookie_pair(&p, end, &name, &nlen, &value, &vlen)
+            && bridge_cookie_named(b, name, nlen))
+        {
+            r.name = name;
+            r.name_len = nlen;
+            r.value = value;
+            r.value_len = vlen;
+            have = 1;
+            break;
         }
-
-        location = luaL_optlstring(L, 7, NULL, &llen);
-
-        a.sign_in = cluster_sign_in(status,
-                                    b->login && location
-                                    && cluster_redirect(status)
-                                    && bridge_regex_matches(b->login,
-                                                            location, llen));
-
-        cluster_answer_done(&b->cluster, (size_t) i, rq ? &rq->r : NULL, &a,
-                            now, &ev);
     }
 
+    kc = CLUSTER_KEY_CHECK_NONE;
+
+    if (have) {
+        cluster_request_session(&b->cluster, &r, NULL, now);
+        kc = cluster_request_key(&b->cluster, &r, now);
+    }
+
+    /* the answer's */
+
+    cluster_answer_init(&a, status);
+
+    if (lua_istable(L, 5)) {
+        n = lua_rawlen(L, 5);
+
+        for (k = 1; k <= n && k <= 64; k++) {
+            lua_rawgeti(L, 5, (lua_Integer) k);
+            sc = lua_tolstring(L, -1, &slen);
+
+            if (sc) {
+                /* "NAME=VALUE; Path=/; HttpOnly": the first pair */
+                p = sc;
+
+                if (cluster_cookie_pair(&p, sc + slen, &name, &nlen, &value,
+                                        &vlen)
+                    && bridge_cookie_named(b, name, nlen))
+                {
+                    (void) cluster_answer_cookie(&b->cluster, &a, name, nlen,
+                                                 value, vlen);
+                }
+            }
+
+            lua_pop(L, 1);
+        }
+    }
+
+    a.sign_in = cluster_sign_in(status,
+                                b->login && location
+                                && cluster_redirect(status)
+                                && bridge_regex_matches(b->login, location,
+                                                        llen));
+
+    cluster_answer_done(&b->cluster, (size_t) i, have ? &r : NULL, &a, now,
+                        &ev);
+
+    /* the cookie's copies are secrets, as the cookie is */
+    sodium_memzero(&r, sizeof(cluster_request_t));
+    sodium_memzero(&a, sizeof(cluster_answer_t));
+
+    lua_pushstring(L, kc == CLUSTER_KEY_CHECK_OK ? "ok"
+                      : kc == CLUSTER_KEY_CHECK_MISMATCH ? "mismatch"
+                      : "none");
+
     if (ev.n == 0 && ev.more == 0) {
-        return 0;
+        return 1;
     }
 
     lua_newtable(L);
     logs = lua_gettop(L);
     bridge_events(L, b, &ev, logs);
 
-    return 1;
+    return 2;
 }
 
 
@@ -2571,8 +2539,7 @@ static const luaL_Reg  bridge_functions[] = {
     { "check_every", bridge_check_every },
     { "check_claim", bridge_check_claim },
     { "check_done", bridge_check_done },
-    { "request", bridge_request },
-    { "response", bridge_response },
+    { "answer", bridge_answer },
     { "status", bridge_status },
     { "admin", bridge_admin },
     { "save", bridge_save },
@@ -2587,13 +2554,6 @@ int luaopen_cluster_bridge(lua_State *L);
 int
 luaopen_cluster_bridge(lua_State *L)
 {
-    if (luaL_newmetatable(L, BRIDGE_REQUEST)) {
-        lua_pushcfunction(L, bridge_request_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-
-    lua_pop(L, 1);
-
     luaL_newlib(L, bridge_functions);
 
     lua_pushstring(L, CLUSTER_VERSION);

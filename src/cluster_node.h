@@ -291,15 +291,21 @@ void cluster_node_failure(cluster_node_t *node, const cluster_settings_t *s,
 int cluster_node_routine(const cluster_node_t *node,
     const cluster_settings_t *s);
 
-/* one more try counted, with or without the lock: atomically */
+/* tries counted, with or without the lock: atomically */
+static inline void
+cluster_node_count_requests(cluster_node_t *node, uint64_t n)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    __atomic_fetch_add(&node->requests, n, __ATOMIC_RELAXED);
+#else
+    node->requests += n;
+#endif
+}
+
 static inline void
 cluster_node_count_request(cluster_node_t *node)
 {
-#if defined(__GNUC__) || defined(__clang__)
-    __atomic_fetch_add(&node->requests, 1, __ATOMIC_RELAXED);
-#else
-    node->requests++;
-#endif
+    cluster_node_count_requests(node, 1);
 }
 
 /* a proxied try, whatever its outcome: counters and the outcome above */

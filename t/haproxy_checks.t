@@ -35,8 +35,6 @@ frontend web
     default_backend proget
 
 backend proget
-    http-request lua.cluster_request
-    http-response lua.cluster_response
     server json 127.0.0.1:%%PORT_json%%
     server text 127.0.0.2:%%PORT_text%%
     server bm 127.0.0.1:%%PORT_bm%%

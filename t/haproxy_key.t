@@ -33,7 +33,7 @@ frontend web
     default_backend proget
 
 backend proget
-    http-request lua.cluster_request
+    http-request set-var(txn.cluster_cookie) req.fhdr(cookie)
     http-response lua.cluster_response
     http-response set-header X-Key-Check %[var(txn.cluster_key_check)]
     server web1 127.0.0.1:%%PORT_web1%%

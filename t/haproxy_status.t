@@ -26,8 +26,6 @@ frontend web
     default_backend proget
 
 backend proget
-    http-request lua.cluster_request
-    http-response lua.cluster_response
     server web1 127.0.0.1:%%PORT_web1%%
     server web2 127.0.0.1:%%PORT_web2%%
 EOF
