@@ -93,6 +93,8 @@ typedef struct {
     char                    fingerprint[9];
     pcre2_code             *cookie_name;
     pcre2_code             *login;
+    char                    literal[128];     /* the one name it matches */
+    size_t                  literal_len;      /* 0: a true expression */
     uint32_t                sessions;
 
     /* the cluster, once attached */
@@ -699,6 +701,13 @@ bridge_cookie(bridge_backend_t *b, const cluster_word_t *w, size_t n,
             snprintf(err, CLUSTER_CONF_ERROR, "duplicate parameter \"%.*s\"",
                      (int) w[i].len, w[i].data);
             return -1;
+        }
+
+        if (re == &b->cookie_name) {
+            /* a name without metacharacters is compared, not matched */
+            b->literal_len = cluster_cookie_literal(w[i].data + off, len,
+                                                    b->literal,
+                                                    sizeof(b->literal));
         }
 
         *re = pcre2_compile((PCRE2_SPTR) w[i].data + off, len, 0, &ec,
@@ -1621,6 +1630,23 @@ bridge_check_done(lua_State *L)
 /* ---- the traffic --------------------------------------------------------- */
 
 
+/*
+ * A match data block per thread, made once: no allocation per request.
+ * Large enough for the expressions of the file (their first match only).
+ */
+static pcre2_match_data *
+bridge_match_data(void)
+{
+    static _Thread_local pcre2_match_data  *md;
+
+    if (md == NULL) {
+        md = pcre2_match_data_create(1, NULL);
+    }
+
+    return md;
+}
+
+
 /* whether a cookie's whole name is the auth cookie's */
 static int
 bridge_cookie_named(bridge_backend_t *b, const char *name, size_t len)
@@ -1629,7 +1655,11 @@ bridge_cookie_named(bridge_backend_t *b, const char *name, size_t len)
     PCRE2_SIZE        *ov;
     pcre2_match_data  *md;
 
-    md = pcre2_match_data_create_from_pattern(b->cookie_name, NULL);
+    if (b->literal_len) {
+        return len == b->literal_len && memcmp(name, b->literal, len) == 0;
+    }
+
+    md = bridge_match_data();
     if (md == NULL) {
         return 0;
     }
@@ -1637,29 +1667,48 @@ bridge_cookie_named(bridge_backend_t *b, const char *name, size_t len)
     rc = pcre2_match(b->cookie_name, (PCRE2_SPTR) name, len, 0, 0, md, NULL);
     ov = pcre2_get_ovector_pointer(md);
 
-    rc = rc >= 0 && ov[0] == 0 && ov[1] == len;
-
-    pcre2_match_data_free(md);
-
-    return rc;
+    return rc >= 0 && ov[0] == 0 && ov[1] == len;
 }
 
 
 static int
 bridge_regex_matches(pcre2_code *re, const char *s, size_t len)
 {
-    int                rc;
     pcre2_match_data  *md;
 
-    md = pcre2_match_data_create_from_pattern(re, NULL);
-    if (md == NULL) {
-        return 0;
+    md = bridge_match_data();
+
+    return md && pcre2_match(re, (PCRE2_SPTR) s, len, 0, 0, md, NULL) >= 0;
+}
+
+
+/*
+ * Each thread's copies of the sessions its requests carried, per backend:
+ * a known session is answered without the lock, its cookie compared, not
+ * hashed again (cluster_request_session()).
+ */
+static cluster_copy_t *
+bridge_copies(bridge_backend_t *b)
+{
+    static _Thread_local cluster_copy_t  *copies[BRIDGE_BACKENDS];
+
+    size_t  i;
+
+    for (i = 0; i < bridge.nbackends; i++) {
+        if (bridge.backends[i] == b) {
+            break;
+        }
     }
 
-    rc = pcre2_match(re, (PCRE2_SPTR) s, len, 0, 0, md, NULL);
-    pcre2_match_data_free(md);
+    if (i == bridge.nbackends) {
+        return NULL;
+    }
 
-    return rc >= 0;
+    if (copies[i] == NULL) {
+        copies[i] = calloc(CLUSTER_COPIES, sizeof(cluster_copy_t));
+    }
+
+    return copies[i];
 }
 
 
@@ -1737,7 +1786,7 @@ bridge_answer(lua_State *L)
     kc = CLUSTER_KEY_CHECK_NONE;
 
     if (have) {
-        cluster_request_session(&b->cluster, &r, NULL, now);
+        cluster_request_session(&b->cluster, &r, bridge_copies(b), now);
         kc = cluster_request_key(&b->cluster, &r, now);
     }
 
