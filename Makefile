@@ -13,6 +13,9 @@ MAKEFLAGS += --no-print-directory
 #                   module linked in, and the tests a static build could fail
 #   make demo       five simulated nodes behind nginx, with the status page
 #   make demo-ha    two nginx sharing one PostgreSQL in front of three nodes
+#   make demo-haproxy  make demo's scenario behind HAProxy, with the bridge
+#   make bridge     the HAProxy bridge: build/*/haproxy/{cluster.lua,
+#                   cluster_bridge.so}
 #   make bench      throughput and latency against plain round robin
 #   make fuzz       libFuzzer over the readers of the checks' answers, the
 #                   cookie opener and scanner, the key readers and the state
@@ -53,6 +56,7 @@ UNIT_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
 .PHONY: all module setup sim unit check test static prove demo demo-ha \
+	demo-haproxy \
 	bench fuzz bridge \
 	clean
 
@@ -137,6 +141,11 @@ demo-ha: setup
 	$(MAKE) module sim
 	CLUSTER_MODULE=$(CURDIR)/$(MODULE) CLUSTER_SIM=$(CURDIR)/$(SIM) \
 	NGINX_BIN=$(NGINX_BIN) bash tests/demo_ha.sh
+
+demo-haproxy: setup
+	$(MAKE) bridge sim
+	CLUSTER_BRIDGE=$(CURDIR)/$(BUILD)/haproxy/cluster.lua \
+	CLUSTER_SIM=$(CURDIR)/$(SIM) bash tests/demo_haproxy.sh
 
 bench: setup
 	$(MAKE) module sim bridge
