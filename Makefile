@@ -89,13 +89,15 @@ sim: $(SIM)
 # the HAProxy bridge: the core as a Lua 5.3 module, beside cluster.lua
 bridge: $(BRIDGE)
 
-$(BRIDGE): haproxy-lua-bridge/cluster_bridge.c haproxy-lua-bridge/cluster.lua \
-		$(CORE_SRCS) $(CORE_HDRS)
+BRIDGE_SRCS := $(wildcard haproxy-lua-bridge/*.c haproxy-lua-bridge/*.h)
+
+$(BRIDGE): $(BRIDGE_SRCS) haproxy-lua-bridge/cluster.lua $(CORE_SRCS) \
+		$(CORE_HDRS)
 	@mkdir -p $(BUILD)/haproxy
 	$(CC) $(CFLAGS_OWN) -Wno-format-truncation -D_DEFAULT_SOURCE -fPIC -shared \
-	    $(SAN_FLAGS) -Isrc -I/usr/include/lua5.3 -o $@.new \
-	    haproxy-lua-bridge/cluster_bridge.c $(CORE_SRCS) \
-	    -lsodium -ljansson -lpcre2-8 -lpthread
+	    $(SAN_FLAGS) -Isrc -I/usr/include/lua5.3 -I/usr/include/postgresql \
+	    -o $@.new $(filter %.c,$(BRIDGE_SRCS)) $(CORE_SRCS) \
+	    -lsodium -ljansson -lpcre2-8 -lpq -lpthread
 	mv -f $@.new $@
 	cp haproxy-lua-bridge/cluster.lua $(BUILD)/haproxy/cluster.lua
 

@@ -26,18 +26,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-#include <sodium.h>
-
 #include <lua.h>
 #include <lauxlib.h>
 
-#include "cluster.h"
+#include "cluster_bridge.h"
 #include "cluster_admin.h"
 #include "cluster_check.h"
-#include "cluster_conf.h"
 #include "cluster_cookie.h"
+#include "cluster_db.h"
 #include "cluster_http.h"
 #include "cluster_page.h"
 #include "cluster_state.h"
@@ -45,94 +41,8 @@
 #include "cluster_version.h"
 
 
-#define BRIDGE_BACKENDS     64
-#define BRIDGE_NAMES        256      /* cluster_node_name lines */
-#define BRIDGE_FILE_MAX     (1024 * 1024)
-#define BRIDGE_SECRET_MAX   65536
-#define BRIDGE_CHECK_BODY   65536
-
-/* HAProxy's log levels, as core.log() takes them */
-#define BRIDGE_LOG_ALERT    1
-#define BRIDGE_LOG_ERR      3
-#define BRIDGE_LOG_WARNING  4
-#define BRIDGE_LOG_NOTICE   5
-
-
-typedef struct {
-    cluster_word_t          server;      /* address or HAProxy's name */
-    cluster_word_t          name;
-    cluster_word_t          backend;
-} bridge_name_t;
-
-
-typedef struct {
-    char                    name[128];   /* HAProxy's server name */
-    char                    id[64];      /* its address, "ip:port" */
-    char                    shown[128];  /* cluster_node_name, or name */
-    char                    host[64];    /* for the checks */
-    unsigned                port;
-    char                    request[2][512];  /* the check's, and /health */
-    uint8_t                 haproxy_admin;    /* as last seen: operator's */
-    uint64_t                failures;         /* HAProxy's econ + eresp */
-    uint64_t                answers;          /* its hrsp_*, less eresp */
-    unsigned                fallback:1;       /* the older /health */
-} bridge_node_t;
-
-
-typedef struct {
-    char                    name[128];
-    unsigned                line;
-    cluster_conf_t          conf;
-    unsigned                heartbeat_set:1;
-    unsigned                eject_set:1;
-    unsigned                slow_start_set:1;
-    unsigned                has_key:1;
-    unsigned                attached:1;
-
-    uint8_t                 seal_key[CLUSTER_KEY_SEAL];
-    char                    fingerprint[9];
-    pcre2_code             *cookie_name;
-    pcre2_code             *login;
-    char                    literal[128];     /* the one name it matches */
-    size_t                  literal_len;      /* 0: a true expression */
-    uint32_t                sessions;
-
-    /* the cluster, once attached */
-    cluster_t               cluster;
-    cluster_shared_t        shared;
-    cluster_node_t         *facts;
-    cluster_node_t        **nodes;
-    const char            **names;
-    const char            **ids;
-    bridge_node_t          *bnodes;
-    size_t                  n;
-    pthread_mutex_t         mutex;
-} bridge_backend_t;
-
-
-typedef struct {
-    int                     loaded;
-    char                    path[4096];
-    char                   *text;        /* the file, which words point in */
-    size_t                  len;
-    bridge_backend_t       *backends[BRIDGE_BACKENDS];
-    size_t                  nbackends;
-    bridge_name_t           names[BRIDGE_NAMES];
-    size_t                  nnames;
-
-    /* cluster_status */
-    unsigned                refresh;     /* s */
-    unsigned                admin:1;
-    unsigned                token:1;
-    uint8_t                 token_digest[crypto_generichash_BYTES];
-
-    char                    state_file[4096];
-    int                     state_loaded;
-} bridge_t;
-
-
-static bridge_t         bridge;
-static pthread_mutex_t  bridge_mutex = PTHREAD_MUTEX_INITIALIZER;
+bridge_t         bridge;
+pthread_mutex_t  bridge_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 
 static int bridge_parse(bridge_t *br, char *err, size_t size);
@@ -144,15 +54,11 @@ static int bridge_cookie(bridge_backend_t *b, const cluster_word_t *w,
     size_t n, char *err);
 static int bridge_status_directive(bridge_t *br, const cluster_word_t *w,
     size_t n, char *err);
-static int bridge_read_secret(const char *path, const char *what,
-    char *text, size_t *len, char *err);
-static char *bridge_copy(const cluster_word_t *w, char *buf, size_t size);
 static bridge_backend_t *bridge_backend(lua_State *L, int arg);
 static long bridge_node_index(bridge_backend_t *b, const char *name,
     size_t len);
 static void bridge_lock(void *data);
 static void bridge_unlock(void *data);
-static int64_t bridge_now(void);
 static void bridge_events(lua_State *L, bridge_backend_t *b,
     cluster_events_t *ev, int table);
 static void bridge_log(lua_State *L, int table, int level, const char *text);
@@ -371,6 +277,14 @@ bridge_parse(bridge_t *br, char *err, size_t size)
             continue;
         }
 
+        if (cluster_word_is(&w[0], "cluster_database")) {
+            if (bridge_db_directive(br, w + 1, n - 1, msg) != 0) {
+                goto error;
+            }
+
+            continue;
+        }
+
         if (cluster_word_is(&w[0], "cluster_state_file")) {
             if (n != 2 || w[1].len == 0
                 || w[1].len >= sizeof(br->state_file))
@@ -391,8 +305,9 @@ bridge_parse(bridge_t *br, char *err, size_t size)
         }
 
         snprintf(msg, sizeof(msg), "unknown directive \"%.*s\", expected "
-                 "\"backend NAME { ... }\", \"cluster_status\" or "
-                 "\"cluster_state_file\"", (int) w[0].len, w[0].data);
+                 "\"backend NAME { ... }\", \"cluster_status\", "
+                 "\"cluster_state_file\" or \"cluster_database\"",
+                 (int) w[0].len, w[0].data);
         goto error;
     }
 
@@ -848,7 +763,7 @@ bridge_status_directive(bridge_t *br, const cluster_word_t *w, size_t n,
  * A secret's file: a file of 64 KiB or less that others may not read,
  * as nginx -t wants a key; its text NUL-terminated, never in a message.
  */
-static int
+int
 bridge_read_secret(const char *path, const char *what, char *text,
     size_t *len, char *err)
 {
@@ -897,7 +812,7 @@ bridge_read_secret(const char *path, const char *what, char *text,
 }
 
 
-static char *
+char *
 bridge_copy(const cluster_word_t *w, char *buf, size_t size)
 {
     size_t  len;
@@ -1167,7 +1082,7 @@ bridge_unlock(void *data)
 }
 
 
-static int64_t
+int64_t
 bridge_now(void)
 {
     struct timespec  ts;
@@ -1178,58 +1093,63 @@ bridge_now(void)
 }
 
 
+/* an event in words, as nginx's log has them, and its level */
+int
+bridge_event_text(const bridge_backend_t *b, const cluster_event_t *e,
+    char *text, size_t size)
+{
+    char                  change[256];
+    size_t                len;
+    const bridge_node_t  *bn;
+
+    switch (e->what) {
+
+    case CLUSTER_EVENT_CHANGE:
+        bn = &b->bnodes[e->node];
+        len = cluster_change_text(&e->change, change, sizeof(change));
+
+        if (strcmp(bn->shown, bn->id) == 0) {
+            snprintf(text, size, "cluster \"%s\" node \"%s\" %.*s", b->name,
+                     bn->shown, (int) len, change);
+        } else {
+            snprintf(text, size, "cluster \"%s\" node \"%s\" (%s) %.*s",
+                     b->name, bn->shown, bn->id, (int) len, change);
+        }
+
+        return cluster_change_level(&e->change) == CLUSTER_LOG_WARN
+               ? BRIDGE_LOG_WARNING : BRIDGE_LOG_NOTICE;
+
+    case CLUSTER_EVENT_PANIC:
+        snprintf(text, size, "cluster \"%s\" is in panic: no node is in "
+                 "rotation, routing to every node not removed or drained",
+                 b->name);
+        return BRIDGE_LOG_ALERT;
+
+    case CLUSTER_EVENT_WAITING:
+        snprintf(text, size, "cluster \"%s\" waits for its first checks, "
+                 "routing to every node meanwhile", b->name);
+        return BRIDGE_LOG_NOTICE;
+
+    default: /* CLUSTER_EVENT_CALM */
+        snprintf(text, size, "cluster \"%s\" left panic: a node is back in "
+                 "rotation", b->name);
+        return BRIDGE_LOG_NOTICE;
+    }
+}
+
+
 /* the events as log lines, {level, text}, appended to the table */
 static void
 bridge_events(lua_State *L, bridge_backend_t *b, cluster_events_t *ev,
     int table)
 {
-    char              text[512], change[256];
-    size_t            i, len;
-    cluster_event_t  *e;
-    bridge_node_t    *bn;
+    int     level;
+    char    text[512];
+    size_t  i;
 
     for (i = 0; i < ev->n; i++) {
-        e = &ev->event[i];
-
-        switch (e->what) {
-
-        case CLUSTER_EVENT_CHANGE:
-            bn = &b->bnodes[e->node];
-            len = cluster_change_text(&e->change, change, sizeof(change));
-
-            if (strcmp(bn->shown, bn->id) == 0) {
-                snprintf(text, sizeof(text), "cluster \"%s\" node \"%s\" %.*s",
-                         b->name, bn->shown, (int) len, change);
-            } else {
-                snprintf(text, sizeof(text), "cluster \"%s\" node \"%s\" (%s) "
-                         "%.*s", b->name, bn->shown, bn->id, (int) len,
-                         change);
-            }
-
-            bridge_log(L, table,
-                       cluster_change_level(&e->change) == CLUSTER_LOG_WARN
-                       ? BRIDGE_LOG_WARNING : BRIDGE_LOG_NOTICE, text);
-            break;
-
-        case CLUSTER_EVENT_PANIC:
-            snprintf(text, sizeof(text), "cluster \"%s\" is in panic: no node "
-                     "is in rotation, routing to every node not removed or "
-                     "drained", b->name);
-            bridge_log(L, table, BRIDGE_LOG_ALERT, text);
-            break;
-
-        case CLUSTER_EVENT_WAITING:
-            snprintf(text, sizeof(text), "cluster \"%s\" waits for its first "
-                     "checks, routing to every node meanwhile", b->name);
-            bridge_log(L, table, BRIDGE_LOG_NOTICE, text);
-            break;
-
-        default: /* CLUSTER_EVENT_CALM */
-            snprintf(text, sizeof(text), "cluster \"%s\" left panic: a node is "
-                     "back in rotation", b->name);
-            bridge_log(L, table, BRIDGE_LOG_NOTICE, text);
-            break;
-        }
+        level = bridge_event_text(b, &ev->event[i], text, sizeof(text));
+        bridge_log(L, table, level, text);
     }
 
     if (ev->more) {
@@ -1306,6 +1226,9 @@ bridge_tick(lua_State *L)
     int                        logs;
     size_t                     i;
     int64_t                    now;
+    int                        levels[16];
+    char                       lines[16][256];
+    size_t                     nlines;
     uint64_t                   failures, answers, k;
     unsigned                   status, rtime;
     uint8_t                    admin;
@@ -1404,9 +1327,18 @@ bridge_tick(lua_State *L)
         bn->failures = failures;
     }
 
+    /* the database's thread, in the worker that ticks; its lines */
+    bridge_db_start(&bridge);
+
     pthread_mutex_unlock(&bridge_mutex);
 
     bridge_events(L, b, &ev, logs);
+
+    nlines = bridge_db_lines(&bridge, levels, lines, 16);
+
+    for (i = 0; i < nlines; i++) {
+        bridge_log(L, logs, levels[i], lines[i]);
+    }
 
     sn = malloc(b->n * sizeof(cluster_status_node_t));
     if (sn == NULL) {
@@ -1917,7 +1849,10 @@ bridge_status(lua_State *L)
     size_t                size, need, blen;
     int64_t               now;
     const char           *format, *base, *type;
+    char                  db_error[160];
+    void                 *db_mem;
     bridge_view_t         v;
+    cluster_db_view_t     db;
     cluster_page_conf_t   page;
 
     format = luaL_checkstring(L, 1);
@@ -1932,7 +1867,11 @@ bridge_status(lua_State *L)
         return luaL_error(L, "out of memory");
     }
 
+    db_mem = bridge_db_status(&bridge, v.clusters, v.n, &db, db_error,
+                              sizeof(db_error), now);
+
     memset(&page, 0, sizeof(cluster_page_conf_t));
+    page.db = bridge.db ? &db : NULL;
     page.refresh = bridge.refresh;
     page.admin = bridge.admin;
     page.base = base;
@@ -1943,6 +1882,7 @@ bridge_status(lua_State *L)
     for ( ;; ) {
         buf = malloc(size);
         if (buf == NULL) {
+            free(db_mem);
             free(v.clusters);
             free(v.nodes);
             return luaL_error(L, "out of memory");
@@ -1955,12 +1895,12 @@ bridge_status(lua_State *L)
 
         } else if (strcmp(format, "prometheus") == 0) {
             need = cluster_page_prometheus(buf, size, v.clusters, v.n, now,
-                                           CLUSTER_VERSION, NULL);
+                                           CLUSTER_VERSION, page.db);
             type = "text/plain; version=0.0.4; charset=utf-8";
 
         } else {
             need = cluster_status_json(buf, size, v.clusters, v.n, now,
-                                       CLUSTER_VERSION, NULL);
+                                       CLUSTER_VERSION, page.db);
             type = "application/json";
         }
 
@@ -1977,6 +1917,7 @@ bridge_status(lua_State *L)
     lua_pushvalue(L, logs);
 
     free(buf);
+    free(db_mem);
     free(v.clusters);
     free(v.nodes);
 
@@ -2239,6 +2180,9 @@ bridge_admin(lua_State *L)
 
         cluster_act(&b->cluster, &act, now, &ev);
         bridge_events(L, b, &ev, logs);
+
+        /* for the other load balancers: the latest by time wins */
+        bridge_db_push(&bridge, b, (size_t) member[i], admin, who, now);
 
         len = (size_t) snprintf(text, sizeof(text), "cluster \"%s\" node "
                                 "\"%s\"", b->name, act.name);

@@ -661,12 +661,9 @@ ngx_int_t
 ngx_http_cluster_database_views(ngx_http_cluster_db_t *db, ngx_pool_t *pool,
     cluster_status_cluster_t *clusters, ngx_uint_t n, int64_t now)
 {
-    size_t                      len;
-    ngx_uint_t                  i, j, k, m, npeers, nv;
-    cluster_db_peer_t          *peers, *p;
+    ngx_uint_t                  i, npeers;
+    cluster_db_peer_t          *peers;
     cluster_status_view_t      *v;
-    cluster_status_node_t      *node;
-    cluster_status_cluster_t   *c;
     cluster_status_instance_t  *in;
 
     ngx_shmtx_lock(&db->shpool->mutex);
@@ -686,83 +683,17 @@ ngx_http_cluster_database_views(ngx_http_cluster_db_t *db, ngx_pool_t *pool,
     }
 
     for (i = 0; i < n; i++) {
-        c = &clusters[i];
-
         in = ngx_palloc(pool, (npeers + 1) * sizeof(cluster_status_instance_t));
-        if (in == NULL) {
+        v = ngx_palloc(pool, (npeers + 1) * sizeof(cluster_status_view_t));
+
+        if (in == NULL || v == NULL) {
             return NGX_ERROR;
         }
 
-        in[0].instance = (const char *) db->instance.data;
-        in[0].host = (const char *) db->host.data;
-        in[0].last_seen = now;
-        in[0].alive = 1;
-        in[0].self = 1;
-        m = 1;
-
-        for (k = 0; k < npeers; k++) {
-            p = &peers[k];
-
-            if (ngx_strlen(p->cluster) != c->name_len
-                || ngx_strncmp(p->cluster, c->name, c->name_len) != 0)
-            {
-                continue;
-            }
-
-            for (j = 0; j < m; j++) {
-                if (ngx_strcmp(in[j].instance, p->instance) == 0) {
-                    break;
-                }
-            }
-
-            if (j == m) {
-                in[m].instance = p->instance;
-                in[m].host = p->host;
-                in[m].last_seen = p->last_seen;
-                in[m].alive = cluster_db_alive(p->last_seen,
-                                               (int64_t) db->observe_every,
-                                               now);
-                in[m].self = 0;
-                m++;
-            }
-        }
-
-        c->instances = in;
-        c->ninstances = m;
-        c->instance = (const char *) db->instance.data;
-
-        for (j = 0; j < c->n; j++) {
-            node = &c->nodes[j];
-            len = node->id_len;
-            nv = 0;
-
-            v = ngx_palloc(pool, (m + 1) * sizeof(cluster_status_view_t));
-            if (v == NULL) {
-                return NGX_ERROR;
-            }
-
-            for (k = 0; k < npeers && nv < m; k++) {
-                p = &peers[k];
-
-                if (ngx_strlen(p->node) != len
-                    || ngx_strncmp(p->node, node->id, len) != 0
-                    || ngx_strlen(p->cluster) != c->name_len
-                    || ngx_strncmp(p->cluster, c->name, c->name_len) != 0)
-                {
-                    continue;
-                }
-
-                v[nv].instance = p->instance;
-                v[nv].state = p->state;
-                v[nv].in_rotation = p->in_rotation;
-                v[nv].findings = p->findings;
-                v[nv].at = p->at;
-                nv++;
-            }
-
-            node->views = v;
-            node->nviews = nv;
-        }
+        cluster_db_views(&clusters[i], peers, npeers,
+                         (const char *) db->instance.data,
+                         (const char *) db->host.data,
+                         (int64_t) db->observe_every, now, in, v);
     }
 
     return NGX_OK;

@@ -587,3 +587,78 @@ cluster_db_alive(int64_t last_seen, int64_t every, int64_t now)
 {
     return now - last_seen <= 3 * every + 1000;
 }
+
+
+void
+cluster_db_views(cluster_status_cluster_t *c, const cluster_db_peer_t *peers,
+    size_t npeers, const char *instance, const char *host, int64_t every,
+    int64_t now, cluster_status_instance_t *in, cluster_status_view_t *views)
+{
+    size_t                    j, k, m, nv;
+    const cluster_db_peer_t  *p;
+    cluster_status_node_t    *node;
+
+    in[0].instance = instance;
+    in[0].host = host;
+    in[0].last_seen = now;
+    in[0].alive = 1;
+    in[0].self = 1;
+    m = 1;
+
+    for (k = 0; k < npeers; k++) {
+        p = &peers[k];
+
+        if (strlen(p->cluster) != c->name_len
+            || strncmp(p->cluster, c->name, c->name_len) != 0)
+        {
+            continue;
+        }
+
+        for (j = 0; j < m; j++) {
+            if (strcmp(in[j].instance, p->instance) == 0) {
+                break;
+            }
+        }
+
+        if (j == m) {
+            in[m].instance = p->instance;
+            in[m].host = p->host;
+            in[m].last_seen = p->last_seen;
+            in[m].alive = cluster_db_alive(p->last_seen, every, now);
+            in[m].self = 0;
+            m++;
+        }
+    }
+
+    c->instances = in;
+    c->ninstances = m;
+    c->instance = instance;
+
+    nv = 0;
+
+    for (j = 0; j < c->n; j++) {
+        node = &c->nodes[j];
+        node->views = &views[nv];
+        node->nviews = 0;
+
+        for (k = 0; k < npeers && nv < npeers; k++) {
+            p = &peers[k];
+
+            if (strlen(p->node) != node->id_len
+                || strncmp(p->node, node->id, node->id_len) != 0
+                || strlen(p->cluster) != c->name_len
+                || strncmp(p->cluster, c->name, c->name_len) != 0)
+            {
+                continue;
+            }
+
+            views[nv].instance = p->instance;
+            views[nv].state = p->state;
+            views[nv].in_rotation = p->in_rotation;
+            views[nv].findings = p->findings;
+            views[nv].at = p->at;
+            nv++;
+            node->nviews++;
+        }
+    }
+}

@@ -208,6 +208,19 @@ int cluster_db_share_key(cluster_t *c, size_t i, const cluster_db_peer_t *p,
  */
 int cluster_db_alive(int64_t last_seen, int64_t every, int64_t now);
 
+/*
+ * The database as the status shows it for one cluster, from the peers
+ * the last observation read: this load balancer ("instance" on "host")
+ * and the others that observe the cluster into "in" (room for npeers + 1),
+ * and each node's views by them into runs of "views" (room for npeers),
+ * which the cluster's nodes then point at.  "every": the others' round of
+ * observations, in ms, for whether each is alive.
+ */
+void cluster_db_views(cluster_status_cluster_t *c,
+    const cluster_db_peer_t *peers, size_t npeers, const char *instance,
+    const char *host, int64_t every, int64_t now,
+    cluster_status_instance_t *in, cluster_status_view_t *views);
+
 /* "drain" by "alice from 10.0.0.1" on "lb1": as the ring of actions says */
 size_t cluster_db_by(const cluster_db_action_t *a, char *buf, size_t size);
 
