@@ -18,6 +18,15 @@ use ClusterTest qw(http_request);
 use ClusterHAProxy;
 use ClusterPostgres;
 
+# Under the sanitizers, HAProxy starts with glibc's lock of translations
+# (_nl_state_lock) found in a state no unlock can leave (its readers' count
+# below zero, before main), and libpq's first translated message then waits
+# on it forever; the bridge's database thread is tested in the release
+# build only (the nginx module's database code runs under the sanitizers).
+plan(skip_all => 'HAProxy with the sanitizers\' runtime preloaded: glibc\'s '
+                 . 'translation lock is broken before main, libpq waits on it')
+    if $ENV{CLUSTER_SANITIZE};
+
 my $pg = ClusterPostgres->new;
 
 my $password = 'db-password-of-the-bridge-test-' . int(rand(1e9));
