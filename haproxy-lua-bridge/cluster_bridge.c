@@ -1093,48 +1093,23 @@ bridge_now(void)
 }
 
 
-/* an event in words, as nginx's log has them, and its level */
+/* an event in words, the core's, and HAProxy's level for it */
 int
 bridge_event_text(const bridge_backend_t *b, const cluster_event_t *e,
     char *text, size_t size)
 {
-    char                  change[256];
-    size_t                len;
+    cluster_log_level_e   lv;
     const bridge_node_t  *bn;
 
-    switch (e->what) {
+    bn = (e->what == CLUSTER_EVENT_CHANGE) ? &b->bnodes[e->node] : NULL;
 
-    case CLUSTER_EVENT_CHANGE:
-        bn = &b->bnodes[e->node];
-        len = cluster_change_text(&e->change, change, sizeof(change));
+    lv = cluster_event_text(b->name, strlen(b->name),
+                            bn ? bn->shown : NULL, bn ? strlen(bn->shown) : 0,
+                            bn ? bn->id : NULL, bn ? strlen(bn->id) : 0, e,
+                            text, size);
 
-        if (strcmp(bn->shown, bn->id) == 0) {
-            snprintf(text, size, "cluster \"%s\" node \"%s\" %.*s", b->name,
-                     bn->shown, (int) len, change);
-        } else {
-            snprintf(text, size, "cluster \"%s\" node \"%s\" (%s) %.*s",
-                     b->name, bn->shown, bn->id, (int) len, change);
-        }
-
-        return cluster_change_level(&e->change) == CLUSTER_LOG_WARN
-               ? BRIDGE_LOG_WARNING : BRIDGE_LOG_NOTICE;
-
-    case CLUSTER_EVENT_PANIC:
-        snprintf(text, size, "cluster \"%s\" is in panic: no node is in "
-                 "rotation, routing to every node not removed or drained",
-                 b->name);
-        return BRIDGE_LOG_ALERT;
-
-    case CLUSTER_EVENT_WAITING:
-        snprintf(text, size, "cluster \"%s\" waits for its first checks, "
-                 "routing to every node meanwhile", b->name);
-        return BRIDGE_LOG_NOTICE;
-
-    default: /* CLUSTER_EVENT_CALM */
-        snprintf(text, size, "cluster \"%s\" left panic: a node is back in "
-                 "rotation", b->name);
-        return BRIDGE_LOG_NOTICE;
-    }
+    return lv == CLUSTER_LOG_ALERT ? BRIDGE_LOG_ALERT
+           : lv == CLUSTER_LOG_WARN ? BRIDGE_LOG_WARNING : BRIDGE_LOG_NOTICE;
 }
 
 
@@ -1926,6 +1901,47 @@ bridge_status(lua_State *L)
 
 
 /*
+ * The values of one of the headers' lists Lua gives, for the core's rule;
+ * more than a browser sends is -1.  The strings stay on Lua's side, in the
+ * table, while the caller uses them.
+ */
+static int
+bridge_admin_values(lua_State *L, int table, const char *name,
+    cluster_admin_value_t *values, size_t *n)
+{
+    size_t       i, len, count;
+    const char  *v;
+
+    *n = 0;
+
+    lua_getfield(L, table, name);
+
+    count = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
+
+    if (count > BRIDGE_ADMIN_VALUES) {
+        lua_pop(L, 1);
+        return -1;
+    }
+
+    for (i = 1; i <= count; i++) {
+        lua_rawgeti(L, -1, (lua_Integer) i);
+        v = lua_tolstring(L, -1, &len);
+        lua_pop(L, 1);
+
+        if (v) {
+            values[*n].data = v;
+            values[*n].len = len;
+            (*n)++;
+        }
+    }
+
+    lua_pop(L, 1);
+
+    return 0;
+}
+
+
+/*
  * admin(path, method, query, headers, client, whole): POST <base>/nodes/
  * <node>/<action> ("path" is what follows "/nodes/", "whole" all of it, for
  * the log), with the nginx module's rules: admin=on, POST only, no
@@ -1940,11 +1956,15 @@ bridge_admin(lua_State *L)
 {
     int                  logs, by_name, rc;
     char                 who[96], text[512], cluster[128], body[160];
-    size_t               plen, qlen, i, j, n, found, len, hlen;
+    size_t               plen, qlen, i, j, found, len, hlen, idlen;
+    size_t               nsite, norigin, nhost;
+    cluster_admin_value_t  site[BRIDGE_ADMIN_VALUES];
+    cluster_admin_value_t  origin[BRIDGE_ADMIN_VALUES];
+    cluster_admin_value_t  hv[BRIDGE_ADMIN_VALUES];
     long                 member[BRIDGE_BACKENDS];
     int64_t              now;
     uint8_t              digest[crypto_generichash_BYTES], diff;
-    const char          *path, *method, *query, *client, *slash, *h, *host;
+    const char          *path, *method, *query, *client, *h;
     const char          *whole;
     size_t               wlen;
     cluster_act_t        act;
@@ -1986,23 +2006,14 @@ bridge_admin(lua_State *L)
         bridge_answer(403, "admin actions are off", NULL, NULL);
     }
 
-    slash = NULL;
+    rc = cluster_admin_path(path, plen, &idlen);
 
-    for (i = plen; i > 0; i--) {
-        if (path[i - 1] == '/') {
-            slash = path + i - 1;
-            break;
-        }
-    }
-
-    if (slash == NULL || slash == path) {
+    if (rc == CLUSTER_ADMIN_NO_NODE) {
         bridge_answer(404, "expected POST .../nodes/<address or name>/"
                       "<action>", NULL, NULL);
     }
 
-    rc = cluster_action_parse(slash + 1, path + plen - slash - 1);
-
-    if (rc < 0) {
+    if (rc == CLUSTER_ADMIN_NO_ACTION) {
         bridge_answer(404, "unknown action, expected drain, remove or "
                       "restore", NULL, NULL);
     }
@@ -2013,53 +2024,18 @@ bridge_admin(lua_State *L)
         bridge_answer(405, "expected POST", "Allow", "POST");
     }
 
-    /* cross-site requests are refused, of however many headers */
+    /* cross-site requests are refused, by the core's rule */
 
-    lua_getfield(L, 4, "sec_fetch_site");
-    n = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
-
-    for (i = 1; i <= n; i++) {
-        lua_rawgeti(L, -1, (lua_Integer) i);
-        h = lua_tolstring(L, -1, &hlen);
-
-        if (h && strcasecmp(h, "same-origin") != 0 && strcasecmp(h, "none"))
-        {
-            lua_pop(L, 2);
-            bridge_refused("cross-site request");
-            bridge_answer(403, "cross-site request", NULL, NULL);
-        }
-
-        lua_pop(L, 1);
+    if (bridge_admin_values(L, 4, "sec_fetch_site", site, &nsite) != 0
+        || bridge_admin_values(L, 4, "origin", origin, &norigin) != 0
+        || bridge_admin_values(L, 4, "host", hv, &nhost) != 0
+        || cluster_admin_cross_site(site, nsite, origin, norigin,
+                                    nhost ? &hv[0] : NULL))
+    {
+        lua_settop(L, logs);
+        bridge_refused("cross-site request");
+        bridge_answer(403, "cross-site request", NULL, NULL);
     }
-
-    lua_pop(L, 1);
-
-    lua_getfield(L, 4, "host");
-    host = lua_istable(L, -1) ? (lua_rawgeti(L, -1, 1), lua_tostring(L, -1))
-                              : NULL;
-    if (host) {
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-
-    lua_getfield(L, 4, "origin");
-    n = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
-
-    for (i = 1; i <= n; i++) {
-        lua_rawgeti(L, -1, (lua_Integer) i);
-        h = lua_tolstring(L, -1, &hlen);
-        h = h ? strstr(h, "://") : NULL;
-
-        if (h == NULL || host == NULL || strcasecmp(h + 3, host) != 0) {
-            lua_pop(L, 2);
-            bridge_refused("cross-site request");
-            bridge_answer(403, "cross-site request", NULL, NULL);
-        }
-
-        lua_pop(L, 1);
-    }
-
-    lua_pop(L, 1);
 
     if (!bridge.token) {
         /* HAProxy has no auth_basic of nginx's: a token is a must */
@@ -2139,8 +2115,7 @@ bridge_admin(lua_State *L)
                 nodes[j].tracked = 1;
             }
 
-            rc = (int) cluster_admin_find(nodes, b->n, path,
-                                          (size_t) (slash - path), by_name);
+            rc = (int) cluster_admin_find(nodes, b->n, path, idlen, by_name);
             free(nodes);
 
             if (rc == CLUSTER_ADMIN_AMBIGUOUS) {

@@ -32,6 +32,7 @@
 #define BRIDGE_FILE_MAX     (1024 * 1024)
 #define BRIDGE_SECRET_MAX   65536
 #define BRIDGE_CHECK_BODY   65536
+#define BRIDGE_ADMIN_VALUES 8        /* of one header, at most */
 
 /* HAProxy's log levels, as core.log() takes them */
 #define BRIDGE_LOG_ALERT    1

@@ -32,6 +32,12 @@ static void ngx_http_cluster_admin_refused(ngx_http_request_t *r,
     const char *why);
 static ngx_int_t ngx_http_cluster_admin_allowed(ngx_http_request_t *r,
     ngx_http_cluster_loc_conf_t *clcf, u_char *who, size_t size);
+static ngx_int_t ngx_http_cluster_admin_values(ngx_http_request_t *r,
+    const char *name, size_t len, cluster_admin_value_t *values, size_t *n);
+
+
+/* a request with more of one header than this is refused */
+#define NGX_HTTP_CLUSTER_ADMIN_VALUES  8
 
 
 /*
@@ -43,12 +49,12 @@ static ngx_int_t ngx_http_cluster_admin_allowed(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
 {
-    u_char                         *slash, who[64], *p;
+    u_char                          who[64];
     int64_t                         now;
     ngx_int_t                       rc;
     ngx_buf_t                      *b;
     ngx_log_t                      *log;
-    ngx_str_t                       id, action, cluster, empty;
+    ngx_str_t                       id, cluster, empty;
     ngx_uint_t                      i, j, found, by_name, same, *member;
     cluster_act_t                   act;
     cluster_admin_e                 admin;
@@ -67,32 +73,19 @@ ngx_http_cluster_admin(ngx_http_request_t *r, ngx_str_t *path)
 
     ngx_str_null(&empty);
 
-    slash = NULL;
+    rc = cluster_admin_path((const char *) path->data, path->len, &id.len);
 
-    for (p = path->data + path->len; p > path->data; p--) {
-        if (p[-1] == '/') {
-            slash = p - 1;
-            break;
-        }
-    }
-
-    if (slash == NULL || slash == path->data) {
+    if (rc == CLUSTER_ADMIN_NO_NODE) {
         return ngx_http_cluster_admin_error(r, NGX_HTTP_NOT_FOUND,
                    "expected POST .../nodes/<address or name>/<action>");
     }
 
-    id.data = path->data;
-    id.len = slash - path->data;
-    action.data = slash + 1;
-    action.len = path->data + path->len - action.data;
-
-    rc = cluster_action_parse((const char *) action.data, action.len);
-
-    if (rc < 0) {
+    if (rc == CLUSTER_ADMIN_NO_ACTION) {
         return ngx_http_cluster_admin_error(r, NGX_HTTP_NOT_FOUND,
                    "unknown action, expected drain, remove or restore");
     }
 
+    id.data = path->data;
     admin = (cluster_admin_e) rc;
 
     /* GET never changes anything */
@@ -402,48 +395,34 @@ ngx_http_cluster_admin_allowed(ngx_http_request_t *r,
     ngx_http_cluster_loc_conf_t *clcf, u_char *who, size_t size)
 {
     u_char                   *p, diff, digest[20];
-    size_t                    i;
+    size_t                    i, nsite, norigin;
     ngx_str_t                 bearer;
     ngx_sha1_t                sha1;
     ngx_table_elt_t          *h, *host;
-    ngx_http_cluster_walk_t   walk;
+    cluster_admin_value_t     site[NGX_HTTP_CLUSTER_ADMIN_VALUES];
+    cluster_admin_value_t     origin[NGX_HTTP_CLUSTER_ADMIN_VALUES], hv;
 
-    ngx_memzero(&walk, sizeof(ngx_http_cluster_walk_t));
-
-    while ((h = ngx_http_cluster_header_next(&r->headers_in.headers,
-                                             "Sec-Fetch-Site", 14, &walk)))
+    if (ngx_http_cluster_admin_values(r, "Sec-Fetch-Site", 14, site,
+                                      &nsite) != NGX_OK
+        || ngx_http_cluster_admin_values(r, "Origin", 6, origin, &norigin)
+           != NGX_OK)
     {
-        if (!(h->value.len == 11
-              && ngx_strncasecmp(h->value.data, (u_char *) "same-origin", 11)
-                 == 0)
-            && !(h->value.len == 4
-                 && ngx_strncasecmp(h->value.data, (u_char *) "none", 4)
-                    == 0))
-        {
-            ngx_http_cluster_admin_refused(r, "cross-site request");
-            return NGX_HTTP_FORBIDDEN;
-        }
+        ngx_http_cluster_admin_refused(r, "cross-site request");
+        return NGX_HTTP_FORBIDDEN;
     }
 
     host = r->headers_in.host;
 
-    ngx_memzero(&walk, sizeof(ngx_http_cluster_walk_t));
+    if (host) {
+        hv.data = (const char *) host->value.data;
+        hv.len = host->value.len;
+    }
 
-    while ((h = ngx_http_cluster_header_next(&r->headers_in.headers,
-                                             "Origin", 6, &walk)))
+    if (cluster_admin_cross_site(site, nsite, origin, norigin,
+                                 host ? &hv : NULL))
     {
-        /* the Origin's host must be the request's own */
-        p = ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
-                             (u_char *) "://", 3 - 1);
-
-        if (p == NULL || host == NULL
-            || (size_t) (h->value.data + h->value.len - (p + 3))
-               != host->value.len
-            || ngx_strncasecmp(p + 3, host->value.data, host->value.len) != 0)
-        {
-            ngx_http_cluster_admin_refused(r, "cross-site request");
-            return NGX_HTTP_FORBIDDEN;
-        }
+        ngx_http_cluster_admin_refused(r, "cross-site request");
+        return NGX_HTTP_FORBIDDEN;
     }
 
     if (clcf->token) {
@@ -512,4 +491,35 @@ unauthorized:
     }
 
     return NGX_HTTP_UNAUTHORIZED;
+}
+
+
+/*
+ * The values of one request header, for the core's rule; more of them
+ * than a browser sends is NGX_DECLINED.
+ */
+static ngx_int_t
+ngx_http_cluster_admin_values(ngx_http_request_t *r, const char *name,
+    size_t len, cluster_admin_value_t *values, size_t *n)
+{
+    ngx_table_elt_t          *h;
+    ngx_http_cluster_walk_t   walk;
+
+    *n = 0;
+
+    ngx_memzero(&walk, sizeof(ngx_http_cluster_walk_t));
+
+    while ((h = ngx_http_cluster_header_next(&r->headers_in.headers, name,
+                                             len, &walk)))
+    {
+        if (*n == NGX_HTTP_CLUSTER_ADMIN_VALUES) {
+            return NGX_DECLINED;
+        }
+
+        values[*n].data = (const char *) h->value.data;
+        values[*n].len = h->value.len;
+        (*n)++;
+    }
+
+    return NGX_OK;
 }

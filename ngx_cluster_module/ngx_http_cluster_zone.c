@@ -34,9 +34,6 @@ static void ngx_http_cluster_zone_adopt(ngx_slab_pool_t *old,
     ngx_http_cluster_srv_conf_t *cscf);
 static void ngx_http_cluster_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static void ngx_http_cluster_log_change(ngx_http_cluster_srv_conf_t *cscf,
-    ngx_http_cluster_member_t *member, cluster_change_t *change,
-    ngx_log_t *log);
 static void ngx_http_cluster_lock(void *data);
 static void ngx_http_cluster_unlock(void *data);
 
@@ -649,39 +646,29 @@ void
 ngx_http_cluster_report_events(ngx_http_cluster_srv_conf_t *cscf,
     cluster_events_t *ev, ngx_log_t *log)
 {
-    size_t            i;
-    cluster_event_t  *e;
+    char                        text[512];
+    size_t                      i;
+    ngx_uint_t                  level;
+    cluster_event_t            *e;
+    cluster_log_level_e         lv;
+    ngx_http_cluster_member_t  *m;
 
     for (i = 0; i < ev->n; i++) {
         e = &ev->event[i];
+        m = (e->what == CLUSTER_EVENT_CHANGE) ? &cscf->members[e->node]
+                                              : NULL;
 
-        switch (e->what) {
+        lv = cluster_event_text((const char *) cscf->upstream->host.data,
+                                cscf->upstream->host.len,
+                                m ? (const char *) m->name->data : NULL,
+                                m ? m->name->len : 0,
+                                m ? (const char *) m->id->data : NULL,
+                                m ? m->id->len : 0, e, text, sizeof(text));
 
-        case CLUSTER_EVENT_CHANGE:
-            ngx_http_cluster_log_change(cscf, &cscf->members[e->node],
-                                        &e->change, log);
-            break;
+        level = (lv == CLUSTER_LOG_ALERT) ? NGX_LOG_ALERT
+                : (lv == CLUSTER_LOG_WARN) ? NGX_LOG_WARN : NGX_LOG_NOTICE;
 
-        case CLUSTER_EVENT_PANIC:
-            ngx_log_error(NGX_LOG_ALERT, log, 0,
-                          "cluster \"%V\" is in panic: no node is in "
-                          "rotation, routing to every node not removed or "
-                          "drained", &cscf->upstream->host);
-            break;
-
-        case CLUSTER_EVENT_WAITING:
-            ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                          "cluster \"%V\" waits for its first checks, "
-                          "routing to every node meanwhile",
-                          &cscf->upstream->host);
-            break;
-
-        default: /* CLUSTER_EVENT_CALM */
-            ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                          "cluster \"%V\" left panic: a node is back in "
-                          "rotation", &cscf->upstream->host);
-            break;
-        }
+        ngx_log_error(level, log, 0, "%s", text);
     }
 
     if (ev->more) {
@@ -692,33 +679,6 @@ ngx_http_cluster_report_events(ngx_http_cluster_srv_conf_t *cscf,
 
     ev->n = 0;
     ev->more = 0;
-}
-
-
-static void
-ngx_http_cluster_log_change(ngx_http_cluster_srv_conf_t *cscf,
-    ngx_http_cluster_member_t *member, cluster_change_t *change,
-    ngx_log_t *log)
-{
-    u_char      text[256];
-    size_t      len;
-    ngx_str_t   empty;
-    ngx_uint_t  same, level;
-
-    ngx_str_null(&empty);
-
-    /* a node named by its address is not named twice */
-    same = !ngx_http_cluster_member_named(member);
-
-    len = cluster_change_text(change, (char *) text, sizeof(text));
-    level = (cluster_change_level(change) == CLUSTER_LOG_WARN)
-            ? NGX_LOG_WARN : NGX_LOG_NOTICE;
-
-    ngx_log_error(level, log, 0,
-                  "cluster \"%V\" node \"%V\"%s%V%s %*s",
-                  &cscf->upstream->host, member->name,
-                  same ? "" : " (", same ? &empty : member->id,
-                  same ? "" : ")", len, text);
 }
 
 

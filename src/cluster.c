@@ -2,6 +2,7 @@
  * ngx_cluster_module: the whole judgement of one cluster.
  */
 
+#include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -1376,4 +1377,50 @@ cluster_snapshot(cluster_t *c, int64_t now, cluster_status_cluster_t *out,
     }
 
     cluster_unlock(c);
+}
+
+
+cluster_log_level_e
+cluster_event_text(const char *cluster, size_t cluster_len, const char *name,
+    size_t name_len, const char *id, size_t id_len, const cluster_event_t *e,
+    char *buf, size_t size)
+{
+    char    change[256];
+    size_t  len;
+
+    switch (e->what) {
+
+    case CLUSTER_EVENT_CHANGE:
+        len = cluster_change_text(&e->change, change, sizeof(change));
+
+        /* a node named by its address is not named twice */
+        if (name_len == id_len && memcmp(name, id, id_len) == 0) {
+            snprintf(buf, size, "cluster \"%.*s\" node \"%.*s\" %.*s",
+                     (int) cluster_len, cluster, (int) name_len, name,
+                     (int) len, change);
+        } else {
+            snprintf(buf, size, "cluster \"%.*s\" node \"%.*s\" (%.*s) "
+                     "%.*s", (int) cluster_len, cluster, (int) name_len, name,
+                     (int) id_len, id, (int) len, change);
+        }
+
+        return cluster_change_level(&e->change);
+
+    case CLUSTER_EVENT_PANIC:
+        snprintf(buf, size, "cluster \"%.*s\" is in panic: no node is in "
+                 "rotation, routing to every node not removed or drained",
+                 (int) cluster_len, cluster);
+        return CLUSTER_LOG_ALERT;
+
+    case CLUSTER_EVENT_WAITING:
+        snprintf(buf, size, "cluster \"%.*s\" waits for its first checks, "
+                 "routing to every node meanwhile", (int) cluster_len,
+                 cluster);
+        return CLUSTER_LOG_NOTICE;
+
+    default: /* CLUSTER_EVENT_CALM */
+        snprintf(buf, size, "cluster \"%.*s\" left panic: a node is back in "
+                 "rotation", (int) cluster_len, cluster);
+        return CLUSTER_LOG_NOTICE;
+    }
 }

@@ -216,6 +216,17 @@ typedef struct {
 /* whether this configuration is the live one, which alone judges */
 int cluster_live(const cluster_t *c);
 
+/*
+ * An event in words, as every load balancer logs it: a node's change
+ * ('cluster "proget" node "web2" (10.0.0.12:8624) is down, ...', its
+ * address only when its name is not it; "name" and "id" are the node's)
+ * or the cluster's own (panic and its end).  NUL-terminated, cut short to
+ * fit; returns the level it is logged at.
+ */
+cluster_log_level_e cluster_event_text(const char *cluster,
+    size_t cluster_len, const char *name, size_t name_len, const char *id,
+    size_t id_len, const cluster_event_t *e, char *buf, size_t size);
+
 /* this configuration becomes the live one, unless a newer one is; lock */
 void cluster_go_live(cluster_t *c);
 

@@ -4,6 +4,7 @@
  */
 
 #include <string.h>
+#include <strings.h>
 
 #include "cluster_admin.h"
 #include "cluster_node.h"
@@ -60,4 +61,76 @@ cluster_admin_find(const cluster_admin_node_t *nodes, size_t n,
     }
 
     return found;
+}
+
+
+int
+cluster_admin_path(const char *path, size_t len, size_t *id_len)
+{
+    int     action;
+    size_t  i;
+
+    for (i = len; i > 0; i--) {
+        if (path[i - 1] == '/') {
+            break;
+        }
+    }
+
+    if (i <= 1) {
+        return CLUSTER_ADMIN_NO_NODE;
+    }
+
+    action = cluster_action_parse(path + i, len - i);
+
+    if (action < 0) {
+        return CLUSTER_ADMIN_NO_ACTION;
+    }
+
+    *id_len = i - 1;
+
+    return action;
+}
+
+
+int
+cluster_admin_cross_site(const cluster_admin_value_t *fetch_site,
+    size_t nfetch, const cluster_admin_value_t *origin, size_t norigin,
+    const cluster_admin_value_t *host)
+{
+    size_t       i, k, rest;
+    const char  *p;
+
+    for (i = 0; i < nfetch; i++) {
+        if (!(fetch_site[i].len == 11
+              && strncasecmp(fetch_site[i].data, "same-origin", 11) == 0)
+            && !(fetch_site[i].len == 4
+                 && strncasecmp(fetch_site[i].data, "none", 4) == 0))
+        {
+            return 1;
+        }
+    }
+
+    for (i = 0; i < norigin; i++) {
+        /* the Origin's host must be the request's own */
+        p = NULL;
+
+        for (k = 0; k + 3 <= origin[i].len; k++) {
+            if (memcmp(origin[i].data + k, "://", 3) == 0) {
+                p = origin[i].data + k + 3;
+                break;
+            }
+        }
+
+        if (p == NULL || host == NULL) {
+            return 1;
+        }
+
+        rest = origin[i].data + origin[i].len - p;
+
+        if (rest != host->len || strncasecmp(p, host->data, rest) != 0) {
+            return 1;
+        }
+    }
+
+    return 0;
 }

@@ -25,6 +25,7 @@ main(void)
     test_actions();
     test_cluster();
     test_db();
+    test_conf();
 
     printf("%u passed, %u failed\n", unit_passed, unit_failed);
 

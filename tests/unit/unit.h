@@ -51,6 +51,7 @@ void test_pick(void);
 void test_actions(void);
 void test_cluster(void);
 void test_db(void);
+void test_conf(void);
 
 
 #endif /* UNIT_H */
