@@ -136,12 +136,15 @@ local function apply(c, verdicts)
         local a = c.applied[i]
 
         local w = s.weight
-        if v.share < 1000 then
+        if v.share < 1000 and s.weight > 0 then
             -- never 0: HAProxy shows a weight of 0 as DRAIN
             w = math.max(1, (s.weight * v.share) // 1000)
         end
 
-        if (a == nil and w ~= s.weight) or (a ~= nil and a.weight ~= w) then
+        -- a server of weight 0 is the operator's: its weight is never set
+        if s.weight > 0
+           and ((a == nil and w ~= s.weight) or (a ~= nil and a.weight ~= w))
+        then
             s.srv:set_weight(tostring(w))
         end
 
@@ -152,9 +155,14 @@ end
 core.register_task(function()
     while true do
         for name, c in pairs(clusters) do
-            local verdicts, lines = bridge.tick(name, haproxy_states(c))
-            log(lines)
-            apply(c, verdicts)
+            local ok, why = pcall(function()
+                local verdicts, lines = bridge.tick(name, haproxy_states(c))
+                log(lines)
+                apply(c, verdicts)
+            end)
+            if not ok then
+                core.Warning("cluster \"" .. name .. "\": " .. tostring(why))
+            end
         end
 
         local werr = bridge.save()
@@ -167,22 +175,36 @@ core.register_task(function()
 end)
 
 
--- one check: the answer's bytes on HAProxy's own socket, bounded
+-- one check: the answer's bytes on HAProxy's own socket, bounded in size
+-- and in time (a socket's timeout restarts with each byte a node drips: a
+-- task of its own closes it at the deadline)
 local function fetch(host, port, request, timeout)
     local sock = core.tcp()
     sock:settimeout(timeout / 1000)
 
     local deadline = now_ms() + timeout
+    local done = false
+    core.register_task(function()
+        core.msleep(timeout)
+        if not done then
+            sock:close()
+        end
+    end)
+
+    local function finish(answer, failure)
+        done = true
+        sock:close()
+        return answer, failure
+    end
+
     local okc, cerr = sock:connect(host, port)
     if not okc then
-        sock:close()
-        return nil, tostring(cerr):find("timeout", 1, true) and "timed out"
-                    or "connection refused"
+        return finish(nil, tostring(cerr):find("timeout", 1, true)
+                           and "timed out" or "connection refused")
     end
 
     if not sock:send(request) then
-        sock:close()
-        return nil, "connection reset"
+        return finish(nil, "connection reset")
     end
 
     local parts, total = {}, 0
@@ -193,26 +215,22 @@ local function fetch(host, port, request, timeout)
             parts[#parts + 1] = data
             total = total + #data
         end
-        if rerr and rerr:find("closed", 1, true) then
+        if now_ms() >= deadline then
+            return finish(nil, "timed out")
+        end
+        if rerr and tostring(rerr):find("closed", 1, true) then
             break
         end
         if rerr then
-            sock:close()
-            return nil, rerr:find("timeout", 1, true) and "timed out"
-                        or "connection reset"
+            return finish(nil, tostring(rerr):find("timeout", 1, true)
+                               and "timed out" or "connection reset")
         end
         if total > 81920 then
-            sock:close()
-            return nil, "answer over 64 KiB"
-        end
-        if now_ms() > deadline then
-            sock:close()
-            return nil, "timed out"
+            return finish(nil, "answer over 64 KiB")
         end
     end
 
-    sock:close()
-    return table.concat(parts)
+    return finish(table.concat(parts))
 end
 
 local function messenger(host, port, timeout)
@@ -254,7 +272,14 @@ core.register_task(function()
                     while true do
                         local claim = bridge.check_claim(name, i)
                         if claim then
-                            check(name, i, claim)
+                            -- an error is one check's, never the node's
+                            -- last: the task goes on
+                            local ok, why = pcall(check, name, i, claim)
+                            if not ok then
+                                core.Warning("cluster \"" .. name .. "\": "
+                                             .. "a check failed: "
+                                             .. tostring(why))
+                            end
                         end
                         core.msleep(every)
                     end

@@ -69,7 +69,7 @@ static int bridge_state_node(void *ctx, const char *cluster, const char *id,
     const char *fingerprint, const cluster_node_t *saved);
 static void bridge_state_action(void *ctx, const char *cluster,
     const cluster_action_t *action);
-static void bridge_state_load(lua_State *L, int table);
+static int bridge_state_load(char *line, size_t size);
 
 
 /* ---- the file ---------------------------------------------------------- */
@@ -83,11 +83,12 @@ static void bridge_state_load(lua_State *L, int table);
 static int
 bridge_load(lua_State *L)
 {
-    int          fd;
-    char         err[CLUSTER_CONF_ERROR + 64];
-    ssize_t      r;
-    const char  *path;
-    struct stat  st;
+    int                fd;
+    char               err[CLUSTER_CONF_ERROR + 64];
+    ssize_t            r;
+    const char        *path;
+    struct stat        st;
+    bridge_backend_t  *b;
 
     path = luaL_checkstring(L, 1);
 
@@ -163,10 +164,19 @@ failed:
     bridge.text = NULL;
 
     while (bridge.nbackends) {
-        free(bridge.backends[--bridge.nbackends]);
+        b = bridge.backends[--bridge.nbackends];
+        pcre2_code_free(b->cookie_name);
+        pcre2_code_free(b->login);
+        sodium_memzero(b, sizeof(bridge_backend_t));
+        free(b);
     }
 
+    bridge_db_forget(&bridge);
     bridge.nnames = 0;
+    bridge.state_file[0] = '\0';
+    bridge.admin = 0;
+    bridge.token = 0;
+    sodium_memzero(bridge.token_digest, sizeof(bridge.token_digest));
 
     pthread_mutex_unlock(&bridge_mutex);
 
@@ -188,6 +198,7 @@ bridge_parse(bridge_t *br, char *err, size_t size)
 
     cluster_conf_file_init(&f, br->text, br->len);
     b = NULL;
+    msg[0] = '\0';
 
     for ( ;; ) {
         t = cluster_conf_next(&f, w, &n, msg);
@@ -331,7 +342,7 @@ bridge_backend_directive(bridge_t *br, bridge_backend_t *b,
 
         b->heartbeat_set = 1;
 
-        if (n < 2) {
+        if (n > 3) {
             goto arguments;
         }
 
@@ -519,6 +530,7 @@ bridge_key(bridge_backend_t *b, const cluster_word_t *w, char *err)
             goto done;
         }
 
+        what = path;
         rc = 0;
 
     } else {
@@ -663,7 +675,7 @@ bridge_status_directive(bridge_t *br, const cluster_word_t *w, size_t n,
     for (i = 0; i < n; i++) {
 
         if (w[i].len > 8 && memcmp(w[i].data, "refresh=", 8) == 0) {
-            if (cluster_conf_time(w[i].data + 8, w[i].len - 8, &ms) != 0
+            if (cluster_conf_seconds(w[i].data + 8, w[i].len - 8, &ms) != 0
                 || ms > 86400000 || ms % 1000)
             {
                 snprintf(err, CLUSTER_CONF_ERROR, "invalid time in \"%.*s\", "
@@ -855,53 +867,41 @@ bridge_backends(lua_State *L)
 static int
 bridge_attach(lua_State *L)
 {
+    int                  k;
     char                 err[256];
     size_t               i, j, n, len;
-    const char          *s, *colon;
-    bridge_node_t       *bn;
-    bridge_backend_t    *b;
-    cluster_t           *c;
     int64_t              now;
+    const char          *s, *colon;
+    cluster_t           *c;
+    bridge_node_t       *bn, *bnodes;
+    bridge_backend_t    *b;
     cluster_settings_t  *st;
 
     b = bridge_backend(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
 
-    pthread_mutex_lock(&bridge_mutex);
-
-    if (b->attached) {
-        pthread_mutex_unlock(&bridge_mutex);
-        lua_pushinteger(L, (lua_Integer) b->n);
-        lua_pushboolean(L, b->cookie_name && b->has_key);
-        return 2;
-    }
+    /* HAProxy's servers read first: Lua is not called under the mutex */
 
     n = lua_rawlen(L, 2);
 
     if (n == 0) {
         snprintf(err, sizeof(err), "backend \"%s\" has no server", b->name);
-        goto failed;
+        goto refused;
     }
 
-    b->bnodes = calloc(n, sizeof(bridge_node_t));
-    b->facts = calloc(n, sizeof(cluster_node_t));
-    b->nodes = calloc(n, sizeof(cluster_node_t *));
-    b->names = calloc(n, sizeof(char *));
-    b->ids = calloc(n, sizeof(char *));
-
-    if (!b->bnodes || !b->facts || !b->nodes || !b->names || !b->ids) {
+    bnodes = calloc(n, sizeof(bridge_node_t));
+    if (bnodes == NULL) {
         snprintf(err, sizeof(err), "out of memory");
-        goto failed;
+        goto refused;
     }
-
-    now = bridge_now();
 
     for (i = 0; i < n; i++) {
-        bn = &b->bnodes[i];
+        bn = &bnodes[i];
 
         lua_rawgeti(L, 2, (lua_Integer) i + 1);
         lua_getfield(L, -1, "name");
-        s = lua_tolstring(L, -1, &len);
+        s = (lua_type(L, -1) == LUA_TSTRING) ? lua_tolstring(L, -1, &len)
+                                             : NULL;
 
         if (s == NULL || len == 0 || len >= sizeof(bn->name)) {
             lua_pop(L, 2);
@@ -914,7 +914,8 @@ bridge_attach(lua_State *L)
         lua_pop(L, 1);
 
         lua_getfield(L, -1, "addr");
-        s = lua_tolstring(L, -1, &len);
+        s = (lua_type(L, -1) == LUA_TSTRING) ? lua_tolstring(L, -1, &len)
+                                             : NULL;
         colon = s ? strrchr(s, ':') : NULL;
 
         if (s == NULL || colon == NULL || len >= sizeof(bn->id)
@@ -952,25 +953,78 @@ bridge_attach(lua_State *L)
         }
 
         for (j = 0; j < 2; j++) {
-            snprintf(bn->request[j], sizeof(bn->request[j]),
-                     "GET %.*s HTTP/1.0\r\nHost: %s\r\n"
-                     "User-Agent: haproxy-cluster-check/" CLUSTER_VERSION
-                     "\r\nAccept: application/json, text/plain\r\n"
-                     "Connection: close\r\n\r\n",
-                     j ? (int) sizeof(CLUSTER_CHECK_FALLBACK) - 1
-                       : (int) b->conf.uri.len,
-                     j ? CLUSTER_CHECK_FALLBACK : b->conf.uri.data, bn->id);
-        }
+            k = snprintf(bn->request[j], sizeof(bn->request[j]),
+                         "GET %.*s HTTP/1.0\r\nHost: %s\r\n"
+                         "User-Agent: haproxy-cluster-check/" CLUSTER_VERSION
+                         "\r\nAccept: application/json, text/plain\r\n"
+                         "Connection: close\r\n\r\n",
+                         j ? (int) sizeof(CLUSTER_CHECK_FALLBACK) - 1
+                           : (int) b->conf.uri.len,
+                         j ? CLUSTER_CHECK_FALLBACK : b->conf.uri.data,
+                         bn->id);
 
+            if (k < 0 || (size_t) k >= sizeof(bn->request[j])) {
+                snprintf(err, sizeof(err), "backend \"%s\": the check's "
+                         "\"uri=\" is too long for the bridge, expected at "
+                         "most 300 bytes", b->name);
+                goto failed;
+            }
+        }
+    }
+
+    pthread_mutex_lock(&bridge_mutex);
+
+    if (b->attached) {
+        /* another thread's Lua state was first */
+        pthread_mutex_unlock(&bridge_mutex);
+        free(bnodes);
+        lua_pushinteger(L, (lua_Integer) b->n);
+        lua_pushboolean(L, b->cookie_name && b->has_key);
+        return 2;
+    }
+
+    b->bnodes = bnodes;
+    b->facts = calloc(n, sizeof(cluster_node_t));
+    b->nodes = calloc(n, sizeof(cluster_node_t *));
+    b->names = calloc(n, sizeof(char *));
+    b->ids = calloc(n, sizeof(char *));
+
+    c = &b->cluster;
+
+    if (b->cookie_name) {
+        c->sessions = malloc(cluster_sessions_size(b->sessions));
+    }
+
+    if (!b->facts || !b->nodes || !b->names || !b->ids
+        || (b->cookie_name && c->sessions == NULL))
+    {
+        free(b->facts);
+        free(b->nodes);
+        free(b->names);
+        free(b->ids);
+        free(c->sessions);
+        b->bnodes = NULL;
+        b->facts = NULL;
+        b->nodes = NULL;
+        b->names = NULL;
+        b->ids = NULL;
+        c->sessions = NULL;
+        pthread_mutex_unlock(&bridge_mutex);
+        snprintf(err, sizeof(err), "out of memory");
+        goto failed;
+    }
+
+    now = bridge_now();
+
+    for (i = 0; i < n; i++) {
         cluster_node_init(&b->facts[i], now);
         b->nodes[i] = &b->facts[i];
-        b->names[i] = bn->shown;
-        b->ids[i] = bn->id;
+        b->names[i] = bnodes[i].shown;
+        b->ids[i] = bnodes[i].id;
     }
 
     pthread_mutex_init(&b->mutex, NULL);
 
-    c = &b->cluster;
     st = &c->settings;
     cluster_conf_settings(&b->conf, st);
 
@@ -985,21 +1039,16 @@ bridge_attach(lua_State *L)
     c->lock.unlock = bridge_unlock;
     c->lock.data = b;
 
-    if (b->cookie_name) {
-        c->sessions = malloc(cluster_sessions_size(b->sessions));
-        if (c->sessions == NULL) {
-            snprintf(err, sizeof(err), "out of memory");
-            goto failed;
-        }
-
+    if (c->sessions) {
         cluster_sessions_init(c->sessions, b->sessions, NULL);
     }
 
     b->n = n;
-    b->attached = 1;
 
     (void) cluster_attach(c, b->has_key ? b->fingerprint : "");
     cluster_go_live(c);
+
+    b->attached = 1;
 
     pthread_mutex_unlock(&bridge_mutex);
 
@@ -1009,18 +1058,9 @@ bridge_attach(lua_State *L)
 
 failed:
 
-    free(b->bnodes);
-    free(b->facts);
-    free(b->nodes);
-    free(b->names);
-    free(b->ids);
-    b->bnodes = NULL;
-    b->facts = NULL;
-    b->nodes = NULL;
-    b->names = NULL;
-    b->ids = NULL;
+    free(bnodes);
 
-    pthread_mutex_unlock(&bridge_mutex);
+refused:
 
     lua_pushnil(L);
     lua_pushstring(L, err);
@@ -1183,6 +1223,17 @@ bridge_snapshot(bridge_backend_t *b, int64_t now, cluster_status_cluster_t *c,
 }
 
 
+/* a server as HAProxy's counters had it at a tick */
+typedef struct {
+    unsigned                   present:1;
+    uint8_t                    admin;
+    uint64_t                   failures;
+    uint64_t                   answers;
+    uint64_t                   status;
+    uint64_t                   rtime;
+} bridge_seen_t;
+
+
 /*
  * tick(backend, servers): five times a second, with each server's state
  * in HAProxy's counters, in the cluster's order: { admin = "MAINT" |
@@ -1206,8 +1257,8 @@ bridge_tick(lua_State *L)
     size_t                     nlines;
     uint64_t                   failures, answers, k;
     unsigned                   status, rtime;
-    uint8_t                    admin;
     const char                *s;
+    bridge_seen_t             *seen;
     cluster_act_t              act;
     bridge_node_t             *bn;
     bridge_backend_t          *b;
@@ -1229,12 +1280,14 @@ bridge_tick(lua_State *L)
     ev.n = 0;
     ev.more = 0;
 
-    /* what was seen of HAProxy's states, one thread at a time */
-    pthread_mutex_lock(&bridge_mutex);
+    /* HAProxy's states, read first: Lua is not called under the mutex */
+
+    seen = calloc(b->n, sizeof(bridge_seen_t));
+    if (seen == NULL) {
+        return luaL_error(L, "out of memory");
+    }
 
     for (i = 0; i < b->n; i++) {
-        bn = &b->bnodes[i];
-
         lua_rawgeti(L, 2, (lua_Integer) i + 1);
 
         if (!lua_istable(L, -1)) {
@@ -1242,41 +1295,50 @@ bridge_tick(lua_State *L)
             continue;
         }
 
+        seen[i].present = 1;
+
         lua_getfield(L, -1, "admin");
-        s = lua_tostring(L, -1);
-        admin = (s && strcmp(s, "MAINT") == 0) ? CLUSTER_ADMIN_REMOVE
-                : (s && strcmp(s, "DRAIN") == 0) ? CLUSTER_ADMIN_DRAIN
-                : CLUSTER_ADMIN_NONE;
-        lua_pop(L, 1);
+        s = (lua_type(L, -1) == LUA_TSTRING) ? lua_tostring(L, -1) : NULL;
+        seen[i].admin = (s && strcmp(s, "MAINT") == 0) ? CLUSTER_ADMIN_REMOVE
+                        : (s && strcmp(s, "DRAIN") == 0) ? CLUSTER_ADMIN_DRAIN
+                        : CLUSTER_ADMIN_NONE;
+        lua_getfield(L, -2, "failures");
+        seen[i].failures = (uint64_t) lua_tointeger(L, -1);
+        lua_getfield(L, -3, "answers");
+        seen[i].answers = (uint64_t) lua_tointeger(L, -1);
+        lua_getfield(L, -4, "status");
+        seen[i].status = (uint64_t) lua_tointeger(L, -1);
+        lua_getfield(L, -5, "rtime");
+        seen[i].rtime = (uint64_t) lua_tointeger(L, -1);
+        lua_pop(L, 6);
+    }
 
-        lua_getfield(L, -1, "failures");
-        failures = (uint64_t) lua_tointeger(L, -1);
-        lua_getfield(L, -2, "answers");
-        answers = (uint64_t) lua_tointeger(L, -1);
-        lua_getfield(L, -3, "status");
-        status = (unsigned) lua_tointeger(L, -1);
-        lua_getfield(L, -4, "rtime");
-        rtime = (unsigned) lua_tointeger(L, -1);
-        lua_pop(L, 5);
+    /* what was seen of them before, one thread at a time */
+    pthread_mutex_lock(&bridge_mutex);
 
-        if (status > 999) {
-            status = 0;
+    for (i = 0; i < b->n; i++) {
+        bn = &b->bnodes[i];
+
+        if (!seen[i].present) {
+            continue;
         }
 
-        if (rtime > 86400000) {
-            rtime = 86400000;
-        }
+        status = seen[i].status > 999 ? 0 : (unsigned) seen[i].status;
+        rtime = seen[i].rtime > 86400000 ? 86400000
+                                         : (unsigned) seen[i].rtime;
+        failures = seen[i].failures;
+        answers = seen[i].answers;
 
-        if (admin != bn->haproxy_admin) {
+        if (seen[i].admin != bn->haproxy_admin) {
             /* the operator acted in HAProxy: the node's admin state */
             act.node = i;
-            act.admin = admin;
+            act.admin = seen[i].admin;
             act.name = bn->shown;
             act.name_len = strlen(bn->shown);
             act.by = "HAProxy (stats page or CLI)";
 
             cluster_act(&b->cluster, &act, now, &ev);
-            bn->haproxy_admin = admin;
+            bn->haproxy_admin = seen[i].admin;
         }
 
         if (answers > bn->answers) {
@@ -1306,6 +1368,8 @@ bridge_tick(lua_State *L)
     bridge_db_start(&bridge);
 
     pthread_mutex_unlock(&bridge_mutex);
+
+    free(seen);
 
     bridge_events(L, b, &ev, logs);
 
@@ -1381,7 +1445,8 @@ bridge_check_claim(lua_State *L)
     lua_setfield(L, -2, "host");
     lua_pushinteger(L, bn->port);
     lua_setfield(L, -2, "port");
-    lua_pushstring(L, bn->request[bn->fallback]);
+    lua_pushstring(L, bn->request[__atomic_load_n(&bn->fallback,
+                                                  __ATOMIC_RELAXED)]);
     lua_setfield(L, -2, "request");
     lua_pushinteger(L, b->cluster.settings.timeout);
     lua_setfield(L, -2, "timeout");
@@ -1453,7 +1518,7 @@ bridge_check_done(lua_State *L)
     reason[0] = '\0';
 
     buf = NULL;
-    fell_back = bn->fallback;
+    fell_back = __atomic_load_n(&bn->fallback, __ATOMIC_RELAXED);
 
     if (failure == NULL) {
         if (len > BRIDGE_CHECK_BODY + 16384) {
@@ -1493,10 +1558,10 @@ bridge_check_done(lua_State *L)
         judged = cluster_check_judge(&b->conf.expect, &resp, &health, reason,
                                      sizeof(reason), &check);
 
-        if (judged == CLUSTER_CHECK_FALL_BACK && !bn->fallback) {
+        if (judged == CLUSTER_CHECK_FALL_BACK && !fell_back) {
             /* an older product: ask its /health, now and from now on */
             free(buf);
-            bn->fallback = 1;
+            __atomic_store_n(&bn->fallback, 1, __ATOMIC_RELAXED);
             lua_pushstring(L, "again");
             lua_pushstring(L, bn->request[1]);
             return 2;
@@ -1925,7 +1990,8 @@ bridge_admin_values(lua_State *L, int table, const char *name,
 
     for (i = 1; i <= count; i++) {
         lua_rawgeti(L, -1, (lua_Integer) i);
-        v = lua_tolstring(L, -1, &len);
+        v = (lua_type(L, -1) == LUA_TSTRING) ? lua_tolstring(L, -1, &len)
+                                             : NULL;
         lua_pop(L, 1);
 
         if (v) {
@@ -2243,11 +2309,11 @@ bridge_state_action(void *ctx, const char *cluster,
 
 
 /* the state file, read once every backend is attached */
-static void
-bridge_state_load(lua_State *L, int logs)
+static int
+bridge_state_load(char *line, size_t size)
 {
     int                     fd;
-    char                   *text, err[160], line[4400];
+    char                   *text, err[160];
     long                    applied, refused;
     ssize_t                 r;
     struct stat             st;
@@ -2257,28 +2323,27 @@ bridge_state_load(lua_State *L, int logs)
 
     if (fd == -1) {
         if (errno != ENOENT) {
-            snprintf(line, sizeof(line), "cluster state file \"%s\" not "
-                     "read: %s", bridge.state_file, strerror(errno));
-            bridge_log(L, logs, BRIDGE_LOG_WARNING, line);
+            snprintf(line, size, "cluster state file \"%s\" not read: %s",
+                     bridge.state_file, strerror(errno));
+            return BRIDGE_LOG_WARNING;
         }
 
-        return;
+        return 0;
     }
 
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
         || st.st_size > 16 * 1024 * 1024)
     {
         close(fd);
-        snprintf(line, sizeof(line), "cluster state file \"%s\" not read: "
-                 "not a file of 16 MiB or less", bridge.state_file);
-        bridge_log(L, logs, BRIDGE_LOG_WARNING, line);
-        return;
+        snprintf(line, size, "cluster state file \"%s\" not read: not a "
+                 "file of 16 MiB or less", bridge.state_file);
+        return BRIDGE_LOG_WARNING;
     }
 
     text = malloc((size_t) st.st_size + 1);
     if (text == NULL) {
         close(fd);
-        return;
+        return 0;
     }
 
     r = read(fd, text, (size_t) st.st_size);
@@ -2286,7 +2351,7 @@ bridge_state_load(lua_State *L, int logs)
 
     if (r < 0) {
         free(text);
-        return;
+        return 0;
     }
 
     text[r] = '\0';
@@ -2300,15 +2365,14 @@ bridge_state_load(lua_State *L, int logs)
     free(text);
 
     if (applied < 0) {
-        snprintf(line, sizeof(line), "cluster state file \"%s\" not read: %s",
+        snprintf(line, size, "cluster state file \"%s\" not read: %s",
                  bridge.state_file, err);
-        bridge_log(L, logs, BRIDGE_LOG_WARNING, line);
-        return;
+        return BRIDGE_LOG_WARNING;
     }
 
-    snprintf(line, sizeof(line), "cluster state file \"%s\": %ld nodes "
-             "restored", bridge.state_file, applied);
-    bridge_log(L, logs, BRIDGE_LOG_NOTICE, line);
+    snprintf(line, size, "cluster state file \"%s\": %ld nodes restored",
+             bridge.state_file, applied);
+    return BRIDGE_LOG_NOTICE;
 }
 
 
@@ -2319,19 +2383,33 @@ bridge_state_load(lua_State *L, int logs)
 static int
 bridge_restore(lua_State *L)
 {
-    int  logs;
+    int    logs, level;
+    char  *line;
 
-    lua_newtable(L);
-    logs = lua_gettop(L);
+    line = malloc(4400);
+    if (line == NULL) {
+        return luaL_error(L, "out of memory");
+    }
+
+    level = 0;
 
     pthread_mutex_lock(&bridge_mutex);
 
     if (bridge.state_file[0] && !bridge.state_loaded) {
         bridge.state_loaded = 1;
-        bridge_state_load(L, logs);
+        level = bridge_state_load(line, 4400);
     }
 
     pthread_mutex_unlock(&bridge_mutex);
+
+    lua_newtable(L);
+    logs = lua_gettop(L);
+
+    if (level) {
+        bridge_log(L, logs, level, line);
+    }
+
+    free(line);
 
     return 1;
 }
@@ -2345,8 +2423,8 @@ bridge_restore(lua_State *L)
 static int
 bridge_save(lua_State *L)
 {
-    int                      fd, dirty;
-    char                    *buf, tmp[4200];
+    int                      fd, dirty, error;
+    char                    *buf, tmp[4200], line[4400];
     size_t                   i, j, n, m, base, k, size, need;
     int64_t                  now;
     cluster_node_t          *facts;
@@ -2441,14 +2519,16 @@ bridge_save(lua_State *L)
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 
     if (fd == -1 || write(fd, buf, need) != (ssize_t) need) {
+        error = errno;
+
         if (fd != -1) {
             close(fd);
             (void) unlink(tmp);
         }
 
         free(buf);
-        lua_pushfstring(L, "cluster state file \"%s\" not written: %s",
-                        bridge.state_file, strerror(errno));
+        snprintf(line, sizeof(line), "cluster state file \"%s\" not "
+                 "written: %s", bridge.state_file, strerror(error));
         goto failed;
     }
 
@@ -2456,9 +2536,11 @@ bridge_save(lua_State *L)
     free(buf);
 
     if (rename(tmp, bridge.state_file) != 0) {
+        error = errno;
         (void) unlink(tmp);
-        lua_pushfstring(L, "cluster state file \"%s\" not written: cannot "
-                        "rename", bridge.state_file);
+        snprintf(line, sizeof(line), "cluster state file \"%s\" not "
+                 "written: cannot rename: %s", bridge.state_file,
+                 strerror(error));
         goto failed;
     }
 
@@ -2473,11 +2555,24 @@ done:
 
 failed:
 
+    /* the records lag the file still: the next save tries again */
+    for (i = 0; i < bridge.nbackends; i++) {
+        b = bridge.backends[i];
+
+        if (b->attached) {
+            pthread_mutex_lock(&b->mutex);
+            b->shared.dirty = 1;
+            pthread_mutex_unlock(&b->mutex);
+        }
+    }
+
     free(entries);
     free(facts);
     free(actions);
     free(acts);
     pthread_mutex_unlock(&bridge_mutex);
+
+    lua_pushstring(L, line);
     return 1;
 }
 

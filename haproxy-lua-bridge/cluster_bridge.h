@@ -58,7 +58,7 @@ typedef struct {
     uint8_t                 haproxy_admin;    /* as last seen: operator's */
     uint64_t                failures;         /* HAProxy's econ + eresp */
     uint64_t                answers;          /* its hrsp_*, less eresp */
-    unsigned                fallback:1;       /* the older /health */
+    uint8_t                 fallback;         /* the older /health */
 } bridge_node_t;
 
 
@@ -134,6 +134,7 @@ int bridge_event_text(const bridge_backend_t *b, const cluster_event_t *e,
 int bridge_db_directive(bridge_t *br, const cluster_word_t *w, size_t n,
     char *err);
 void bridge_db_start(bridge_t *br);
+void bridge_db_forget(bridge_t *br);
 void bridge_db_push(bridge_t *br, const bridge_backend_t *b, size_t node,
     uint8_t admin, const char *by, int64_t now);
 /* the log lines of the thread, for HAProxy's log: (level, text) each */

@@ -225,7 +225,7 @@ bridge_db_directive(bridge_t *br, const cluster_word_t *w, size_t n,
         }
 
         if (w[i].len > 10 && memcmp(w[i].data, "retention=", 10) == 0) {
-            if (cluster_conf_time(w[i].data + 10, w[i].len - 10, &ms) != 0
+            if (cluster_conf_seconds(w[i].data + 10, w[i].len - 10, &ms) != 0
                 || ms < 3600 * 1000 || ms > 3650LL * 86400 * 1000)
             {
                 snprintf(err, CLUSTER_CONF_ERROR, "invalid value \"%.*s\", "
@@ -385,7 +385,13 @@ bridge_db_lines(bridge_t *br, int *level, char text[][256], size_t max)
         memcpy(text[i], db->line[i], 256);
     }
 
-    db->nlines = 0;
+    /* those that did not fit wait for the next tick */
+    for (i = n; i < db->nlines; i++) {
+        db->line_level[i - n] = db->line_level[i];
+        memcpy(db->line[i - n], db->line[i], 256);
+    }
+
+    db->nlines -= n;
 
     pthread_mutex_unlock(&db->mutex);
 
@@ -495,7 +501,7 @@ bridge_db_connect(bridge_db_t *db)
     char         name[CLUSTER_DB_NAME + 16], started[24];
     long         version;
     PGresult    *res;
-    const char  *keywords[5], *values[5];
+    const char  *keywords[6], *values[6];
 
     k = 0;
     keywords[k] = "dbname";
@@ -511,6 +517,8 @@ bridge_db_connect(bridge_db_t *db)
     values[k++] = name;
     keywords[k] = "connect_timeout";
     values[k++] = "10";
+    keywords[k] = "tcp_user_timeout";
+    values[k++] = "10000";
     keywords[k] = NULL;
     values[k] = NULL;
 
@@ -519,6 +527,12 @@ bridge_db_connect(bridge_db_t *db)
     if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
         bridge_db_fail(db, "cannot connect",
                        db->conn ? PQerrorMessage(db->conn) : "out of memory");
+        return -1;
+    }
+
+    /* sending too waits with the statements' deadline, not in send() */
+    if (PQsetnonblocking(db->conn, 1) != 0) {
+        bridge_db_fail(db, "cannot connect", PQerrorMessage(db->conn));
         return -1;
     }
 
@@ -1254,4 +1268,30 @@ bridge_db_copy(char *dst, size_t size, const char *src)
 
     memcpy(dst, src, len);
     dst[len] = '\0';
+}
+
+
+/* a file that failed to load: its database's settings, the password wiped */
+void
+bridge_db_forget(bridge_t *br)
+{
+    size_t        i;
+    bridge_db_t  *db;
+
+    db = br->db;
+
+    if (db == NULL) {
+        return;
+    }
+
+    for (i = 0; i < CLUSTER_DB_SQL_N; i++) {
+        free(db->sql[i]);
+    }
+
+    sodium_memzero(db->password, sizeof(db->password));
+    sodium_memzero(db->conninfo, sizeof(db->conninfo));
+    pthread_mutex_destroy(&db->mutex);
+    free(db);
+
+    br->db = NULL;
 }

@@ -326,104 +326,120 @@ cluster_conf_settings(const cluster_conf_t *cf, cluster_settings_t *s)
 
 
 /*
- * As nginx's ngx_parse_time(): numbers each with a unit, the units in
- * falling order (y M w d h m s ms), a last bare number in seconds, spaces
- * between them allowed.
+ * As nginx's ngx_parse_time() reads a time: numbers each with a unit, the
+ * units in falling order (y and M only where seconds are meant, then w d
+ * h m s, and ms where milliseconds are), spaces after a unit or after a
+ * number (which is then seconds), a last bare number in seconds.  In ms,
+ * bounded by CLUSTER_TIME_MAX before any arithmetic.
  */
-int
-cluster_conf_time(const char *s, size_t len, int64_t *ms)
+static int
+cluster_conf_parse_time(const char *s, size_t len, int long_units,
+    int64_t *ms)
 {
-    int       valid;
+    int       valid, step, unit;
     size_t    i;
-    int64_t   value, total, scale, last;
+    int64_t   value, total, scale;
 
-    static const int64_t  step[] = {
-        365LL * 86400000, 30LL * 86400000, 7LL * 86400000, 86400000,
-        3600000, 60000, 1000, 1
+    /* the steps: 0 start, 1 y, 2 M, 3 w, 4 d, 5 h, 6 m, 7 s, 8 ms, 9 last */
+    static const int64_t  scales[] = {
+        0, 365LL * 86400000, 30LL * 86400000, 7LL * 86400000, 86400000,
+        3600000, 60000, 1000, 1, 1000
     };
 
+    valid = 0;
     value = 0;
     total = 0;
-    valid = 0;
-    /* the index of the last unit used: units only fall */
-    last = -1;
+    step = long_units ? 0 : 2;
 
-    for (i = 0; i < len; i++) {
+    for (i = 0; i < len; /* void */) {
 
         if (s[i] >= '0' && s[i] <= '9') {
             if (value > (CLUSTER_TIME_MAX - (s[i] - '0')) / 10) {
                 return -1;
             }
 
-            value = value * 10 + (s[i] - '0');
+            value = value * 10 + (s[i++] - '0');
             valid = 1;
             continue;
         }
 
-        if (s[i] == ' ') {
-            continue;
-        }
-
-        if (!valid) {
-            return -1;
-        }
-
-        switch (s[i]) {
-        case 'y': scale = 0; break;
-        case 'M': scale = 1; break;
-        case 'w': scale = 2; break;
-        case 'd': scale = 3; break;
-        case 'h': scale = 4; break;
+        switch (s[i++]) {
+        case 'y': unit = 1; break;
+        case 'M': unit = 2; break;
+        case 'w': unit = 3; break;
+        case 'd': unit = 4; break;
+        case 'h': unit = 5; break;
         case 'm':
-            if (i + 1 < len && s[i + 1] == 's') {
+            if (i < len && s[i] == 's') {
+                if (long_units) {
+                    return -1;
+                }
+
                 i++;
-                scale = 7;
+                unit = 8;
+
             } else {
-                scale = 5;
+                unit = 6;
             }
+
             break;
-        case 's': scale = 6; break;
+        case 's': unit = 7; break;
+        case ' ':
+            /* a number ended by a space: seconds, and nothing after */
+            if (step >= 7) {
+                return -1;
+            }
+
+            unit = 9;
+            break;
         default:
             return -1;
         }
 
-        if (scale <= last) {
+        if (unit == 1 ? step > 0 : step >= unit) {
             return -1;
         }
 
-        last = scale;
+        step = unit;
+        scale = scales[unit];
 
-        if (value > (CLUSTER_TIME_MAX - total) / step[scale]) {
+        if (value > (CLUSTER_TIME_MAX - total) / scale) {
             return -1;
         }
 
-        total += value * step[scale];
+        total += value * scale;
         value = 0;
-        valid = 0;
 
-        /* a unit must follow a number: "5m s" is refused by the next */
-        if (i + 1 < len && s[i + 1] != ' '
-            && !(s[i + 1] >= '0' && s[i + 1] <= '9'))
-        {
-            return -1;
+        while (i < len && s[i] == ' ') {
+            i++;
         }
     }
 
-    if (valid) {
-        /* a bare number: seconds, after no unit smaller than a second */
-        if (last >= 6 || value > (CLUSTER_TIME_MAX - total) / 1000) {
-            return -1;
-        }
-
-        total += value * 1000;
-
-    } else if (last < 0) {
+    if (!valid) {
         return -1;
     }
 
-    *ms = total;
+    if (value > (CLUSTER_TIME_MAX - total) / 1000) {
+        return -1;
+    }
+
+    *ms = total + value * 1000;
 
     return 0;
+}
+
+
+int
+cluster_conf_time(const char *s, size_t len, int64_t *ms)
+{
+    return cluster_conf_parse_time(s, len, 0, ms);
+}
+
+
+int
+cluster_conf_seconds(const char *s, size_t len, int64_t *ms)
+{
+    return cluster_conf_parse_time(s, len, 1, ms);
 }
 
 
@@ -570,14 +586,14 @@ cluster_conf_digits(const char *s, size_t len)
     long    v;
     size_t  i;
 
-    if (len == 0 || len > 9) {
+    if (len == 0) {
         return -1;
     }
 
     v = 0;
 
     for (i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') {
+        if (s[i] < '0' || s[i] > '9' || v > 99999999) {
             return -1;
         }
 

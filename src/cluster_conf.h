@@ -78,8 +78,11 @@ void cluster_conf_settings(const cluster_conf_t *cf, cluster_settings_t *s);
 /*
  * A time as nginx writes one ("30s", "1h30m", "500ms", a bare number of
  * seconds), in ms: 0, or -1 when it is none or past CLUSTER_TIME_MAX.
+ * cluster_conf_seconds() reads one as nginx reads times in seconds: "y"
+ * and "M" too, "ms" not.
  */
 int cluster_conf_time(const char *s, size_t len, int64_t *ms);
+int cluster_conf_seconds(const char *s, size_t len, int64_t *ms);
 
 /* a time as nginx writes it ("1d", "5m", "100ms"); returns its length */
 size_t cluster_conf_time_text(char *buf, size_t size, int64_t ms);

@@ -94,6 +94,16 @@ ok($t->wait_for(sub { grep { $_ eq 'service_down' } @{node('bm')->{reasons}} }, 
 $t->sim_control('bm', 'service=ok');
 ok($t->wait_for(sub { node('bm')->{in_rotation} }, 3), 'started again: back');
 
+# a node that drips its answer, a byte at a time: the check's deadline
+# holds, the node goes down, and its task goes on checking it
+$t->sim_control('bm', 'answer=drip');
+ok($t->wait_for(sub { node('bm')->{state} eq 'down' }, 6),
+   'a dripping answer: down');
+like(node('bm')->{health}{reason} // '', qr/timed out/, 'the check timed out');
+$t->sim_control('bm', 'reset=1');
+ok($t->wait_for(sub { node('bm')->{in_rotation} }, 6),
+   'answering again: back, its checks went on');
+
 # the admin actions, as in nginx: POST, a token, no cross-site request
 my $url = '/cluster/nodes/' . $addr{json} . '/drain';
 my $port = $t->port('http');

@@ -67,6 +67,17 @@ for my $case (@bad) {
     like($out, qr/in \S+\/cluster\.conf:3/, '  with the file and line');
 }
 
+# a good key from an Inedo configuration file is taken
+open my $ic, '>', $t->dir . '/ProGet.config' or die;
+print $ic "<InedoAppConfig><EncryptionKey>00112233445566778899AABBCCDDEEFF"
+    . "</EncryptionKey></InedoAppConfig>\n";
+close $ic;
+chmod 0600, $t->dir . '/ProGet.config';
+$t->write_haproxy($sections, "backend proget {\n    cluster_key "
+                  . "inedo_config=%%DIR%%/ProGet.config;\n}\n");
+my ($krc, $kout) = $t->test_haproxy;
+is($krc, 0, 'cluster_key inedo_config= taken') or diag $kout;
+
 # a backend the bridge's file names but haproxy.cfg does not: found when
 # the servers are known, at the start, which it stops
 $t->write_haproxy($sections, "backend nosuch {\n}\n");

@@ -41,13 +41,22 @@ test_time(void)
     CHECK(cluster_conf_time("5", 1, &ms) == 0 && ms == 5000);
     CHECK(cluster_conf_time("1d", 2, &ms) == 0 && ms == 86400000);
     CHECK(cluster_conf_time("2w", 2, &ms) == 0 && ms == 14LL * 86400000);
-    CHECK(cluster_conf_time("1y", 2, &ms) == 0 && ms == 365LL * 86400000);
+    CHECK(cluster_conf_time("1s5", 3, &ms) == 0 && ms == 6000);
+    CHECK(cluster_conf_time("1 2", 3, &ms) == 0 && ms == 3000);
+
+    /* years and months only where seconds are meant, as nginx has it */
+    CHECK(cluster_conf_time("1y", 2, &ms) == -1);
+    CHECK(cluster_conf_time("2M", 2, &ms) == -1);
+    CHECK(cluster_conf_seconds("1y", 2, &ms) == 0 && ms == 365LL * 86400000);
+    CHECK(cluster_conf_seconds("30d", 3, &ms) == 0 && ms == 30LL * 86400000);
+    CHECK(cluster_conf_seconds("5ms", 3, &ms) == -1);
 
     /* as nginx refuses them */
     CHECK(cluster_conf_time("", 0, &ms) == -1);
     CHECK(cluster_conf_time("s", 1, &ms) == -1);
     CHECK(cluster_conf_time("30m1h", 5, &ms) == -1);    /* units rise */
-    CHECK(cluster_conf_time("5ms3", 4, &ms) == -1);     /* seconds after ms */
+    CHECK(cluster_conf_time(" 30s", 4, &ms) == -1);
+    CHECK(cluster_conf_time("1 s", 3, &ms) == -1);
     CHECK(cluster_conf_time("5x", 2, &ms) == -1);
     CHECK(cluster_conf_time("-5s", 3, &ms) == -1);
     CHECK(cluster_conf_time("99999999999999999999y", 21, &ms) == -1);
@@ -104,6 +113,10 @@ test_directives(void)
 
     cluster_conf_init(&cf);
     CHECK(parse(cluster_conf_check, &cf, "messenger=99999999999;", err) == -1);
+
+    cluster_conf_init(&cf);
+    CHECK(parse(cluster_conf_check, &cf, "rise=0000000003;", err) == 0);
+    CHECK(cf.rise == 3);
 
     cluster_conf_init(&cf);
     CHECK(parse(cluster_conf_check, &cf, "expect=300-200;", err) == -1);
