@@ -949,20 +949,25 @@ bridge_db_report(bridge_db_t *db, bridge_backend_t *b, cluster_events_t *ev)
 static void
 bridge_db_actions(bridge_db_t *db, PGresult *res, int poll)
 {
-    int                  i, n, admin;
-    long long            seq, at;
-    const char          *v;
+    int                  i, k, n;
+    int64_t              seq;
+    const char          *col[CLUSTER_DB_ACTION_COLUMNS];
     cluster_db_action_t  a;
 
-    if (PQnfields(res) != 7) {
+    if (PQnfields(res) != CLUSTER_DB_ACTION_COLUMNS) {
         return;
     }
 
     n = PQntuples(res);
 
     for (i = 0; i < n; i++) {
-        seq = strtoll(PQgetvalue(res, i, 6), NULL, 10);
+        for (k = 0; k < CLUSTER_DB_ACTION_COLUMNS; k++) {
+            col[k] = PQgetisnull(res, i, k) ? NULL : PQgetvalue(res, i, k);
+        }
 
+        k = cluster_db_action_row(col, &a, &seq);
+
+        /* only a poll moves on the sequence, by every row it read */
         if (poll && seq > 0) {
             pthread_mutex_lock(&db->mutex);
 
@@ -973,27 +978,9 @@ bridge_db_actions(bridge_db_t *db, PGresult *res, int poll)
             pthread_mutex_unlock(&db->mutex);
         }
 
-        memset(&a, 0, sizeof(cluster_db_action_t));
-
-        bridge_db_copy(a.cluster, sizeof(a.cluster), PQgetvalue(res, i, 0));
-        bridge_db_copy(a.node, sizeof(a.node), PQgetvalue(res, i, 1));
-
-        v = PQgetvalue(res, i, 2);
-        admin = cluster_action_parse(v, strlen(v));
-
-        bridge_db_copy(a.by, sizeof(a.by), PQgetvalue(res, i, 3));
-        at = strtoll(PQgetvalue(res, i, 4), NULL, 10);
-        bridge_db_copy(a.instance, sizeof(a.instance), PQgetvalue(res, i, 5));
-
-        if (admin < 0 || at <= 0 || seq < 0) {
-            continue;    /* not an action this project wrote */
+        if (k) {
+            bridge_db_apply(db, &a);
         }
-
-        a.admin = (uint8_t) admin;
-        a.at = cluster_time_clamp((int64_t) at);
-        a.seq = (int64_t) seq;
-
-        bridge_db_apply(db, &a);
     }
 }
 
@@ -1250,24 +1237,11 @@ bridge_db_peers(bridge_db_t *db, PGresult *res, int64_t now)
 }
 
 
-/* a copy that always ends, cut on a UTF-8 character's boundary */
+/* a copy that always ends, printable, cut on a character's boundary */
 static void
 bridge_db_copy(char *dst, size_t size, const char *src)
 {
-    size_t  len;
-
-    len = strlen(src);
-
-    if (len >= size) {
-        len = size - 1;
-
-        while (len > 0 && ((unsigned char) src[len] & 0xc0) == 0x80) {
-            len--;
-        }
-    }
-
-    memcpy(dst, src, len);
-    dst[len] = '\0';
+    cluster_db_copy(dst, size, src);
 }
 
 

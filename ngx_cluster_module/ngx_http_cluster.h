@@ -141,6 +141,8 @@ typedef struct {
                                                      this upstream */
     ngx_uint_t                        unsteered;  /* said so, once */
 
+    cluster_conf_t                    conf;       /* what the directives
+                                                     said, the core's way */
     ngx_msec_t                        interval;
     ngx_msec_t                        stale;
     ngx_uint_t                        eject;      /* NGX_CONF_UNSET_UINT */

@@ -127,39 +127,9 @@ ngx_http_cluster_wrap(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us,
 
     peers = us->peer.data;
 
+    /* the settings the directives made, the core's defaults elsewhere */
     s = &cscf->cluster.settings;
-    cluster_settings_default(s);
-
-    if (cscf->interval != NGX_CONF_UNSET_MSEC) {
-        s->interval = cscf->interval;
-    }
-
-    if (cscf->stale != NGX_CONF_UNSET_MSEC) {
-        s->stale = cscf->stale;
-    }
-
-    if (cscf->eject != NGX_CONF_UNSET_UINT) {
-        s->eject = (uint32_t) cscf->eject;
-    }
-
-    if (cscf->slow_start != NGX_CONF_UNSET_MSEC) {
-        s->slow_start = cscf->slow_start;
-    }
-
-    if (cscf->check == 1) {
-        s->checks = 1;
-        s->trials = 0;
-        s->mandatory = cscf->mandatory;
-        s->timeout = cscf->check_timeout;
-
-        if (cscf->rise != NGX_CONF_UNSET_UINT) {
-            s->rise = (uint32_t) cscf->rise;
-        }
-
-        if (cscf->fall != NGX_CONF_UNSET_UINT) {
-            s->fall = (uint32_t) cscf->fall;
-        }
-    }
+    cluster_conf_settings(&cscf->conf, s);
 
     n = peers->number + (peers->next ? peers->next->number : 0);
 

@@ -136,7 +136,7 @@ ngx_http_cluster_heartbeat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cluster_srv_conf_t  *cscf = conf;
 
-    cluster_conf_t  cc;
+    cluster_conf_t  *cc = &cscf->conf;
 
     if (cscf->interval != NGX_CONF_UNSET_MSEC
         || cscf->stale != NGX_CONF_UNSET_MSEC)
@@ -144,20 +144,18 @@ ngx_http_cluster_heartbeat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
-    cluster_conf_init(&cc);
-
-    if (ngx_http_cluster_conf_parse(cf, &cc, cluster_conf_heartbeat)
+    if (ngx_http_cluster_conf_parse(cf, cc, cluster_conf_heartbeat)
         != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }
 
-    if (cc.interval != CLUSTER_CONF_UNSET) {
-        cscf->interval = (ngx_msec_t) cc.interval;
+    if (cc->interval != CLUSTER_CONF_UNSET) {
+        cscf->interval = (ngx_msec_t) cc->interval;
     }
 
-    if (cc.stale != CLUSTER_CONF_UNSET) {
-        cscf->stale = (ngx_msec_t) cc.stale;
+    if (cc->stale != CLUSTER_CONF_UNSET) {
+        cscf->stale = (ngx_msec_t) cc->stale;
     }
 
     ngx_http_cluster_mark(cf, cscf);
@@ -171,21 +169,19 @@ ngx_http_cluster_eject(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cluster_srv_conf_t  *cscf = conf;
 
-    cluster_conf_t  cc;
+    cluster_conf_t  *cc = &cscf->conf;
 
     if (cscf->eject != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
     }
 
-    cluster_conf_init(&cc);
-
-    if (ngx_http_cluster_conf_parse(cf, &cc, cluster_conf_eject)
+    if (ngx_http_cluster_conf_parse(cf, cc, cluster_conf_eject)
         != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }
 
-    cscf->eject = (ngx_uint_t) cc.eject;
+    cscf->eject = (ngx_uint_t) cc->eject;
 
     ngx_http_cluster_mark(cf, cscf);
 
@@ -198,31 +194,29 @@ ngx_http_cluster_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cluster_srv_conf_t  *cscf = conf;
 
-    cluster_conf_t  cc;
+    cluster_conf_t  *cc = &cscf->conf;
 
     if (cscf->check != NGX_CONF_UNSET) {
         return "is duplicate";
     }
 
-    cluster_conf_init(&cc);
-
-    if (ngx_http_cluster_conf_parse(cf, &cc, cluster_conf_check)
+    if (ngx_http_cluster_conf_parse(cf, cc, cluster_conf_check)
         != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }
 
     cscf->check = 1;
-    cscf->check_uri.data = (u_char *) cc.uri.data;
-    cscf->check_uri.len = cc.uri.len;
-    cscf->check_timeout = (ngx_msec_t) cc.timeout;
-    cscf->rise = (cc.rise != CLUSTER_CONF_UNSET) ? (ngx_uint_t) cc.rise
+    cscf->check_uri.data = (u_char *) cc->uri.data;
+    cscf->check_uri.len = cc->uri.len;
+    cscf->check_timeout = (ngx_msec_t) cc->timeout;
+    cscf->rise = (cc->rise != CLUSTER_CONF_UNSET) ? (ngx_uint_t) cc->rise
                                                  : NGX_CONF_UNSET_UINT;
-    cscf->fall = (cc.fall != CLUSTER_CONF_UNSET) ? (ngx_uint_t) cc.fall
+    cscf->fall = (cc->fall != CLUSTER_CONF_UNSET) ? (ngx_uint_t) cc->fall
                                                  : NGX_CONF_UNSET_UINT;
-    cscf->messenger = cc.messenger;
-    cscf->mandatory = cc.mandatory;
-    cscf->expect = cc.expect;
+    cscf->messenger = cc->messenger;
+    cscf->mandatory = cc->mandatory;
+    cscf->expect = cc->expect;
 
     ngx_http_cluster_mark(cf, cscf);
 
@@ -270,21 +264,19 @@ ngx_http_cluster_slow_start(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cluster_srv_conf_t  *cscf = conf;
 
-    cluster_conf_t  cc;
+    cluster_conf_t  *cc = &cscf->conf;
 
     if (cscf->slow_start != NGX_CONF_UNSET_MSEC) {
         return "is duplicate";
     }
 
-    cluster_conf_init(&cc);
-
-    if (ngx_http_cluster_conf_parse(cf, &cc, cluster_conf_slow_start)
+    if (ngx_http_cluster_conf_parse(cf, cc, cluster_conf_slow_start)
         != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }
 
-    cscf->slow_start = (ngx_msec_t) cc.slow_start;
+    cscf->slow_start = (ngx_msec_t) cc->slow_start;
 
     ngx_http_cluster_mark(cf, cscf);
 

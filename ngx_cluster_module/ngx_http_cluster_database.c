@@ -1311,13 +1311,12 @@ static void
 ngx_http_cluster_db_actions(ngx_http_cluster_db_t *db, PGresult *res,
     ngx_uint_t poll)
 {
-    int                  i, n;
-    off_t                seq, at;
-    ngx_int_t            admin;
-    const char          *v;
+    int                  i, k, n;
+    int64_t              seq;
+    const char          *col[CLUSTER_DB_ACTION_COLUMNS];
     cluster_db_action_t  a;
 
-    if (PQnfields(res) != 7) {
+    if (PQnfields(res) != CLUSTER_DB_ACTION_COLUMNS) {
         return;
     }
 
@@ -1325,14 +1324,17 @@ ngx_http_cluster_db_actions(ngx_http_cluster_db_t *db, PGresult *res,
 
     for (i = 0; i < n; i++) {
 
+        for (k = 0; k < CLUSTER_DB_ACTION_COLUMNS; k++) {
+            col[k] = PQgetisnull(res, i, k) ? NULL : PQgetvalue(res, i, k);
+        }
+
+        k = cluster_db_action_row(col, &a, &seq);
+
         /*
          * Only a poll moves on the sequence, and by every row it read,
          * whatever the row: the row of this one's own write may be ahead
          * of others' not read yet.
          */
-
-        v = PQgetvalue(res, i, 6);
-        seq = ngx_atoof((u_char *) v, ngx_strlen(v));
 
         if (poll && seq > 0) {
             ngx_shmtx_lock(&db->shpool->mutex);
@@ -1344,34 +1346,9 @@ ngx_http_cluster_db_actions(ngx_http_cluster_db_t *db, PGresult *res,
             ngx_shmtx_unlock(&db->shpool->mutex);
         }
 
-        ngx_memzero(&a, sizeof(cluster_db_action_t));
-
-        ngx_http_cluster_db_copy(a.cluster, sizeof(a.cluster),
-                                 PQgetvalue(res, i, 0));
-        ngx_http_cluster_db_copy(a.node, sizeof(a.node),
-                                 PQgetvalue(res, i, 1));
-
-        v = PQgetvalue(res, i, 2);
-        admin = cluster_action_parse(v, ngx_strlen(v));
-
-        ngx_http_cluster_db_copy(a.by, sizeof(a.by), PQgetvalue(res, i, 3));
-
-        v = PQgetvalue(res, i, 4);
-        at = ngx_atoof((u_char *) v, ngx_strlen(v));
-
-        ngx_http_cluster_db_copy(a.instance, sizeof(a.instance),
-                                 PQgetvalue(res, i, 5));
-
-        if (admin < 0 || at <= 0 || seq < 0) {
-            /* not an action this module wrote: passed over */
-            continue;
+        if (k) {
+            ngx_http_cluster_db_apply(db, &a);
         }
-
-        a.admin = (uint8_t) admin;
-        a.at = cluster_time_clamp((int64_t) at);
-        a.seq = (int64_t) seq;
-
-        ngx_http_cluster_db_apply(db, &a);
     }
 }
 
@@ -1791,11 +1768,5 @@ ngx_http_cluster_db_utf8(char *to, size_t size, u_char *from, size_t len)
 static void
 ngx_http_cluster_db_copy(char *to, size_t size, const char *from)
 {
-    size_t  i;
-
-    for (i = 0; from && from[i] && from[i] != '\n' && i + 1 < size; i++) {
-        to[i] = (from[i] < ' ' || from[i] == 0x7f) ? ' ' : from[i];
-    }
-
-    to[i] = '\0';
+    cluster_db_copy(to, size, from);
 }

@@ -287,6 +287,8 @@ ngx_http_cluster_create_srv_conf(ngx_conf_t *cf)
      *     cscf->file = NULL;
      */
 
+    cluster_conf_init(&cscf->conf);
+
     cscf->interval = NGX_CONF_UNSET_MSEC;
     cscf->stale = NGX_CONF_UNSET_MSEC;
     cscf->eject = NGX_CONF_UNSET_UINT;

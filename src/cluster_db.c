@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster_admin.h"
 #include "cluster_buf.h"
 #include "cluster_db.h"
 #include "cluster_json.h"
@@ -661,4 +662,83 @@ cluster_db_views(cluster_status_cluster_t *c, const cluster_db_peer_t *peers,
             node->nviews++;
         }
     }
+}
+
+
+void
+cluster_db_copy(char *to, size_t size, const char *from)
+{
+    size_t  i;
+
+    for (i = 0; from && from[i] && from[i] != '\n' && i + 1 < size; i++) {
+        to[i] = ((unsigned char) from[i] < ' ' || from[i] == 0x7f)
+                ? ' ' : from[i];
+    }
+
+    /* a character cut in two is left out whole */
+    if (from && from[i] && from[i] != '\n') {
+        while (i > 0 && ((unsigned char) to[i - 1] & 0xc0) == 0x80) {
+            i--;
+        }
+
+        if (i > 0 && ((unsigned char) to[i - 1] & 0xc0) == 0xc0) {
+            i--;
+        }
+    }
+
+    to[i] = '\0';
+}
+
+
+/* a decimal number of a row, or -1 */
+static int64_t
+cluster_db_number(const char *v)
+{
+    int64_t  n;
+
+    if (v == NULL || *v == '\0') {
+        return -1;
+    }
+
+    for (n = 0; *v; v++) {
+        if (*v < '0' || *v > '9' || n > (INT64_MAX - 9) / 10) {
+            return -1;
+        }
+
+        n = n * 10 + (*v - '0');
+    }
+
+    return n;
+}
+
+
+int
+cluster_db_action_row(const char *const col[CLUSTER_DB_ACTION_COLUMNS],
+    cluster_db_action_t *a, int64_t *seq)
+{
+    int      admin;
+    int64_t  at;
+
+    *seq = cluster_db_number(col[6]);
+
+    memset(a, 0, sizeof(cluster_db_action_t));
+
+    cluster_db_copy(a->cluster, sizeof(a->cluster), col[0]);
+    cluster_db_copy(a->node, sizeof(a->node), col[1]);
+    cluster_db_copy(a->by, sizeof(a->by), col[3]);
+    cluster_db_copy(a->instance, sizeof(a->instance), col[5]);
+
+    admin = col[2] ? cluster_action_parse(col[2], strlen(col[2])) : -1;
+    at = cluster_db_number(col[4]);
+
+    if (admin < 0 || at <= 0 || *seq < 0) {
+        /* not an action this project wrote */
+        return 0;
+    }
+
+    a->admin = (uint8_t) admin;
+    a->at = cluster_time_clamp(at);
+    a->seq = *seq;
+
+    return 1;
 }

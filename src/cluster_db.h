@@ -209,6 +209,24 @@ int cluster_db_share_key(cluster_t *c, size_t i, const cluster_db_peer_t *p,
 int cluster_db_alive(int64_t last_seen, int64_t every, int64_t now);
 
 /*
+ * A text of libpq's or of the database's, into "to": its first line, its
+ * controls as spaces, cut short on a UTF-8 character's boundary.
+ */
+void cluster_db_copy(char *to, size_t size, const char *from);
+
+/* the columns of an action's row: cluster, node, action, by, at, instance,
+   seq */
+#define CLUSTER_DB_ACTION_COLUMNS  7
+
+/*
+ * A row of CLUSTER_DB_SQL_ACTION or _ACTIONS into "a": 1 for an action
+ * this project wrote, 0 for a row to pass over; "seq" is the row's place
+ * in the sequence either way (-1 when it has none).
+ */
+int cluster_db_action_row(const char *const col[CLUSTER_DB_ACTION_COLUMNS],
+    cluster_db_action_t *a, int64_t *seq);
+
+/*
  * The database as the status shows it for one cluster, from the peers
  * the last observation read: this load balancer ("instance" on "host")
  * and the others that observe the cluster into "in" (room for npeers + 1),

@@ -145,11 +145,86 @@ test_db_peers(cluster_t *c, cluster_node_t *node)
 }
 
 
+/* the rows of actions, the copies of texts, the status's views */
+static void
+test_db_rows(void)
+{
+    char                        text[8];
+    int64_t                     seq;
+    cluster_db_peer_t           peers[3];
+    cluster_db_action_t         a;
+    cluster_status_node_t       nodes[2];
+    cluster_status_view_t       views[3];
+    cluster_status_cluster_t    c;
+    cluster_status_instance_t   in[4];
+
+    const char *good[7] = { "proget", "10.0.0.1:80", "drain",
+                            "token from 10.0.0.9", "1764590000000", "lb2",
+                            "42" };
+    const char *odd[7] = { "proget", "10.0.0.1:80", "reboot", "x",
+                           "1764590000000", "lb2", "43" };
+    const char *bad[7] = { "proget", "10.0.0.1:80", "drain", "x", "-5",
+                           "lb2", "x" };
+
+    CHECK(cluster_db_action_row(good, &a, &seq) == 1);
+    CHECK(seq == 42 && a.seq == 42 && a.admin == CLUSTER_ADMIN_DRAIN);
+    CHECK(a.at == 1764590000000LL);
+    CHECK_STR(a.node, "10.0.0.1:80");
+    CHECK_STR(a.instance, "lb2");
+
+    /* passed over, but its place in the sequence counts */
+    CHECK(cluster_db_action_row(odd, &a, &seq) == 0 && seq == 43);
+    CHECK(cluster_db_action_row(bad, &a, &seq) == 0 && seq == -1);
+
+    cluster_db_copy(text, sizeof(text), "a\tb\nc");
+    CHECK_STR(text, "a b");
+    cluster_db_copy(text, sizeof(text), "abcde\xc3\xa9z");
+    CHECK_STR(text, "abcde");            /* not half of the "é" */
+    cluster_db_copy(text, sizeof(text), NULL);
+    CHECK_STR(text, "");
+
+    memset(peers, 0, sizeof(peers));
+    strcpy(peers[0].instance, "lb2");
+    strcpy(peers[0].cluster, "proget");
+    strcpy(peers[0].node, "10.0.0.1:80");
+    peers[0].last_seen = 1000;
+    peers[0].state = CLUSTER_STATE_DOWN;
+    peers[1] = peers[0];
+    strcpy(peers[1].node, "10.0.0.2:80");
+    peers[1].state = CLUSTER_STATE_UP;
+    peers[2] = peers[0];
+    strcpy(peers[2].cluster, "other");
+
+    memset(&c, 0, sizeof(c));
+    memset(nodes, 0, sizeof(nodes));
+    c.name = "proget";
+    c.name_len = 6;
+    c.nodes = nodes;
+    c.n = 2;
+    nodes[0].id = "10.0.0.1:80";
+    nodes[0].id_len = 11;
+    nodes[1].id = "10.0.0.2:80";
+    nodes[1].id_len = 11;
+
+    cluster_db_views(&c, peers, 3, "lb1", "host1", 1000, 2000, in, views);
+
+    CHECK(c.ninstances == 2 && in[0].self && !in[1].self);
+    CHECK_STR(in[1].instance, "lb2");
+    CHECK(in[1].alive);
+    CHECK(nodes[0].nviews == 1 && nodes[0].views[0].state == CLUSTER_STATE_DOWN);
+    CHECK(nodes[1].nviews == 1 && nodes[1].views[0].state == CLUSTER_STATE_UP);
+
+    cluster_db_views(&c, peers, 3, "lb1", "host1", 1000, 100000, in, views);
+    CHECK(!in[1].alive);                 /* not seen for three rounds */
+}
+
+
 void
 test_db(void)
 {
     int                  locks;
     char                 buf[4096], small[16];
+
     size_t               n, i;
     cluster_t            c;
     cluster_node_t       node, *nodes[1];
@@ -284,4 +359,6 @@ test_db(void)
     nodes[0] = &node;
 
     test_db_peers(&c, &node);
+
+    test_db_rows();
 }
