@@ -17,6 +17,11 @@ MAKEFLAGS += --no-print-directory
 #   make bridge     the HAProxy bridge: build/*/haproxy/{cluster.lua,
 #                   cluster_bridge.so}
 #   make bench      throughput and latency against plain round robin
+#   make deb        libnginx-mod-http-cluster_VERSION_ARCH.deb, by Debian's
+#                   tools (dpkg-buildpackage, debhelper, dh_nginx), into
+#                   build/deb/
+#   make install    the module, its load_module line and the HAProxy bridge
+#                   under DESTDIR and PREFIX (/usr/local)
 #   make fuzz       libFuzzer over the readers of the checks' answers, the
 #                   cookie opener and scanner, the key readers and the state
 #                   file's reader (FUZZ_SECONDS each, 600 by default)
@@ -25,6 +30,8 @@ MAKEFLAGS += --no-print-directory
 # NGINX_CONFIGURE="..." adds to its configure flags.
 
 NGINX_SRC ?= /usr/share/nginx/src
+PREFIX ?= /usr/local
+DESTDIR ?=
 NGINX_CONFIGURE ?=
 NGINX_BIN ?= /usr/sbin/nginx
 SANITIZE ?= 0
@@ -57,7 +64,7 @@ UNIT_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 .PHONY: all module setup sim unit check test static prove demo demo-ha \
 	demo-haproxy \
-	bench fuzz bridge \
+	bench fuzz bridge deb install \
 	clean
 
 all: module
@@ -166,6 +173,23 @@ bench: setup
 	CLUSTER_BRIDGE=$(CURDIR)/$(BUILD)/haproxy/cluster.lua \
 	CLUSTER_SIM=$(CURDIR)/$(SIM) NGINX_BIN=$(NGINX_BIN) \
 	bash tests/bench_haproxy.sh
+
+deb: setup
+	bash tests/deb.sh
+
+# as a Debian package places them, under PREFIX: the module and a file with
+# its load_module line (include it, or link it into modules-enabled/), and
+# the HAProxy bridge's two files
+install: module bridge
+	install -d $(DESTDIR)$(PREFIX)/lib/nginx/modules \
+	    $(DESTDIR)$(PREFIX)/share/nginx/modules-available \
+	    $(DESTDIR)$(PREFIX)/lib/haproxy-cluster
+	install -m 644 $(MODULE) $(DESTDIR)$(PREFIX)/lib/nginx/modules/
+	printf 'load_module %s/lib/nginx/modules/ngx_http_cluster_module.so;\n' \
+	    '$(PREFIX)' \
+	    > $(DESTDIR)$(PREFIX)/share/nginx/modules-available/mod-http-cluster.conf
+	install -m 644 $(BUILD)/haproxy/cluster_bridge.so \
+	    $(BUILD)/haproxy/cluster.lua $(DESTDIR)$(PREFIX)/lib/haproxy-cluster/
 
 # libFuzzer over the check's readers; not part of "make test"
 FUZZ_SECONDS ?= 600

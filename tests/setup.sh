@@ -20,6 +20,8 @@ packages="
     curl
     chromium
     prometheus
+    debhelper
+    dpkg-dev
     haproxy
     liblua5.3-dev
 "
