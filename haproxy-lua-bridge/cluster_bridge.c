@@ -868,7 +868,7 @@ static int
 bridge_attach(lua_State *L)
 {
     int                  k;
-    char                 err[256];
+    char                 err[256], host[256];
     size_t               i, j, n, len;
     int64_t              now;
     const char          *s, *colon;
@@ -952,6 +952,9 @@ bridge_attach(lua_State *L)
             }
         }
 
+        /* host=: the site's name, as an IIS binding wants it */
+        bridge_copy(&b->conf.host, host, sizeof(host));
+
         for (j = 0; j < 2; j++) {
             k = snprintf(bn->request[j], sizeof(bn->request[j]),
                          "GET %.*s HTTP/1.0\r\nHost: %s\r\n"
@@ -961,7 +964,7 @@ bridge_attach(lua_State *L)
                          j ? (int) sizeof(CLUSTER_CHECK_FALLBACK) - 1
                            : (int) b->conf.uri.len,
                          j ? CLUSTER_CHECK_FALLBACK : b->conf.uri.data,
-                         bn->id);
+                         b->conf.host.len ? host : bn->id);
 
             if (k < 0 || (size_t) k >= sizeof(bn->request[j])) {
                 snprintf(err, sizeof(err), "backend \"%s\": the check's "

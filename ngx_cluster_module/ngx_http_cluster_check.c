@@ -138,8 +138,8 @@ ngx_http_cluster_probe_init(ngx_cycle_t *cycle,
 {
     u_char                     *p;
     size_t                      len;
+    ngx_str_t                   uri[2], site, *host;
     ngx_uint_t                  k;
-    ngx_str_t                   uri[2];
     ngx_http_cluster_probe_t   *probe;
     ngx_http_cluster_member_t  *m;
 
@@ -149,6 +149,16 @@ ngx_http_cluster_probe_init(ngx_cycle_t *cycle,
     probe->conf = cscf;
     probe->index = i;
 
+    /* host=: the site's name, as an IIS binding wants it; else the server's */
+    if (cscf->conf.host.len) {
+        site.data = (u_char *) cscf->conf.host.data;
+        site.len = cscf->conf.host.len;
+        host = &site;
+
+    } else {
+        host = m->host;
+    }
+
     uri[0] = cscf->check_uri;
     ngx_str_set(&uri[1], CLUSTER_CHECK_FALLBACK);
 
@@ -157,7 +167,7 @@ ngx_http_cluster_probe_init(ngx_cycle_t *cycle,
                      "User-Agent: nginx-cluster-check/" CLUSTER_VERSION CRLF
                      "Accept: application/json, text/plain" CRLF
                      "Connection: close" CRLF CRLF) - 1
-              + uri[k].len + m->host->len;
+              + uri[k].len + host->len;
 
         p = ngx_pnalloc(cycle->pool, len);
         if (p == NULL) {
@@ -172,7 +182,7 @@ ngx_http_cluster_probe_init(ngx_cycle_t *cycle,
                                    "Accept: application/json, text/plain"
                                    CRLF
                                    "Connection: close" CRLF CRLF,
-                                   &uri[k], m->host)
+                                   &uri[k], host)
                                 - p;
     }
 
@@ -180,7 +190,7 @@ ngx_http_cluster_probe_init(ngx_cycle_t *cycle,
         len = sizeof("GET  HTTP/1.0" CRLF "Host: " CRLF
                      "User-Agent: nginx-cluster-check/" CLUSTER_VERSION CRLF
                      "Cookie: " CRLF "Connection: close" CRLF CRLF) - 1
-              + cscf->probe_uri.len + m->host->len
+              + cscf->probe_uri.len + host->len
               + CLUSTER_REPLAY_MAX;
 
         probe->replay.data = ngx_pnalloc(cycle->pool, len);
@@ -730,6 +740,7 @@ ngx_http_cluster_replay_pick(ngx_http_cluster_probe_t *probe)
     u_char                       *p;
     size_t                        len;
     u_char                        pair[CLUSTER_REPLAY_MAX];
+    ngx_str_t                     site, *host;
     ngx_http_cluster_srv_conf_t  *cscf;
 
     cscf = probe->conf;
@@ -741,11 +752,20 @@ ngx_http_cluster_replay_pick(ngx_http_cluster_probe_t *probe)
         return NGX_DECLINED;
     }
 
+    if (cscf->conf.host.len) {
+        site.data = (u_char *) cscf->conf.host.data;
+        site.len = cscf->conf.host.len;
+        host = &site;
+
+    } else {
+        host = cscf->members[probe->index].host;
+    }
+
     p = ngx_sprintf(probe->replay.data, "GET %V HTTP/1.0" CRLF
                     "Host: %V" CRLF
                     "User-Agent: nginx-cluster-check/" CLUSTER_VERSION
                     CRLF "Cookie: ",
-                    &cscf->probe_uri, cscf->members[probe->index].host);
+                    &cscf->probe_uri, host);
     p = ngx_cpymem(p, pair, len);
     p = ngx_cpymem(p, CRLF "Connection: close" CRLF CRLF,
                    sizeof(CRLF "Connection: close" CRLF CRLF) - 1);

@@ -198,6 +198,19 @@ cluster_conf_check(cluster_conf_t *cf, const cluster_word_t *w, size_t n,
             continue;
         }
 
+        if (cluster_conf_param(&w[i], "host=", &v)) {
+            if (!cluster_conf_host_valid(v.data, v.len)) {
+                snprintf(err, CLUSTER_CONF_ERROR, "invalid value \"%.*s\", "
+                         "expected \"host=\" a host name such as "
+                         "proget.example.com, with a port or without",
+                         (int) w[i].len, w[i].data);
+                return -1;
+            }
+
+            cf->host = v;
+            continue;
+        }
+
         if (cluster_word_is(&w[i], "mandatory")) {
             cf->mandatory = 1;
             continue;
@@ -205,7 +218,7 @@ cluster_conf_check(cluster_conf_t *cf, const cluster_word_t *w, size_t n,
 
         snprintf(err, CLUSTER_CONF_ERROR, "invalid parameter \"%.*s\", "
                  "expected \"uri=\", \"timeout=\", \"rise=\", \"fall=\", "
-                 "\"messenger=\", \"expect=\" or \"mandatory\"",
+                 "\"messenger=\", \"expect=\", \"host=\" or \"mandatory\"",
                  (int) w[i].len, w[i].data);
         return -1;
     }
@@ -476,6 +489,31 @@ cluster_conf_time_text(char *buf, size_t size, int64_t ms)
     }
 
     return n < 0 ? 0 : ((size_t) n < size ? (size_t) n : size - 1);
+}
+
+
+int
+cluster_conf_host_valid(const char *host, size_t len)
+{
+    size_t  i;
+    char    c;
+
+    if (len == 0 || len > 255) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = host[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_'
+              || c == ':' || c == '[' || c == ']'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

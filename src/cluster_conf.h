@@ -47,6 +47,8 @@ typedef struct {
     int64_t              rise;            /* CLUSTER_CONF_UNSET */
     int64_t              fall;
     unsigned             messenger;       /* port; 0: not checked */
+    cluster_word_t       host;            /* the checks' Host; len 0: the
+                                             server's own */
     cluster_check_conf_t expect;
 } cluster_conf_t;
 
@@ -86,6 +88,9 @@ int cluster_conf_seconds(const char *s, size_t len, int64_t *ms);
 
 /* a time as nginx writes it ("1d", "5m", "100ms"); returns its length */
 size_t cluster_conf_time_text(char *buf, size_t size, int64_t ms);
+
+/* a host name, an address or either with a port, for a Host header: 1 */
+int cluster_conf_host_valid(const char *host, size_t len);
 
 /* a path that starts with "/" and has no spaces or controls: 1 */
 int cluster_conf_uri_valid(const char *uri, size_t len);

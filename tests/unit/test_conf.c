@@ -107,6 +107,14 @@ test_directives(void)
     CHECK(!cf.expect.fallback);     /* only the default URI falls back */
 
     cluster_conf_init(&cf);
+    CHECK(parse(cluster_conf_check, &cf, "host=proget.example.com:8624;", err)
+          == 0);
+    CHECK(cf.host.len == 23);
+    CHECK(parse(cluster_conf_check, &cf, "host=a/b;", err) == -1);
+    CHECK(parse(cluster_conf_check, &cf, "host=;", err) == -1);
+    CHECK(parse(cluster_conf_check, &cf, "host=\"a b\";", err) == -1);
+
+    cluster_conf_init(&cf);
     CHECK(parse(cluster_conf_check, &cf, "rise=1001;", err) == -1);
     CHECK_STR(err, "invalid value in \"rise=1001\", expected a number from 1 "
                    "to 1000");
