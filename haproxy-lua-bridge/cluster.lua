@@ -178,7 +178,7 @@ end)
 -- one check: the answer's bytes on HAProxy's own socket, bounded in size
 -- and in time (a socket's timeout restarts with each byte a node drips: a
 -- task of its own closes it at the deadline)
-local function fetch(host, port, request, timeout)
+local function fetch(host, port, request, timeout, ssl)
     local sock = core.tcp()
     sock:settimeout(timeout / 1000)
 
@@ -197,10 +197,17 @@ local function fetch(host, port, request, timeout)
         return answer, failure
     end
 
-    local okc, cerr = sock:connect(host, port)
+    local okc, cerr
+    if ssl then
+        okc, cerr = sock:connect_ssl(host, port)
+    else
+        okc, cerr = sock:connect(host, port)
+    end
     if not okc then
         return finish(nil, tostring(cerr):find("timeout", 1, true)
-                           and "timed out" or "connection refused")
+                           and "timed out"
+                           or ssl and "connection refused, or TLS failed"
+                           or "connection refused")
     end
 
     if not sock:send(request) then
@@ -243,7 +250,8 @@ end
 
 local function check(name, i, c)
     local t0 = now_ms()
-    local answer, failure = fetch(c.host, c.port, c.request, c.timeout)
+    local answer, failure = fetch(c.host, c.port, c.request, c.timeout,
+                                  c.ssl)
     local m = nil
 
     if c.messenger and not failure then
@@ -253,7 +261,7 @@ local function check(name, i, c)
     local what, more = bridge.check_done(name, i, c.claimed, answer, failure,
                                          m, now_ms() - t0)
     if what == "again" then
-        answer, failure = fetch(c.host, c.port, more, c.timeout)
+        answer, failure = fetch(c.host, c.port, more, c.timeout, c.ssl)
         what, more = bridge.check_done(name, i, c.claimed, answer, failure,
                                        m, now_ms() - t0)
     end

@@ -354,7 +354,20 @@ bridge_backend_directive(bridge_t *br, bridge_backend_t *b,
             goto duplicate;
         }
 
-        return cluster_conf_check(&b->conf, w + 1, n - 1, err);
+        if (cluster_conf_check(&b->conf, w + 1, n - 1, err) != 0) {
+            return -1;
+        }
+
+        if (b->conf.ssl_verify || b->conf.ssl_name.len) {
+            /* HAProxy 2.6's Lua sockets neither verify nor send SNI */
+            snprintf(err, CLUSTER_CONF_ERROR, "\"ssl_verify=\" and "
+                     "\"ssl_name=\" are not in the bridge: HAProxy's Lua "
+                     "sockets verify no certificate and send no name; "
+                     "expected \"ssl\" alone");
+            return -1;
+        }
+
+        return 0;
     }
 
     if (cluster_word_is(&w[0], "cluster_eject")) {
@@ -830,7 +843,11 @@ bridge_copy(const cluster_word_t *w, char *buf, size_t size)
     size_t  len;
 
     len = w->len < size - 1 ? w->len : size - 1;
-    memcpy(buf, w->data, len);
+
+    if (len) {
+        memcpy(buf, w->data, len);
+    }
+
     buf[len] = '\0';
 
     return buf;
@@ -1443,7 +1460,7 @@ bridge_check_claim(lua_State *L)
 
     bn = &b->bnodes[i];
 
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 7);
     lua_pushstring(L, bn->host);
     lua_setfield(L, -2, "host");
     lua_pushinteger(L, bn->port);
@@ -1455,6 +1472,8 @@ bridge_check_claim(lua_State *L)
     lua_setfield(L, -2, "timeout");
     lua_pushinteger(L, (lua_Integer) claimed);
     lua_setfield(L, -2, "claimed");
+    lua_pushboolean(L, b->conf.ssl);
+    lua_setfield(L, -2, "ssl");
 
     if (b->conf.messenger) {
         lua_pushinteger(L, b->conf.messenger);

@@ -172,6 +172,9 @@ typedef struct {
     ngx_flag_t                        check;
     ngx_str_t                         check_uri;
     ngx_msec_t                        check_timeout;
+#if (NGX_HTTP_SSL)
+    ngx_ssl_t                        *check_ssl;  /* cluster_check ssl */
+#endif
     ngx_uint_t                        rise;
     ngx_uint_t                        fall;
     ngx_uint_t                        messenger;  /* port; 0: none */

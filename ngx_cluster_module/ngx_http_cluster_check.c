@@ -64,6 +64,11 @@ static void ngx_http_cluster_probe_connect(ngx_http_cluster_probe_t *probe,
 static ngx_int_t ngx_http_cluster_probe_connected(ngx_connection_t *c,
     ngx_http_cluster_probe_t *probe);
 static void ngx_http_cluster_probe_write(ngx_event_t *wev);
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_cluster_probe_ssl(ngx_connection_t *c,
+    ngx_http_cluster_probe_t *probe);
+static void ngx_http_cluster_probe_handshaked(ngx_connection_t *c);
+#endif
 static void ngx_http_cluster_probe_read(ngx_event_t *rev);
 static void ngx_http_cluster_messenger_write(ngx_event_t *wev);
 static void ngx_http_cluster_probe_dummy(ngx_event_t *ev);
@@ -81,6 +86,8 @@ static ngx_int_t ngx_http_cluster_replay_judge(
 static void ngx_http_cluster_replay_done(ngx_http_cluster_probe_t *probe,
     ngx_int_t sign_in);
 static void ngx_http_cluster_probe_record(ngx_http_cluster_probe_t *probe);
+static void ngx_http_cluster_check_name(ngx_http_cluster_probe_t *probe,
+    u_char *name, size_t size);
 
 
 ngx_int_t
@@ -360,6 +367,17 @@ ngx_http_cluster_probe_connect(ngx_http_cluster_probe_t *probe,
     c->data = probe;
     c->pool = NULL;
 
+#if (NGX_HTTP_SSL)
+    if (cscf->check_ssl && !probe->messenger_phase) {
+        /* TLS keeps its state in the connection's pool */
+        c->pool = ngx_create_pool(2048, cscf->check_log);
+        if (c->pool == NULL) {
+            ngx_http_cluster_probe_fail(probe, "out of memory");
+            return;
+        }
+    }
+#endif
+
     if (probe->messenger_phase) {
         c->write->handler = ngx_http_cluster_messenger_write;
         c->read->handler = ngx_http_cluster_probe_dummy;
@@ -429,6 +447,16 @@ ngx_http_cluster_probe_write(ngx_event_t *wev)
         ngx_http_cluster_probe_fail(probe, NULL);
         return;
     }
+
+#if (NGX_HTTP_SSL)
+    if (probe->conf->check_ssl && c->ssl == NULL) {
+        if (ngx_http_cluster_probe_ssl(c, probe) != NGX_OK) {
+            ngx_http_cluster_probe_fail(probe, "TLS failed to start");
+        }
+
+        return;
+    }
+#endif
 
     req = probe->replay_phase ? &probe->replay
                               : &probe->request[probe->fallback];
@@ -630,10 +658,166 @@ ngx_http_cluster_probe_timeout(ngx_event_t *ev)
 static void
 ngx_http_cluster_probe_close(ngx_http_cluster_probe_t *probe)
 {
-    if (probe->pc.connection) {
-        ngx_close_connection(probe->pc.connection);
-        probe->pc.connection = NULL;
+    ngx_pool_t        *pool;
+    ngx_connection_t  *c;
+
+    c = probe->pc.connection;
+
+    if (c == NULL) {
+        return;
     }
+
+    pool = c->pool;
+
+#if (NGX_HTTP_SSL)
+    if (c->ssl) {
+        /* a check says no goodbye: the connection just goes */
+        c->ssl->no_wait_shutdown = 1;
+        c->ssl->no_send_shutdown = 1;
+        (void) ngx_ssl_shutdown(c);
+    }
+#endif
+
+    ngx_close_connection(c);
+    probe->pc.connection = NULL;
+
+    if (pool) {
+        ngx_destroy_pool(pool);
+    }
+}
+
+
+#if (NGX_HTTP_SSL)
+
+/* the handshake of a check over TLS, with the name the node is checked by */
+static ngx_int_t
+ngx_http_cluster_probe_ssl(ngx_connection_t *c,
+    ngx_http_cluster_probe_t *probe)
+{
+    u_char                       name[256];
+    ngx_int_t                     rc;
+    ngx_http_cluster_srv_conf_t  *cscf;
+
+    cscf = probe->conf;
+
+    if (ngx_ssl_create_connection(cscf->check_ssl, c,
+                                  NGX_SSL_BUFFER|NGX_SSL_CLIENT)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* SNI: ssl_name=, else host=, else the server line's name, no port */
+    ngx_http_cluster_check_name(probe, name, sizeof(name));
+
+    if (name[0] && ngx_inet_addr(name, ngx_strlen(name)) == INADDR_NONE) {
+        if (SSL_set_tlsext_host_name(c->ssl->connection, (char *) name) == 0)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    rc = ngx_ssl_handshake(c);
+
+    if (rc == NGX_AGAIN) {
+        c->ssl->handler = ngx_http_cluster_probe_handshaked;
+        return NGX_OK;
+    }
+
+    ngx_http_cluster_probe_handshaked(c);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_cluster_probe_handshaked(ngx_connection_t *c)
+{
+    long                          rc;
+    u_char                        name[256];
+    ngx_str_t                     host;
+    ngx_http_cluster_probe_t     *probe;
+
+    probe = c->data;
+
+    if (!c->ssl->handshaked) {
+        ngx_http_cluster_probe_fail(probe, "TLS handshake failed");
+        return;
+    }
+
+    if (probe->conf->conf.ssl_verify) {
+        rc = SSL_get_verify_result(c->ssl->connection);
+
+        if (rc != X509_V_OK) {
+            (void) ngx_snprintf((u_char *) probe->reason,
+                                sizeof(probe->reason) - 1,
+                                "certificate: %s%Z",
+                                X509_verify_cert_error_string(rc));
+            ngx_http_cluster_probe_fail(probe, NULL);
+            return;
+        }
+
+        ngx_http_cluster_check_name(probe, name, sizeof(name));
+
+        host.data = name;
+        host.len = ngx_strlen(name);
+
+        if (ngx_ssl_check_host(c, &host) != NGX_OK) {
+            (void) ngx_snprintf((u_char *) probe->reason,
+                                sizeof(probe->reason) - 1,
+                                "certificate is not for \"%V\"%Z", &host);
+            ngx_http_cluster_probe_fail(probe, NULL);
+            return;
+        }
+    }
+
+    c->write->handler = ngx_http_cluster_probe_write;
+    c->read->handler = ngx_http_cluster_probe_read;
+
+    ngx_http_cluster_probe_write(c->write);
+}
+
+#endif
+
+
+/*
+ * The name a node is checked by over TLS, NUL-terminated: ssl_name=, else
+ * host=, else the server line's, without its port.
+ */
+static void
+ngx_http_cluster_check_name(ngx_http_cluster_probe_t *probe, u_char *name,
+    size_t size)
+{
+    u_char                       *colon;
+    ngx_str_t                     s;
+    ngx_http_cluster_srv_conf_t  *cscf;
+
+    cscf = probe->conf;
+
+    if (cscf->conf.ssl_name.len) {
+        s.data = (u_char *) cscf->conf.ssl_name.data;
+        s.len = cscf->conf.ssl_name.len;
+
+    } else if (cscf->conf.host.len) {
+        s.data = (u_char *) cscf->conf.host.data;
+        s.len = cscf->conf.host.len;
+
+    } else {
+        s = *cscf->members[probe->index].host;
+    }
+
+    /* a port is no part of a name; an IPv6 address keeps its colons */
+    if (s.len && s.data[0] != '[') {
+        colon = ngx_strlchr(s.data, s.data + s.len, ':');
+
+        if (colon) {
+            s.len = colon - s.data;
+        }
+    }
+
+    s.len = ngx_min(s.len, size - 1);
+    ngx_memcpy(name, s.data, s.len);
+    name[s.len] = '\0';
 }
 
 

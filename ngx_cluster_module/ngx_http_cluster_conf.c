@@ -25,6 +25,8 @@ typedef int (*ngx_http_cluster_parse_pt)(cluster_conf_t *cc,
 
 static char *ngx_http_cluster_conf_parse(ngx_conf_t *cf, cluster_conf_t *cc,
     ngx_http_cluster_parse_pt parse);
+static char *ngx_http_cluster_check_ssl(ngx_conf_t *cf,
+    ngx_http_cluster_srv_conf_t *cscf);
 
 
 void
@@ -218,9 +220,73 @@ ngx_http_cluster_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cscf->mandatory = cc->mandatory;
     cscf->expect = cc->expect;
 
+    if (cc->ssl && ngx_http_cluster_check_ssl(cf, cscf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     ngx_http_cluster_mark(cf, cscf);
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The TLS of the checks, nginx's own: a client context of TLS 1.2 and 1.3,
+ * and with ssl_verify=on the certificates it trusts; the verdict on the
+ * node's certificate is read after each handshake, to say why a check
+ * failed.
+ */
+static char *
+ngx_http_cluster_check_ssl(ngx_conf_t *cf, ngx_http_cluster_srv_conf_t *cscf)
+{
+#if (NGX_HTTP_SSL)
+    ngx_str_t            file;
+    ngx_pool_cleanup_t  *cln;
+
+    cscf->check_ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    if (cscf->check_ssl == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cscf->check_ssl->log = cf->log;
+
+    if (ngx_ssl_create(cscf->check_ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3,
+                       NULL)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(cscf->check_ssl);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = cscf->check_ssl;
+
+    if (cscf->conf.ssl_verify) {
+        file.data = (u_char *) cscf->conf.ssl_trusted.data;
+        file.len = cscf->conf.ssl_trusted.len;
+
+        if (ngx_ssl_trusted_certificate(cf, cscf->check_ssl, &file, 4)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+
+#else
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"ssl\" needs nginx built with "
+                       "--with-http_ssl_module");
+    return NGX_CONF_ERROR;
+
+#endif
 }
 
 

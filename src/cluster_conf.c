@@ -216,10 +216,60 @@ cluster_conf_check(cluster_conf_t *cf, const cluster_word_t *w, size_t n,
             continue;
         }
 
+        if (cluster_word_is(&w[i], "ssl")) {
+            cf->ssl = 1;
+            continue;
+        }
+
+        if (cluster_conf_param(&w[i], "ssl_name=", &v)) {
+            if (!cluster_conf_host_valid(v.data, v.len)) {
+                snprintf(err, CLUSTER_CONF_ERROR, "invalid value \"%.*s\", "
+                         "expected \"ssl_name=\" a host name such as "
+                         "proget.example.com", (int) w[i].len, w[i].data);
+                return -1;
+            }
+
+            cf->ssl_name = v;
+            continue;
+        }
+
+        if (cluster_word_is(&w[i], "ssl_verify=on")
+            || cluster_word_is(&w[i], "ssl_verify=off"))
+        {
+            cf->ssl_verify = (w[i].len == sizeof("ssl_verify=on") - 1);
+            continue;
+        }
+
+        if (cluster_conf_param(&w[i], "ssl_trusted_certificate=", &v)) {
+            if (v.len == 0) {
+                snprintf(err, CLUSTER_CONF_ERROR, "\"ssl_trusted_certificate=\""
+                         " needs a file of certificates in PEM");
+                return -1;
+            }
+
+            cf->ssl_trusted = v;
+            continue;
+        }
+
         snprintf(err, CLUSTER_CONF_ERROR, "invalid parameter \"%.*s\", "
                  "expected \"uri=\", \"timeout=\", \"rise=\", \"fall=\", "
-                 "\"messenger=\", \"expect=\", \"host=\" or \"mandatory\"",
+                 "\"messenger=\", \"expect=\", \"host=\", \"ssl\", "
+                 "\"ssl_name=\", \"ssl_verify=\", "
+                 "\"ssl_trusted_certificate=\" or \"mandatory\"",
                  (int) w[i].len, w[i].data);
+        return -1;
+    }
+
+    if (!cf->ssl && (cf->ssl_verify || cf->ssl_name.len || cf->ssl_trusted.len))
+    {
+        snprintf(err, CLUSTER_CONF_ERROR, "\"ssl_name=\", \"ssl_verify=\" and "
+                 "\"ssl_trusted_certificate=\" go with \"ssl\"");
+        return -1;
+    }
+
+    if (cf->ssl_verify && cf->ssl_trusted.len == 0) {
+        snprintf(err, CLUSTER_CONF_ERROR, "\"ssl_verify=on\" needs "
+                 "\"ssl_trusted_certificate=\", the certificates to trust");
         return -1;
     }
 

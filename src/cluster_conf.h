@@ -49,6 +49,11 @@ typedef struct {
     unsigned             messenger;       /* port; 0: not checked */
     cluster_word_t       host;            /* the checks' Host; len 0: the
                                              server's own */
+    unsigned             ssl:1;           /* checks over TLS */
+    unsigned             ssl_verify:1;    /* the node's certificate too */
+    cluster_word_t       ssl_name;        /* SNI and the name verified;
+                                             len 0: host=, or the server's */
+    cluster_word_t       ssl_trusted;     /* the CA file to verify with */
     cluster_check_conf_t expect;
 } cluster_conf_t;
 
