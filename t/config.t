@@ -88,7 +88,7 @@ check("cluster zone=c:1m;\ncluster_check expect=399-200;  # BAD",
 check("cluster zone=c:1m;\ncluster_check expect=2xx;  # BAD",
       qr/invalid status range in "expect=2xx"/);
 check("cluster zone=c:1m;\ncluster_check interval=5s;  # BAD",
-      qr/invalid parameter "interval=5s", expected "uri=", "timeout=", "rise=", "fall=", "messenger=", "expect=" or "mandatory"/);
+      qr/invalid parameter "interval=5s", expected "uri=", "timeout=", "rise=", "fall=", "messenger=", "expect=", "host=", "ssl", "ssl_name=", "ssl_verify=", "ssl_trusted_certificate=" or "mandatory"/);
 check("cluster zone=c:1m;\ncluster_check;\ncluster_check;  # BAD",
       qr/"cluster_check" directive is duplicate/);
 check("server unix:/tmp/x.sock;\ncluster zone=c:1m;  # BAD\ncluster_check messenger=33237;",
