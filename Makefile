@@ -20,6 +20,8 @@ MAKEFLAGS += --no-print-directory
 #   make deb        libnginx-mod-http-cluster_VERSION_ARCH.deb, by Debian's
 #                   tools (dpkg-buildpackage, debhelper, dh_nginx), into
 #                   build/deb/
+#   make reliability  reloads, a node and a worker killed, a node hanging,
+#                   1,000 nodes: failed requests against plain round robin
 #   make install    the module, its load_module line and the HAProxy bridge
 #                   under DESTDIR and PREFIX (/usr/local)
 #   make fuzz       libFuzzer over the readers of the checks' answers, the
@@ -64,7 +66,7 @@ UNIT_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 .PHONY: all module setup sim unit check test static prove demo demo-ha \
 	demo-haproxy \
-	bench fuzz bridge deb install \
+	bench fuzz bridge deb install install-bridge reliability \
 	clean
 
 all: module
@@ -177,17 +179,26 @@ bench: setup
 deb: setup
 	bash tests/deb.sh
 
+# what clients see while things go wrong, against plain round robin; not
+# part of make test (RELIABILITY.md)
+reliability: setup
+	$(MAKE) module sim
+	CLUSTER_MODULE=$(CURDIR)/$(MODULE) CLUSTER_SIM=$(CURDIR)/$(SIM) \
+	NGINX_BIN=$(NGINX_BIN) bash tests/reliability.sh
+
 # as a Debian package places them, under PREFIX: the module and a file with
 # its load_module line (include it, or link it into modules-enabled/), and
-# the HAProxy bridge's two files
-install: module bridge
+# the HAProxy bridge's two files (install-bridge: those alone)
+install: module install-bridge
 	install -d $(DESTDIR)$(PREFIX)/lib/nginx/modules \
-	    $(DESTDIR)$(PREFIX)/share/nginx/modules-available \
-	    $(DESTDIR)$(PREFIX)/lib/haproxy-cluster
+	    $(DESTDIR)$(PREFIX)/share/nginx/modules-available
 	install -m 644 $(MODULE) $(DESTDIR)$(PREFIX)/lib/nginx/modules/
 	printf 'load_module %s/lib/nginx/modules/ngx_http_cluster_module.so;\n' \
 	    '$(PREFIX)' \
 	    > $(DESTDIR)$(PREFIX)/share/nginx/modules-available/mod-http-cluster.conf
+
+install-bridge: bridge
+	install -d $(DESTDIR)$(PREFIX)/lib/haproxy-cluster
 	install -m 644 $(BUILD)/haproxy/cluster_bridge.so \
 	    $(BUILD)/haproxy/cluster.lua $(DESTDIR)$(PREFIX)/lib/haproxy-cluster/
 

@@ -6,7 +6,7 @@
 --
 --   global
 --       setenv CLUSTER_CONF /etc/haproxy/cluster.conf
---       lua-load /usr/lib/haproxy-cluster/cluster.lua
+--       lua-load /usr/local/lib/haproxy-cluster/cluster.lua
 --   backend proget                       # with cluster_cookie only:
 --       http-request set-var(txn.cluster_cookie) req.fhdr(cookie)
 --       http-response lua.cluster_response
@@ -98,9 +98,15 @@ local function haproxy_states(c)
         end
         c.seen[i] = seen
 
+        -- the operator's drain by HAProxy's own flag: the status text says
+        -- DOWN, not DRAIN, once the bridge forced the server down
+        local draining = s.srv:is_draining()
+        draining = draining == true
+                   or (type(draining) == "number" and draining ~= 0)
+
         states[i] = {
             admin = status:match("^MAINT") and "MAINT"
-                    or status:match("^DRAIN") and "DRAIN" or "",
+                    or draining and "DRAIN" or "",
             answers = math.max(0, answers - eresp),
             status = class * 100,
             rtime = tonumber(st.rtime) or 0,
@@ -152,6 +158,8 @@ local function apply(c, verdicts)
     end
 end
 
+local said_at = 0
+
 core.register_task(function()
     while true do
         for name, c in pairs(clusters) do
@@ -165,8 +173,10 @@ core.register_task(function()
             end
         end
 
+        -- a state file that cannot be written is said once a minute
         local werr = bridge.save()
-        if werr then
+        if werr and now_ms() - said_at > 60000 then
+            said_at = now_ms()
             core.Warning(werr)
         end
 

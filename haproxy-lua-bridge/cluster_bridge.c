@@ -992,6 +992,31 @@ bridge_attach(lua_State *L)
         }
     }
 
+    /* a cluster_node_name for no server of the backend is a mistake */
+    for (j = 0; j < bridge.nnames; j++) {
+        bridge_name_t  *nm = &bridge.names[j];
+
+        if (!cluster_word_is(&nm->backend, b->name)) {
+            continue;
+        }
+
+        for (i = 0; i < n; i++) {
+            if (cluster_word_is(&nm->server, bnodes[i].id)
+                || cluster_word_is(&nm->server, bnodes[i].name))
+            {
+                break;
+            }
+        }
+
+        if (i == n) {
+            snprintf(err, sizeof(err), "backend \"%s\": \"cluster_node_name "
+                     "%.*s\" names no server of the backend, expected its "
+                     "address or HAProxy's name", b->name,
+                     (int) nm->server.len, nm->server.data);
+            goto failed;
+        }
+    }
+
     pthread_mutex_lock(&bridge_mutex);
 
     if (b->attached) {

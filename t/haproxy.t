@@ -108,6 +108,18 @@ $t->cli('enable server proget/web3');
 ok($t->wait_for(sub { node('web3')->{in_rotation} }, 3),
    'lifted by hand: back in rotation');
 
+# an operator's drain, set on HAProxy's CLI, is the node's and stays, once
+$t->cli('set server proget/web3 state drain');
+ok($t->wait_for(sub { node('web3')->{state} eq 'drained' }, 3),
+   'DRAIN set by hand: the node is drained');
+sleep 1.5;
+is(node('web3')->{state}, 'drained', 'and stays so');
+is($t->count_log(qr/node "web3" .* is drained, out of rotation/, 'haproxy.log'),
+   1, 'logged once: the bridge does not undo it and redo it');
+$t->cli('set server proget/web3 state ready');
+ok($t->wait_for(sub { node('web3')->{in_rotation} }, 3),
+   'ready again: back in rotation');
+
 # the panic guard: every node's service down, traffic still goes to all
 $t->allow_log(qr/\[alert\].*cluster "proget" is in panic/);
 $t->sim_control($_, 'service=error') for qw(web1 web2 web3);

@@ -92,6 +92,19 @@ ok($rc != 0 && $rc != 124, 'a backend haproxy.cfg does not have: no start');
 like($out, qr/names the backend "nosuch", which haproxy\.cfg does not have/,
      '  saying so');
 
+# a cluster_node_name of no server of the backend: no start either
+$t->write_haproxy($sections, "backend proget {\n    cluster_node_name "
+                  . "127.0.0.9:1 ghost;\n}\n");
+$out = do {
+    my %env = $t->_env('haproxy');
+    local @ENV{keys %env} = values %env;
+    `timeout 10 /usr/sbin/haproxy -db -f $dir/haproxy.cfg 2>&1`;
+};
+$rc = $? >> 8;
+ok($rc != 0 && $rc != 124, 'a cluster_node_name of no server: no start');
+like($out, qr/"cluster_node_name 127\.0\.0\.9:1" names no server of the backend/,
+     '  saying so');
+
 # the real thing
 $t->write_haproxy($sections, <<'EOF');
 cluster_status refresh=5s;
