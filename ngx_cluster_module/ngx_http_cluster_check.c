@@ -86,8 +86,10 @@ static ngx_int_t ngx_http_cluster_replay_judge(
 static void ngx_http_cluster_replay_done(ngx_http_cluster_probe_t *probe,
     ngx_int_t sign_in);
 static void ngx_http_cluster_probe_record(ngx_http_cluster_probe_t *probe);
+#if (NGX_HTTP_SSL)
 static void ngx_http_cluster_check_name(ngx_http_cluster_probe_t *probe,
     u_char *name, size_t size);
+#endif
 
 
 ngx_int_t
@@ -777,8 +779,6 @@ ngx_http_cluster_probe_handshaked(ngx_connection_t *c)
     ngx_http_cluster_probe_write(c->write);
 }
 
-#endif
-
 
 /*
  * The name a node is checked by over TLS, NUL-terminated: ssl_name=, else
@@ -819,6 +819,8 @@ ngx_http_cluster_check_name(ngx_http_cluster_probe_t *probe, u_char *name,
     ngx_memcpy(name, s.data, s.len);
     name[s.len] = '\0';
 }
+
+#endif
 
 
 /* the web component gave no usable answer; reason NULL: already said */
