@@ -403,18 +403,11 @@ core.register_service("cluster_status", "http", function(applet)
         return
     end
 
-    local format = (applet.qs or ""):match("format=(%a+)")
-    if format ~= "html" and format ~= "prometheus" then
-        if format == nil then
-            local accept = table.concat(header_list(applet.headers,
-                                                    "accept"), ",")
-            format = accept:find("text/html", 1, true) and "html" or "json"
-        else
-            format = "json"
-        end
-    end
+    -- the format is the core's to decide, by format= or Accept
+    local format = (applet.qs or ""):match("format=([^&]*)")
 
-    local body, ctype, lines = bridge.status(format, (path:gsub("/+$", "")))
+    local body, ctype, lines = bridge.status(format,
+        header_list(applet.headers, "accept"), (path:gsub("/+$", "")))
     log(lines)
     respond(applet, 200, body, ctype)
 end)

@@ -62,6 +62,8 @@ static void bridge_unlock(void *data);
 static void bridge_events(lua_State *L, bridge_backend_t *b,
     cluster_events_t *ev, int table);
 static void bridge_log(lua_State *L, int table, int level, const char *text);
+static int bridge_admin_values(lua_State *L, int table, const char *name,
+    cluster_admin_value_t *values, size_t *n);
 static void bridge_snapshot(bridge_backend_t *b, int64_t now,
     cluster_status_cluster_t *c, cluster_status_node_t *sn,
     cluster_events_t *ev);
@@ -1924,9 +1926,10 @@ bridge_view(lua_State *L, bridge_view_t *v, int64_t now, int logs)
 
 
 /*
- * status(format, base): the page ("html"), the JSON document ("json") or
- * the Prometheus text ("prometheus"), rendered by the core; returns the
- * body, its content type, and log lines.
+ * status(format, accept, base): the page, the JSON document or the
+ * Prometheus text, rendered by the core, as the query's format= (nil:
+ * none) or else the Accept headers (a list) ask, by the core's rule;
+ * returns the body, its content type, and log lines.
  */
 static int
 bridge_status(lua_State *L)
@@ -1935,15 +1938,44 @@ bridge_status(lua_State *L)
     char                 *buf;
     size_t                size, need, blen;
     int64_t               now;
+    size_t                i, flen, naccept, alen[BRIDGE_ADMIN_VALUES];
     const char           *format, *base, *type;
+    const char           *accept[BRIDGE_ADMIN_VALUES];
+    cluster_format_e      fmt;
+    cluster_admin_value_t  av[BRIDGE_ADMIN_VALUES];
     char                  db_error[160];
     void                 *db_mem;
     bridge_view_t         v;
     cluster_db_view_t     db;
     cluster_page_conf_t   page;
 
-    format = luaL_checkstring(L, 1);
-    base = luaL_optlstring(L, 2, "/cluster", &blen);
+    format = luaL_optlstring(L, 1, NULL, &flen);
+    base = luaL_optlstring(L, 3, "/cluster", &blen);
+
+    /* the format by the core's rule: format=, else the Accept headers */
+    naccept = 0;
+
+    if (lua_istable(L, 2)) {
+        lua_createtable(L, 0, 1);
+        lua_pushvalue(L, 2);
+        lua_setfield(L, -2, "accept");
+
+        if (bridge_admin_values(L, lua_gettop(L), "accept", av, &naccept)
+            != 0)
+        {
+            naccept = 0;
+        }
+
+        lua_pop(L, 1);
+    }
+
+    for (i = 0; i < naccept; i++) {
+        accept[i] = av[i].data;
+        alen[i] = av[i].len;
+    }
+
+    fmt = cluster_page_format(format, format ? flen : 0, accept, alen,
+                              naccept);
 
     lua_newtable(L);
     logs = lua_gettop(L);
@@ -1975,12 +2007,12 @@ bridge_status(lua_State *L)
             return luaL_error(L, "out of memory");
         }
 
-        if (strcmp(format, "html") == 0) {
+        if (fmt == CLUSTER_FORMAT_HTML) {
             need = cluster_page_html(buf, size, v.clusters, v.n, now,
                                      CLUSTER_VERSION, &page);
             type = "text/html; charset=utf-8";
 
-        } else if (strcmp(format, "prometheus") == 0) {
+        } else if (fmt == CLUSTER_FORMAT_PROMETHEUS) {
             need = cluster_page_prometheus(buf, size, v.clusters, v.n, now,
                                            CLUSTER_VERSION, page.db);
             type = "text/plain; version=0.0.4; charset=utf-8";

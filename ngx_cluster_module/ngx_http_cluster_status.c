@@ -13,15 +13,7 @@
 #include "ngx_http_cluster.h"
 
 
-typedef enum {
-    NGX_HTTP_CLUSTER_JSON = 0,
-    NGX_HTTP_CLUSTER_HTML,
-    NGX_HTTP_CLUSTER_PROMETHEUS
-} ngx_http_cluster_format_e;
-
-
-static ngx_http_cluster_format_e ngx_http_cluster_format(
-    ngx_http_request_t *r);
+static cluster_format_e ngx_http_cluster_format(ngx_http_request_t *r);
 static ngx_int_t ngx_http_cluster_snapshot(ngx_http_request_t *r,
     ngx_http_cluster_srv_conf_t *cscf, cluster_status_cluster_t *c,
     int64_t now);
@@ -43,7 +35,7 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
     cluster_page_conf_t             page;
     ngx_http_core_loc_conf_t       *hlcf;
     cluster_status_cluster_t       *clusters;
-    ngx_http_cluster_format_e       format;
+    cluster_format_e                format;
     ngx_http_cluster_srv_conf_t   **cscfp;
     ngx_http_cluster_loc_conf_t    *clcf;
     ngx_http_cluster_main_conf_t   *cmcf;
@@ -135,20 +127,20 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
 
         switch (format) {
 
-        case NGX_HTTP_CLUSTER_HTML:
+        case CLUSTER_FORMAT_HTML:
             need = cluster_page_html((char *) b->pos, size, clusters,
                                      cmcf->clusters.nelts, now,
                                      CLUSTER_VERSION, &page);
             break;
 
-        case NGX_HTTP_CLUSTER_PROMETHEUS:
+        case CLUSTER_FORMAT_PROMETHEUS:
             need = cluster_page_prometheus((char *) b->pos, size, clusters,
                                            cmcf->clusters.nelts, now,
                                            CLUSTER_VERSION,
                                            cmcf->db ? &db : NULL);
             break;
 
-        default: /* NGX_HTTP_CLUSTER_JSON */
+        default: /* CLUSTER_FORMAT_JSON */
             need = cluster_status_json((char *) b->pos, size, clusters,
                                        cmcf->clusters.nelts, now,
                                        CLUSTER_VERSION,
@@ -184,62 +176,48 @@ ngx_http_cluster_status_handler(ngx_http_request_t *r)
 
     switch (format) {
 
-    case NGX_HTTP_CLUSTER_HTML:
+    case CLUSTER_FORMAT_HTML:
         return ngx_http_cluster_send(r, NGX_HTTP_OK,
                                      "text/html; charset=utf-8", b);
 
-    case NGX_HTTP_CLUSTER_PROMETHEUS:
+    case CLUSTER_FORMAT_PROMETHEUS:
         return ngx_http_cluster_send(r, NGX_HTTP_OK,
                                  "text/plain; version=0.0.4; charset=utf-8", b);
 
-    default: /* NGX_HTTP_CLUSTER_JSON */
+    default: /* CLUSTER_FORMAT_JSON */
         return ngx_http_cluster_send(r, NGX_HTTP_OK, "application/json", b);
     }
 }
 
 
-/*
- * "?format=json|html|prometheus" decides; without it, a client that asks
- * for text/html (a browser) gets the page, any other the JSON.
- */
-static ngx_http_cluster_format_e
+/* the query's format= and the Accept headers, for the core's rule */
+static cluster_format_e
 ngx_http_cluster_format(ngx_http_request_t *r)
 {
+    size_t                    n, len[8];
     ngx_str_t                 value;
+    ngx_int_t                 has;
+    const char               *accept[8];
     ngx_table_elt_t          *h;
     ngx_http_cluster_walk_t   walk;
 
-    if (ngx_http_arg(r, (u_char *) "format", 6, &value) == NGX_OK) {
+    has = (ngx_http_arg(r, (u_char *) "format", 6, &value) == NGX_OK);
 
-        if (value.len == 4 && ngx_strncmp(value.data, "html", 4) == 0) {
-            return NGX_HTTP_CLUSTER_HTML;
-        }
+    /* the Accept headers, whether nginx was built to keep them or not */
 
-        if (value.len == 10
-            && ngx_strncmp(value.data, "prometheus", 10) == 0)
-        {
-            return NGX_HTTP_CLUSTER_PROMETHEUS;
-        }
-
-        return NGX_HTTP_CLUSTER_JSON;
-    }
-
-    /* the Accept header, whether nginx was built to keep it or not */
-
+    n = 0;
     ngx_memzero(&walk, sizeof(ngx_http_cluster_walk_t));
 
-    while ((h = ngx_http_cluster_header_next(&r->headers_in.headers,
-                                             "Accept", 6, &walk)))
+    while (n < 8
+           && (h = ngx_http_cluster_header_next(&r->headers_in.headers,
+                                                "Accept", 6, &walk)))
     {
-        if (ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
-                             (u_char *) "text/html", 9 - 1)
-            != NULL)
-        {
-            return NGX_HTTP_CLUSTER_HTML;
-        }
+        accept[n] = (const char *) h->value.data;
+        len[n++] = h->value.len;
     }
 
-    return NGX_HTTP_CLUSTER_JSON;
+    return cluster_page_format(has ? (const char *) value.data : NULL,
+                               has ? value.len : 0, accept, len, n);
 }
 
 

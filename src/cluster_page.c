@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cluster_db.h"
 #include "cluster_json.h"
@@ -1179,4 +1180,34 @@ cluster_page_labels(cluster_buf_t *b, const cluster_status_cluster_t *c,
     cluster_buf_cstr(b, "\",name=\"");
     cluster_page_escape(b, name, len, 1);
     cluster_buf_cstr(b, "\"");
+}
+
+
+cluster_format_e
+cluster_page_format(const char *format, size_t format_len,
+    const char *const *accept, const size_t *accept_len, size_t naccept)
+{
+    size_t  i, k;
+
+    if (format) {
+        if (format_len == 4 && memcmp(format, "html", 4) == 0) {
+            return CLUSTER_FORMAT_HTML;
+        }
+
+        if (format_len == 10 && memcmp(format, "prometheus", 10) == 0) {
+            return CLUSTER_FORMAT_PROMETHEUS;
+        }
+
+        return CLUSTER_FORMAT_JSON;
+    }
+
+    for (i = 0; i < naccept; i++) {
+        for (k = 0; k + 9 <= accept_len[i]; k++) {
+            if (strncasecmp(accept[i] + k, "text/html", 9) == 0) {
+                return CLUSTER_FORMAT_HTML;
+            }
+        }
+    }
+
+    return CLUSTER_FORMAT_JSON;
 }

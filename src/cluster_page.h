@@ -29,6 +29,21 @@ typedef struct {
 
 
 /* as cluster_status_json(): the bytes needed, written while they fit */
+/* which of the status' three renderings a request asks for */
+typedef enum {
+    CLUSTER_FORMAT_JSON = 0,
+    CLUSTER_FORMAT_HTML,
+    CLUSTER_FORMAT_PROMETHEUS
+} cluster_format_e;
+
+/*
+ * "?format=json|html|prometheus" decides ("format", NULL when the query
+ * has none; another value is JSON); without it, a client whose Accept
+ * values ask for text/html (a browser) gets the page, any other the JSON.
+ */
+cluster_format_e cluster_page_format(const char *format, size_t format_len,
+    const char *const *accept, const size_t *accept_len, size_t naccept);
+
 size_t cluster_page_html(char *buf, size_t size,
     const cluster_status_cluster_t *clusters, size_t n, int64_t now,
     const char *version, const cluster_page_conf_t *conf);

@@ -8,6 +8,7 @@
 #include "cluster.h"
 #include "cluster_admin.h"
 #include "cluster_conf.h"
+#include "cluster_page.h"
 
 
 static int
@@ -274,9 +275,31 @@ test_event_text(void)
 }
 
 
+static void
+test_format(void)
+{
+    const char  *browser[2] = { "image/webp", "Text/HTML,application/xml" };
+    const char  *curl[1] = { "*/*" };
+    size_t       blen[2] = { 10, 25 }, clen[1] = { 3 };
+
+    CHECK(cluster_page_format(NULL, 0, NULL, NULL, 0) == CLUSTER_FORMAT_JSON);
+    CHECK(cluster_page_format(NULL, 0, browser, blen, 2)
+          == CLUSTER_FORMAT_HTML);
+    CHECK(cluster_page_format(NULL, 0, curl, clen, 1) == CLUSTER_FORMAT_JSON);
+    CHECK(cluster_page_format("prometheus", 10, browser, blen, 2)
+          == CLUSTER_FORMAT_PROMETHEUS);
+    CHECK(cluster_page_format("html", 4, NULL, NULL, 0)
+          == CLUSTER_FORMAT_HTML);
+    CHECK(cluster_page_format("xml", 3, browser, blen, 2)
+          == CLUSTER_FORMAT_JSON);
+    CHECK(cluster_page_format("", 0, browser, blen, 2) == CLUSTER_FORMAT_JSON);
+}
+
+
 void
 test_conf(void)
 {
+    test_format();
     test_time();
     test_directives();
     test_file();
