@@ -31,6 +31,17 @@
 #define NGX_HTTP_CLUSTER_CHECK_BUFFER    (NGX_HTTP_CLUSTER_CHECK_BODY + 8192)
 
 
+/*
+ * "server ... resolve" (nginx 1.27.3): the upstream's zone adds and removes
+ * peers at run time, counting each change in *peers->config
+ */
+#if (NGX_HTTP_UPSTREAM_ZONE && nginx_version >= 1027003)
+#define NGX_HTTP_CLUSTER_RESOLVE  1
+#else
+#define NGX_HTTP_CLUSTER_RESOLVE  0
+#endif
+
+
 /* a node record in the shared zone, found by its identity */
 typedef struct {
     ngx_rbtree_node_t                 rbnode;     /* key: crc32 of identity */
@@ -59,15 +70,24 @@ typedef struct {
 } ngx_http_cluster_shctx_t;
 
 
-/* one distinct address of the upstream, as configured */
+/*
+ * A node of the upstream, as configured: one distinct address of its
+ * "server" lines, or one "server ... resolve" line, whose peers the zone
+ * adds and removes as its name resolves (every address of the name, or
+ * every target of its "service=")
+ */
 typedef struct {
-    ngx_str_t                        *id;         /* the peer's address */
+    ngx_str_t                        *id;         /* the peer's address; the
+                                                     resolved server's name */
     ngx_str_t                        *name;       /* as the status says */
     ngx_str_t                        *host;       /* the "server" line */
     ngx_uint_t                        weight;
     unsigned                          backup:1;
-    struct sockaddr                  *sockaddr;
+    unsigned                          resolved:1; /* "resolve" */
+    struct sockaddr                  *sockaddr;   /* NULL when resolved */
     socklen_t                         socklen;
+    ngx_str_t                        *resolve;    /* the name resolved, and */
+    ngx_str_t                        *service;    /* its service, if any */
 } ngx_http_cluster_member_t;
 
 
@@ -84,6 +104,7 @@ typedef struct {
 typedef struct {
     ngx_event_get_peer_pt             get;
     ngx_event_free_peer_pt            free;
+    ngx_event_notify_peer_pt          notify;
 #if (NGX_HTTP_SSL)
     ngx_event_set_peer_session_pt     set_session;
     ngx_event_save_peer_session_pt    save_session;
@@ -133,12 +154,12 @@ typedef struct {
     ngx_http_upstream_init_peer_pt    original_init_peer;
     ngx_http_cluster_method_t         method;     /* as its first request
                                                      in this worker set it */
-    ngx_uint_t                        words;      /* of a set's "tried" */
     ngx_http_cluster_peer_data_t     *spare;      /* this worker's request
                                                      data to reuse; a list
                                                      by their "data" */
     void                             *keepalive;  /* its configuration of
                                                      this upstream */
+    void                             *sticky;     /* sticky's, the same */
     ngx_uint_t                        unsteered;  /* said so, once */
 
     cluster_conf_t                    conf;       /* what the directives
@@ -192,6 +213,13 @@ typedef struct {
     ngx_uint_t                        nmembers;
     ngx_uint_t                       *peer_member[2]; /* primary, backup */
     cluster_node_t                  **peer_node[2];
+    ngx_uint_t                        npeers[2];  /* they map, as configured */
+#if (NGX_HTTP_CLUSTER_RESOLVE)
+    ngx_uint_t                        mapped[2];  /* the zone's count of
+                                                     changes they map */
+    ngx_uint_t                        room[2];    /* a worker's own arrays;
+                                                     0: the configuration's */
+#endif
 
     ngx_http_cluster_main_conf_t     *main;
     ngx_slab_pool_t                  *shpool;
@@ -221,6 +249,7 @@ typedef struct {
 /* the cluster's marks in a request's tries, made when it first steers */
 typedef struct {
     ngx_http_upstream_rr_peers_t     *set;        /* the set marked */
+    ngx_uint_t                        words;      /* of a set's "tried" */
     uintptr_t                         marked[1];  /* the cluster's marks,
                                                      then the primaries'
                                                      tries while on the
@@ -304,6 +333,10 @@ ngx_int_t ngx_http_cluster_database_views(ngx_http_cluster_db_t *db,
 ngx_int_t ngx_http_cluster_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
 void ngx_http_cluster_peer_spares_free(ngx_http_cluster_srv_conf_t *cscf);
+#if (NGX_HTTP_CLUSTER_RESOLVE)
+ngx_uint_t ngx_http_cluster_member_of(ngx_http_cluster_srv_conf_t *cscf,
+    ngx_http_upstream_rr_peer_t *peer);
+#endif
 char *ngx_http_cluster_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_cluster_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_cluster_cookie_init(ngx_conf_t *cf);

@@ -30,6 +30,16 @@ static ngx_int_t ngx_http_cluster_add_members(ngx_conf_t *cf,
     ngx_uint_t k);
 static ngx_int_t ngx_http_cluster_name_members(ngx_conf_t *cf,
     ngx_http_cluster_srv_conf_t *cscf);
+#if (NGX_HTTP_CLUSTER_RESOLVE)
+static ngx_uint_t ngx_http_cluster_count_resolved(
+    ngx_http_upstream_rr_peers_t *peers);
+static void ngx_http_cluster_add_resolved(ngx_http_cluster_srv_conf_t *cscf,
+    ngx_http_upstream_rr_peers_t *peers, ngx_uint_t k);
+#endif
+static ngx_int_t ngx_http_cluster_map(ngx_http_cluster_srv_conf_t *cscf,
+    ngx_uint_t k, ngx_http_upstream_rr_peers_t *peers, ngx_log_t *log);
+static ngx_uint_t ngx_http_cluster_same_peers(
+    ngx_http_cluster_peer_data_t *cp, ngx_http_upstream_rr_peers_t *peers);
 static ngx_int_t ngx_http_cluster_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_http_upstream_rr_peer_data_t *ngx_http_cluster_find_rrp(
@@ -55,6 +65,8 @@ static void ngx_http_cluster_chosen(ngx_http_cluster_peer_data_t *cp,
     ngx_peer_connection_t *pc);
 static void ngx_http_cluster_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_uint_t state);
+static void ngx_http_cluster_notify_peer(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t type);
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_cluster_set_session(ngx_peer_connection_t *pc,
     void *data);
@@ -133,7 +145,13 @@ ngx_http_cluster_wrap(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us,
 
     n = peers->number + (peers->next ? peers->next->number : 0);
 
-    cscf->members = ngx_palloc(cf->pool, n * sizeof(ngx_http_cluster_member_t));
+#if (NGX_HTTP_CLUSTER_RESOLVE)
+    n += ngx_http_cluster_count_resolved(peers)
+         + ngx_http_cluster_count_resolved(peers->next);
+#endif
+
+    cscf->members = ngx_pcalloc(cf->pool,
+                                n * sizeof(ngx_http_cluster_member_t));
     if (cscf->members == NULL) {
         return NGX_ERROR;
     }
@@ -155,20 +173,21 @@ ngx_http_cluster_wrap(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us,
         return NGX_ERROR;
     }
 
-    /* as many words as round robin's own "tried" has, for the marks */
+#if (NGX_HTTP_CLUSTER_RESOLVE)
+    ngx_http_cluster_add_resolved(cscf, peers, 0);
+    ngx_http_cluster_add_resolved(cscf, peers->next, 1);
 
-    n = peers->number;
-
-    if (peers->next && peers->next->number > n) {
-        n = peers->next->number;
-    }
-
-    cscf->words = (n + (8 * sizeof(uintptr_t) - 1)) / (8 * sizeof(uintptr_t));
+    /* the zone's peers are mapped again by each worker as they change */
+    cscf->mapped[0] = NGX_CONF_UNSET_UINT;
+    cscf->mapped[1] = NGX_CONF_UNSET_UINT;
+#endif
 
     for (i = 0; cscf->check == 1 && cscf->messenger && i < cscf->nmembers;
          i++)
     {
-        if (cscf->members[i].sockaddr->sa_family == AF_UNIX) {
+        if (cscf->members[i].sockaddr
+            && cscf->members[i].sockaddr->sa_family == AF_UNIX)
+        {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"cluster_check messenger=\" cannot check the "
                           "unix socket server \"%V\" of upstream \"%V\" "
@@ -312,6 +331,176 @@ ngx_http_cluster_add_members(ngx_conf_t *cf,
         cscf->peer_member[k][i] = j;
     }
 
+    cscf->npeers[k] = i;
+
+    return NGX_OK;
+}
+
+
+#if (NGX_HTTP_CLUSTER_RESOLVE)
+
+static ngx_uint_t
+ngx_http_cluster_count_resolved(ngx_http_upstream_rr_peers_t *peers)
+{
+    ngx_uint_t                    n;
+    ngx_http_upstream_rr_peer_t  *peer;
+
+    n = 0;
+
+    for (peer = peers ? peers->resolve : NULL; peer; peer = peer->next) {
+        n++;
+    }
+
+    return n;
+}
+
+
+/*
+ * A "server ... resolve" line is one node, named by the line's name: the
+ * addresses its name resolves to come and go (and the targets of its
+ * "service="), the node stays, with its facts and an operator's state.
+ */
+static void
+ngx_http_cluster_add_resolved(ngx_http_cluster_srv_conf_t *cscf,
+    ngx_http_upstream_rr_peers_t *peers, ngx_uint_t k)
+{
+    ngx_http_cluster_member_t    *m;
+    ngx_http_upstream_rr_peer_t  *peer;
+
+    for (peer = peers ? peers->resolve : NULL; peer; peer = peer->next) {
+        m = &cscf->members[cscf->nmembers++];
+
+        m->id = &peer->server;
+        m->host = &peer->server;
+        m->name = m->id;
+        m->weight = peer->weight;
+        m->backup = k;
+        m->resolved = 1;
+        m->resolve = &peer->host->name;
+        m->service = &peer->host->service;
+    }
+}
+
+
+/* a peer's node: a resolved one by its server's name, another by address */
+ngx_uint_t
+ngx_http_cluster_member_of(ngx_http_cluster_srv_conf_t *cscf,
+    ngx_http_upstream_rr_peer_t *peer)
+{
+    ngx_str_t                  *id, *service;
+    ngx_uint_t                  i;
+    ngx_http_cluster_member_t  *m;
+
+    for (i = 0; i < cscf->nmembers; i++) {
+        m = &cscf->members[i];
+
+        if (m->resolved != (peer->host != NULL)) {
+            continue;
+        }
+
+        if (!m->resolved) {
+            id = &peer->name;
+
+            if (id->len == m->id->len
+                && ngx_memcmp(id->data, m->id->data, id->len) == 0)
+            {
+                return i;
+            }
+
+            continue;
+        }
+
+        id = &peer->host->name;
+        service = &peer->host->service;
+
+        if (id->len == m->resolve->len
+            && ngx_memcmp(id->data, m->resolve->data, id->len) == 0
+            && service->len == m->service->len
+            && ngx_memcmp(service->data, m->service->data, service->len)
+               == 0)
+        {
+            return i;
+        }
+    }
+
+    return NGX_HTTP_CLUSTER_NO_MEMBER;
+}
+
+#endif
+
+
+/* whether the peers are as they were when the request began; locked */
+static ngx_uint_t
+ngx_http_cluster_same_peers(ngx_http_cluster_peer_data_t *cp,
+    ngx_http_upstream_rr_peers_t *peers)
+{
+#if (NGX_HTTP_CLUSTER_RESOLVE)
+    return peers->config == NULL || *peers->config == cp->peers->config;
+#else
+    return 1;
+#endif
+}
+
+
+/*
+ * Which node each peer of a set is, by position: made at configuration;
+ * with "resolve", the zone adds and removes peers at run time, and a
+ * worker maps the set again, by identity, when the zone's count of changes
+ * moved.  The peers are locked.
+ */
+static ngx_int_t
+ngx_http_cluster_map(ngx_http_cluster_srv_conf_t *cscf, ngx_uint_t k,
+    ngx_http_upstream_rr_peers_t *peers, ngx_log_t *log)
+{
+#if (NGX_HTTP_CLUSTER_RESOLVE)
+    ngx_uint_t                    i, j, room, *member;
+    cluster_node_t              **node;
+    ngx_http_upstream_rr_peer_t  *peer;
+
+    if (peers->config == NULL || cscf->mapped[k] == *peers->config) {
+        return NGX_OK;
+    }
+
+    if (peers->number > cscf->room[k]) {
+        room = ngx_max(peers->number, 8) * 2;
+
+        member = ngx_alloc(room * sizeof(ngx_uint_t), log);
+        node = ngx_alloc(room * sizeof(cluster_node_t *), log);
+
+        if (member == NULL || node == NULL) {
+            ngx_free(member);
+            ngx_free(node);
+            return NGX_ERROR;
+        }
+
+        if (cscf->room[k]) {
+            ngx_free(cscf->peer_member[k]);
+            ngx_free(cscf->peer_node[k]);
+        }
+
+        cscf->peer_member[k] = member;
+        cscf->peer_node[k] = node;
+        cscf->room[k] = room;
+    }
+
+    for (peer = peers->peer, i = 0;
+         peer && i < cscf->room[k];
+         peer = peer->next, i++)
+    {
+        j = ngx_http_cluster_member_of(cscf, peer);
+
+        cscf->peer_member[k][i] = j;
+        cscf->peer_node[k][i] = (j == NGX_HTTP_CLUSTER_NO_MEMBER)
+                                ? NULL : cscf->cluster.nodes[j];
+    }
+
+    cscf->mapped[k] = *peers->config;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "cluster peers mapped: %ui, change %ui",
+                   i, cscf->mapped[k]);
+#endif
+
     return NGX_OK;
 }
 
@@ -386,9 +575,15 @@ ngx_http_cluster_init_peer(ngx_http_request_t *r,
                       "rotation", &us->host);
     }
 
+    /* every function of the method's gets the method's data */
+
     u->peer.data = cp;
     u->peer.get = ngx_http_cluster_get_peer;
     u->peer.free = ngx_http_cluster_free_peer;
+
+    if (u->peer.notify) {
+        u->peer.notify = ngx_http_cluster_notify_peer;
+    }
 
 #if (NGX_HTTP_SSL)
     if (u->peer.set_session) {
@@ -410,11 +605,13 @@ ngx_http_cluster_init_peer(ngx_http_request_t *r,
 
 /*
  * Round robin's per-request data, which every stock method keeps first in
- * its own: the method's data itself, or, when keepalive wraps the method
- * (inside the cluster), the data keepalive keeps third in its own, after its
+ * its own: the method's data itself, or the data inside the layers that
+ * wrap the method (inside the cluster), however many and in whatever
+ * order: keepalive keeps the data it wraps third in its own, after its
  * configuration and the request's upstream, as every nginx since keepalive
- * came has it; keepalive's is known by its first word, this upstream's
- * keepalive configuration.  Only data whose peers are this upstream's is
+ * came has it; sticky (1.29.6) keeps it first, before the request and its
+ * configuration.  Each layer is known by its configuration of this
+ * upstream in its own data.  Only data whose peers are this upstream's is
  * taken: NULL when none is.
  */
 static ngx_http_upstream_rr_peer_data_t *
@@ -422,22 +619,38 @@ ngx_http_cluster_find_rrp(ngx_http_cluster_peer_data_t *cp,
     ngx_http_upstream_srv_conf_t *us)
 {
     void                              **words;
+    ngx_uint_t                          layers;
+    ngx_http_cluster_srv_conf_t        *cscf;
     ngx_http_upstream_rr_peers_t       *peers;
     ngx_http_upstream_rr_peer_data_t   *rrp;
 
+    cscf = cp->conf;
     peers = us->peer.data;
-    rrp = cp->data;
-
-    if (rrp == &cp->rrp) {
-        /* round robin's or least_conn's, where the cluster put it */
-        return rrp;
-    }
-
     words = cp->data;
 
-    if (cp->conf->keepalive && words[0] == cp->conf->keepalive) {
-        rrp = words[2];
+    for (layers = 0; layers < 4 && words; layers++) {
+
+        if ((void *) words == &cp->rrp) {
+            /* round robin's or least_conn's, where the cluster put it */
+            return &cp->rrp;
+        }
+
+        if (cscf->keepalive && words[0] == cscf->keepalive
+            && words[1] == cp->request->upstream)
+        {
+            words = words[2];
+
+        } else if (cscf->sticky && words[2] == cscf->sticky
+                   && words[1] == cp->request)
+        {
+            words = words[0];
+
+        } else {
+            break;
+        }
     }
+
+    rrp = (ngx_http_upstream_rr_peer_data_t *) words;
 
     if (rrp && (rrp->peers == peers
                 || (peers->next && rrp->peers == peers->next)))
@@ -537,6 +750,7 @@ ngx_http_cluster_method_save(ngx_http_cluster_method_t *m,
 {
     m->get = u->peer.get;
     m->free = u->peer.free;
+    m->notify = u->peer.notify;
 #if (NGX_HTTP_SSL)
     m->set_session = u->peer.set_session;
     m->save_session = u->peer.save_session;
@@ -549,6 +763,7 @@ ngx_http_cluster_method_same(ngx_http_cluster_method_t *m,
     ngx_http_upstream_t *u)
 {
     return m->get == u->peer.get && m->free == u->peer.free
+           && m->notify == u->peer.notify
 #if (NGX_HTTP_SSL)
            && m->set_session == u->peer.set_session
            && m->save_session == u->peer.save_session
@@ -557,22 +772,56 @@ ngx_http_cluster_method_same(ngx_http_cluster_method_t *m,
 }
 
 
-/* the request's marks, made the first time the cluster steers it */
+/*
+ * The request's marks, made the first time the cluster steers it, as many
+ * words as round robin's own "tried" has: sized, as round robin sized
+ * them, by the larger set of the configuration the request began with;
+ * NGX_DECLINED once the zone changed the peers since (round robin then
+ * answers busy by itself).
+ */
 static ngx_int_t
 ngx_http_cluster_marks(ngx_http_cluster_peer_data_t *cp)
 {
+    ngx_uint_t                     n, same;
+    ngx_http_upstream_rr_peers_t  *primary;
+
     if (cp->marks) {
         return NGX_OK;
     }
 
+    primary = cp->conf->upstream->peer.data;
+
+    ngx_http_upstream_rr_peers_rlock(primary);
+
+#if (NGX_HTTP_CLUSTER_RESOLVE)
+    same = (primary->config == NULL || *primary->config == cp->peers->config);
+#else
+    same = 1;
+#endif
+
+    n = primary->number;
+
+    if (primary->next && primary->next->number > n) {
+        n = primary->next->number;
+    }
+
+    ngx_http_upstream_rr_peers_unlock(primary);
+
+    if (!same) {
+        return NGX_DECLINED;
+    }
+
+    n = (n + (8 * sizeof(uintptr_t) - 1)) / (8 * sizeof(uintptr_t));
+
     cp->marks = ngx_pcalloc(cp->request->pool,
                             offsetof(ngx_http_cluster_marks_t, marked)
-                            + 2 * cp->conf->words * sizeof(uintptr_t));
+                            + 2 * n * sizeof(uintptr_t));
     if (cp->marks == NULL) {
         return NGX_ERROR;
     }
 
     cp->marks->set = cp->peers->peers;
+    cp->marks->words = n;
 
     return NGX_OK;
 }
@@ -611,7 +860,8 @@ ngx_http_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
         cp->index = NGX_HTTP_CLUSTER_NO_MEMBER;
 
         if (steer && ngx_http_cluster_marks(cp) != NGX_OK) {
-            /* no memory for the marks: the method alone, this once */
+            /* no memory for the marks, or the peers changed: the method
+             * alone, this once */
             steer = 0;
         }
 
@@ -783,8 +1033,20 @@ ngx_http_cluster_exclude(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
 
     ngx_http_upstream_rr_peers_rlock(peers);
 
-    for (peer = peers->peer, i = 0; peer; peer = peer->next, i++) {
+    if (!ngx_http_cluster_same_peers(cp, peers)
+        || ngx_http_cluster_map(cscf, k, peers, cp->request->connection->log)
+           != NGX_OK)
+    {
+        /* changed by the zone since the request began: round robin
+         * answers busy; or no memory to map them: not steered */
+        ngx_http_upstream_rr_peers_unlock(peers);
+        return 1;
+    }
 
+    for (peer = peers->peer, i = 0;
+         peer && i < cp->marks->words * 8 * sizeof(uintptr_t);
+         peer = peer->next, i++)
+    {
         n = i / (8 * sizeof(uintptr_t));
         m = (uintptr_t) 1 << i % (8 * sizeof(uintptr_t));
 
@@ -841,7 +1103,7 @@ ngx_http_cluster_exclude(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k,
                           cluster_state_name(node->state));
 
             /* the trial alone is left to the method */
-            for (n = 0; n < cscf->words; n++) {
+            for (n = 0; n < cp->marks->words; n++) {
                 cp->marks->marked[n] |= ~rrp->tried[n];
                 rrp->tried[n] = ~(uintptr_t) 0;
             }
@@ -884,7 +1146,7 @@ ngx_http_cluster_switch(ngx_http_cluster_peer_data_t *cp, ngx_uint_t k)
     ngx_http_upstream_rr_peers_t  *primary;
 
     primary = cp->conf->upstream->peer.data;
-    words = cp->conf->words;
+    words = cp->marks->words;
     marked = cp->marks->marked;
     saved = marked + words;
 
@@ -918,7 +1180,7 @@ ngx_http_cluster_unmark(ngx_http_cluster_peer_data_t *cp)
 
     same = (cp->peers->peers == cp->marks->set);
 
-    for (i = 0; i < cp->conf->words; i++) {
+    for (i = 0; i < cp->marks->words; i++) {
         if (same) {
             cp->peers->tried[i] &= ~cp->marks->marked[i];
         }
@@ -935,7 +1197,7 @@ static void
 ngx_http_cluster_chosen(ngx_http_cluster_peer_data_t *cp,
     ngx_peer_connection_t *pc)
 {
-    ngx_uint_t                     i, k;
+    ngx_uint_t                     i, j, k;
     ngx_http_cluster_srv_conf_t   *cscf;
     ngx_http_upstream_rr_peer_t   *peer;
     ngx_http_upstream_rr_peers_t  *peers, *primary;
@@ -946,13 +1208,33 @@ ngx_http_cluster_chosen(ngx_http_cluster_peer_data_t *cp,
     if (cp->peers) {
         peers = cp->peers->peers;
         k = (peers == primary) ? 0 : 1;
+        j = NGX_HTTP_CLUSTER_NO_MEMBER;
 
-        for (peer = peers->peer, i = 0; peer; peer = peer->next, i++) {
-            if (peer == cp->peers->current) {
-                cp->index = (uint32_t) cscf->peer_member[k][i];
-                cp->node = cscf->peer_node[k][i];
-                goto found;
+        ngx_http_upstream_rr_peers_rlock(peers);
+
+        if (ngx_http_cluster_same_peers(cp, peers)
+            && ngx_http_cluster_map(cscf, k, peers, pc->log) == NGX_OK)
+        {
+            for (peer = peers->peer, i = 0; peer; peer = peer->next, i++) {
+                if (peer == cp->peers->current) {
+                    j = cscf->peer_member[k][i];
+                    break;
+                }
             }
+        }
+#if (NGX_HTTP_CLUSTER_RESOLVE)
+        else if (cp->peers->current) {
+            /* the zone changed the peers since: the one chosen stays */
+            j = ngx_http_cluster_member_of(cscf, cp->peers->current);
+        }
+#endif
+
+        ngx_http_upstream_rr_peers_unlock(peers);
+
+        if (j != NGX_HTTP_CLUSTER_NO_MEMBER) {
+            cp->index = (uint32_t) j;
+            cp->node = cscf->cluster.nodes[j];
+            goto found;
         }
 
         /* not of the set the data names: known by its address below */
@@ -1026,6 +1308,21 @@ ngx_http_cluster_free_peer(ngx_peer_connection_t *pc, void *data,
     }
 
     cp->method->free(pc, cp->data, state);
+}
+
+
+/*
+ * sticky's learning after the header and least_time's timing (and
+ * keepalive forwarding theirs) want to hear of the answer's header, with
+ * their own data
+ */
+static void
+ngx_http_cluster_notify_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t type)
+{
+    ngx_http_cluster_peer_data_t  *cp = data;
+
+    cp->method->notify(pc, cp->data, type);
 }
 
 

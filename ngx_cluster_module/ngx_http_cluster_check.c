@@ -31,7 +31,9 @@ struct ngx_http_cluster_probe_s {
     ngx_msec_t                        started;
 
     ngx_str_t                         request[2]; /* the URI, /health */
-    struct sockaddr                  *messenger;
+    ngx_sockaddr_t                    address;    /* the node's, as checked */
+    socklen_t                         socklen;
+    ngx_sockaddr_t                    messenger;  /* and its messenger's */
 
     /* "cluster_cookie probe=": another node's session, and its request */
     ngx_str_t                         replay;
@@ -58,6 +60,12 @@ struct ngx_http_cluster_probe_s {
 static ngx_int_t ngx_http_cluster_probe_init(ngx_cycle_t *cycle,
     ngx_http_cluster_srv_conf_t *cscf, ngx_uint_t i);
 static void ngx_http_cluster_tick(ngx_event_t *ev);
+static void ngx_http_cluster_probe_address(ngx_http_cluster_probe_t *probe,
+    struct sockaddr *sockaddr, socklen_t socklen);
+#if (NGX_HTTP_CLUSTER_RESOLVE)
+static ngx_int_t ngx_http_cluster_resolved_address(
+    ngx_http_cluster_probe_t *probe);
+#endif
 static void ngx_http_cluster_probe_start(ngx_http_cluster_probe_t *probe);
 static void ngx_http_cluster_probe_connect(ngx_http_cluster_probe_t *probe,
     struct sockaddr *sockaddr);
@@ -210,14 +218,9 @@ ngx_http_cluster_probe_init(ngx_cycle_t *cycle,
         probe->replay.len = 0;
     }
 
-    if (cscf->messenger) {
-        probe->messenger = ngx_palloc(cycle->pool, m->socklen);
-        if (probe->messenger == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(probe->messenger, m->sockaddr, m->socklen);
-        ngx_inet_set_port(probe->messenger, (in_port_t) cscf->messenger);
+    if (m->sockaddr) {
+        /* a resolved node's address is looked up at each check */
+        ngx_http_cluster_probe_address(probe, m->sockaddr, m->socklen);
     }
 
     probe->timeout.handler = ngx_http_cluster_probe_timeout;
@@ -317,9 +320,83 @@ ngx_http_cluster_probe_start(ngx_http_cluster_probe_t *probe)
      */
     ngx_add_timer(&probe->timeout, cscf->check_timeout);
 
-    ngx_http_cluster_probe_connect(probe,
-                                   cscf->members[probe->index].sockaddr);
+#if (NGX_HTTP_CLUSTER_RESOLVE)
+    if (cscf->members[probe->index].resolved
+        && ngx_http_cluster_resolved_address(probe) != NGX_OK)
+    {
+        probe->socklen = 0;
+        ngx_http_cluster_probe_fail(probe, "its name has no address yet");
+        return;
+    }
+#endif
+
+    ngx_http_cluster_probe_connect(probe, &probe->address.sockaddr);
 }
+
+
+/* where the node is checked, and its messenger's port */
+static void
+ngx_http_cluster_probe_address(ngx_http_cluster_probe_t *probe,
+    struct sockaddr *sockaddr, socklen_t socklen)
+{
+    ngx_memcpy(&probe->address, sockaddr, socklen);
+    probe->socklen = socklen;
+
+    if (probe->conf->messenger) {
+        ngx_memcpy(&probe->messenger, sockaddr, socklen);
+        ngx_inet_set_port(&probe->messenger.sockaddr,
+                          (in_port_t) probe->conf->messenger);
+    }
+}
+
+
+#if (NGX_HTTP_CLUSTER_RESOLVE)
+
+/*
+ * A resolved node is checked at the first address its name has now, in
+ * the zone's peers, read under their lock
+ */
+static ngx_int_t
+ngx_http_cluster_resolved_address(ngx_http_cluster_probe_t *probe)
+{
+    ngx_int_t                      rc;
+    ngx_http_cluster_srv_conf_t   *cscf;
+    ngx_http_upstream_rr_peer_t   *peer;
+    ngx_http_upstream_rr_peers_t  *peers;
+
+    cscf = probe->conf;
+    peers = cscf->upstream->peer.data;
+
+    if (cscf->members[probe->index].backup) {
+        peers = peers->next;
+    }
+
+    rc = NGX_DECLINED;
+
+    if (peers == NULL) {
+        return rc;
+    }
+
+    ngx_http_upstream_rr_peers_rlock(peers);
+
+    for (peer = peers->peer; peer; peer = peer->next) {
+        if (peer->host
+            && peer->socklen <= (socklen_t) sizeof(ngx_sockaddr_t)
+            && ngx_http_cluster_member_of(cscf, peer) == probe->index)
+        {
+            ngx_http_cluster_probe_address(probe, peer->sockaddr,
+                                           peer->socklen);
+            rc = NGX_OK;
+            break;
+        }
+    }
+
+    ngx_http_upstream_rr_peers_unlock(peers);
+
+    return rc;
+}
+
+#endif
 
 
 static void
@@ -342,7 +419,7 @@ ngx_http_cluster_probe_connect(ngx_http_cluster_probe_t *probe,
     ngx_memzero(&probe->pc, sizeof(ngx_peer_connection_t));
 
     probe->pc.sockaddr = sockaddr;
-    probe->pc.socklen = m->socklen;
+    probe->pc.socklen = probe->socklen;
     probe->pc.name = m->id;
     probe->pc.get = ngx_event_get_peer;
     probe->pc.log = cscf->check_log;
@@ -601,7 +678,7 @@ ngx_http_cluster_probe_read(ngx_event_t *rev)
             ngx_http_cluster_probe_close(probe);
             probe->fallback = 1;
             ngx_http_cluster_probe_connect(probe,
-                                         cscf->members[probe->index].sockaddr);
+                                         &probe->address.sockaddr);
             return;
         }
 
@@ -855,7 +932,8 @@ ngx_http_cluster_probe_answered(ngx_http_cluster_probe_t *probe)
 
     probe->result.duration_ms = ngx_current_msec - probe->started;
 
-    if (probe->messenger == NULL || ngx_exiting) {
+    if (probe->conf->messenger == 0 || probe->socklen == 0 || ngx_exiting) {
+        /* none asked for, or a resolved node without an address */
         probe->result.messenger = CLUSTER_MESSENGER_UNKNOWN;
         ngx_http_cluster_replay_start(probe);
         return;
@@ -868,7 +946,7 @@ ngx_http_cluster_probe_answered(ngx_http_cluster_probe_t *probe)
         ngx_add_timer(&probe->timeout, probe->conf->check_timeout);
     }
 
-    ngx_http_cluster_probe_connect(probe, probe->messenger);
+    ngx_http_cluster_probe_connect(probe, &probe->messenger.sockaddr);
 }
 
 
@@ -915,8 +993,7 @@ ngx_http_cluster_replay_start(ngx_http_cluster_probe_t *probe)
     /* a time of its own, as the messenger's port has */
     ngx_add_timer(&probe->timeout, cscf->check_timeout);
 
-    ngx_http_cluster_probe_connect(probe,
-                                   cscf->members[probe->index].sockaddr);
+    ngx_http_cluster_probe_connect(probe, &probe->address.sockaddr);
 }
 
 

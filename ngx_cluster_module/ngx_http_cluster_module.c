@@ -13,8 +13,8 @@
 
 static void *ngx_http_cluster_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_cluster_init_main_conf(ngx_conf_t *cf, void *conf);
-static void *ngx_http_cluster_keepalive_conf(ngx_conf_t *cf,
-    ngx_http_upstream_srv_conf_t *uscf);
+static void *ngx_http_cluster_module_conf(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *uscf, char *name);
 static void *ngx_http_cluster_create_srv_conf(ngx_conf_t *cf);
 static void *ngx_http_cluster_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_cluster_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -210,13 +210,16 @@ ngx_http_cluster_init_main_conf(ngx_conf_t *cf, void *conf)
 
         /*
          * The upstream module initialised every upstream before this, by
-         * its method and keepalive: the cluster wraps what they made.
-         * keepalive is known by its configuration of the upstream, to
-         * find the method's data inside its own.
+         * its method, sticky and keepalive: the cluster wraps what they
+         * made.  keepalive and sticky are known by their configurations
+         * of the upstream, to find the method's data inside theirs.
          */
 
         if (cscf->shm_zone) {
-            cscf->keepalive = ngx_http_cluster_keepalive_conf(cf, uscfp[i]);
+            cscf->keepalive = ngx_http_cluster_module_conf(cf, uscfp[i],
+                                         "ngx_http_upstream_keepalive_module");
+            cscf->sticky = ngx_http_cluster_module_conf(cf, uscfp[i],
+                                            "ngx_http_upstream_sticky_module");
 
             if (ngx_http_cluster_init_upstream(cf, uscfp[i]) != NGX_OK) {
                 return NGX_CONF_ERROR;
@@ -247,17 +250,19 @@ ngx_http_cluster_init_main_conf(ngx_conf_t *cf, void *conf)
 }
 
 
-/* keepalive's configuration of an upstream; NULL without the module */
+/*
+ * A module's configuration of an upstream, by the module's name; NULL
+ * without the module (sticky came in nginx 1.29.6)
+ */
 static void *
-ngx_http_cluster_keepalive_conf(ngx_conf_t *cf,
-    ngx_http_upstream_srv_conf_t *uscf)
+ngx_http_cluster_module_conf(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *uscf, char *name)
 {
     ngx_uint_t  i;
 
     for (i = 0; cf->cycle->modules[i]; i++) {
         if (cf->cycle->modules[i]->type == NGX_HTTP_MODULE
-            && ngx_strcmp(cf->cycle->modules[i]->name,
-                          "ngx_http_upstream_keepalive_module") == 0)
+            && ngx_strcmp(cf->cycle->modules[i]->name, name) == 0)
         {
             return uscf->srv_conf[cf->cycle->modules[i]->ctx_index];
         }

@@ -265,7 +265,6 @@ ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
     ngx_str_t                      identity, *host;
     ngx_uint_t                     i, k, n, untracked, created;
     cluster_node_t                *node;
-    ngx_http_upstream_rr_peers_t  *peers;
 
     host = &cscf->upstream->host;
 
@@ -369,10 +368,12 @@ ngx_http_cluster_zone_attach(ngx_shm_zone_t *shm_zone,
                       &shm_zone->shm.name, untracked, cscf->nmembers, host);
     }
 
-    peers = cscf->upstream->peer.data;
-
-    for (k = 0; k < 2 && peers; k++, peers = peers->next) {
-        for (n = 0; n < peers->number; n++) {
+    /*
+     * The peers as configured; the zone of a reloaded upstream may have
+     * more already, resolved by the old one, which the workers map
+     */
+    for (k = 0; k < 2; k++) {
+        for (n = 0; n < cscf->npeers[k]; n++) {
             cscf->peer_node[k][n] =
                 cscf->cluster.nodes[cscf->peer_member[k][n]];
         }
