@@ -96,12 +96,15 @@ like($control, qr/libpq5/, 'libpq');
 
 # the bridge's: the system's HAProxy branch, and the Lua it runs
 $control = `dpkg-deb -f $bdeb Depends`;
-my ($branch) = `dpkg-query -W -f='\${Version}' haproxy` =~ /^(?:\d+:)?(\d+\.\d+)/;
+my ($branch) = `dpkg-query -W -f='\${Version}' haproxy`
+    =~ /^(?:\d+:)?(\d+\.\d+)/;
 my ($major, $minor) = split /\./, $branch;
-my ($lua) = `/usr/sbin/haproxy -vv` =~ /^Built with Lua version : Lua (\d+\.\d+)/m;
+my ($lua) = `/usr/sbin/haproxy -vv`
+    =~ /^Built with Lua version : Lua (\d+\.\d+)/m;
 my ($liblua) = `dpkg-query -W -f='\${Depends}' haproxy`
     =~ /\b(liblua\Q$lua\E-\w+)/;
-like($control, qr/haproxy \(>= \Q$branch\E~\), haproxy \(<< $major\.@{[$minor + 1]}~\)/,
+my $next = $major . '.' . ($minor + 1);
+like($control, qr/haproxy \(>= \Q$branch\E~\), haproxy \(<< \Q$next\E~\)/,
      "Depends: the branch of the system's HAProxy ($branch)");
 like($control, qr/(?:^|, )\Q$liblua\E(?:,|$| )/,
      "and the Lua library it runs ($liblua: Lua $lua)");
@@ -234,7 +237,8 @@ print $fh "global\n",
     "    lua-load $lua_dir/cluster.lua\n\n",
     $t->read_file('haproxy.cfg') =~ s/^global\n(?:[ \t]+.*\n)*//r;
 close $fh;
-$out = `/usr/sbin/haproxy -c -f /etc/haproxy/haproxy.cfg -f $dir/system.cfg 2>&1`;
+my $system = '/etc/haproxy/haproxy.cfg';
+$out = `/usr/sbin/haproxy -c -f $system -f $dir/system.cfg 2>&1`;
 is($?, 0, 'haproxy -c with /etc/haproxy/haproxy.cfg and the bridge')
     or diag $out;
 

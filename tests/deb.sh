@@ -26,26 +26,27 @@ source=ngx-cluster-module
 module=libnginx-mod-http-cluster
 bridge=haproxy-cluster-bridge
 
-[ -n "$version" ] || { echo "deb: no version in src/cluster_version.h" >&2; exit 1; }
+die() { echo "deb: $*" >&2; exit 1; }
+
+[ -n "$version" ] || die "no version in src/cluster_version.h"
 
 # The bridge is built for the HAProxy it will run in: its Lua (a module
 # built for Lua 5.3 does not load in a HAProxy built with 5.4), and that
 # HAProxy's branch (x.y), whose Lua API the bridge was tested against.
-if ! [ -x /usr/sbin/haproxy ]; then
-    echo "deb: the bridge is built for the release's HAProxy: apt-get install haproxy" >&2
-    exit 1
-fi
+[ -x /usr/sbin/haproxy ] || die "the bridge is built for the release's" \
+    "HAProxy: apt-get install haproxy"
 lua=$(/usr/sbin/haproxy -vv 2>/dev/null \
       | sed -n 's/^Built with Lua version : Lua \([0-9]*\.[0-9]*\).*/\1/p')
-[ -n "$lua" ] || { echo "deb: /usr/sbin/haproxy is built without Lua: the bridge cannot load in it" >&2; exit 1; }
-haproxy_version=$(dpkg-query -W -f='${Version}' haproxy 2>/dev/null) || {
-    echo "deb: haproxy is not installed from a package" >&2; exit 1; }
-branch=$(echo "$haproxy_version" | sed -n 's/^\([0-9]*:\)\{0,1\}\([0-9]*\)\.\([0-9]*\).*/\2.\3/p')
+[ -n "$lua" ] || die "/usr/sbin/haproxy has no Lua: the bridge cannot run in it"
+haproxy_version=$(dpkg-query -W -f='${Version}' haproxy 2>/dev/null) \
+    || die "haproxy is not installed from a Debian package"
 epoch=$(echo "$haproxy_version" | sed -n 's/^\([0-9]*:\).*/\1/p')
+branch=$(echo "${haproxy_version#"$epoch"}" \
+         | sed -n 's/^\([0-9]*\.[0-9]*\).*/\1/p')
 next=${branch%.*}.$(( ${branch#*.} + 1 ))
 liblua=$(dpkg-query -W -f='${Depends}' haproxy | tr ',' '\n' \
          | sed -n "s/^ *\\(liblua${lua}-[0-9a-z]*\\).*/\\1/p" | head -1)
-[ -n "$liblua" ] || { echo "deb: haproxy does not depend on Lua $lua's library" >&2; exit 1; }
+[ -n "$liblua" ] || die "haproxy does not depend on Lua $lua's library"
 
 work=$(mktemp -d -t cluster-deb-XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -234,8 +235,7 @@ cd "$src"
 
 if ! dpkg-buildpackage -us -uc -b > "$work/build.log" 2>&1; then
     tail -40 "$work/build.log" >&2
-    echo "deb: dpkg-buildpackage failed" >&2
-    exit 1
+    die "dpkg-buildpackage failed"
 fi
 
 mkdir -p "$out"
