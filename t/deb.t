@@ -22,6 +22,7 @@ use strict;
 use warnings;
 
 use lib 't/lib';
+use Cwd ();
 use Test::More;
 use ClusterHAProxy;
 
@@ -86,13 +87,24 @@ my ($bdeb) = glob "$dir/${bridge}_*_*.deb";
 ok($bdeb && -s $bdeb, "${bridge}_VERSION_ARCH.deb")
     or BAIL_OUT('no package of the bridge');
 
+# the package of each library the build links, as this release names it
+# (libsodium23 on Debian 12 and 13, libsodium26 on unstable)
+my %lib;
+for my $name (qw(sodium jansson pq pcre2-8)) {
+    chomp(my $so = `cc -print-file-name=lib$name.so`);
+    my $real = Cwd::realpath($so) // $so;
+    ($lib{$name}) = `dpkg -S $real 2>/dev/null` =~ /^([\w.+-]+)[:,]/;
+    $lib{$name} //= "lib$name (not found)";
+}
+
 my $control = `dpkg-deb -f $deb Depends`;
 my ($abi) = `dpkg-query -W -f='\${Provides}' nginx-core nginx 2>/dev/null`
     =~ /(nginx-abi-[\w.~+-]+)/;
 like($control, qr/\Q$abi\E/, "Depends: the nginx ABI it was built for ($abi)");
-like($control, qr/libsodium23/, 'and the libraries it links: libsodium');
-like($control, qr/libjansson4/, 'jansson');
-like($control, qr/libpq5/, 'libpq');
+like($control, qr/\b\Q$lib{sodium}\E\b/,
+     "and the libraries it links: libsodium ($lib{sodium})");
+like($control, qr/\b\Q$lib{jansson}\E\b/, "jansson ($lib{jansson})");
+like($control, qr/\b\Q$lib{pq}\E\b/, "libpq ($lib{pq})");
 
 # the bridge's: the system's HAProxy branch, and the Lua it runs
 $control = `dpkg-deb -f $bdeb Depends`;
@@ -108,10 +120,11 @@ like($control, qr/haproxy \(>= \Q$branch\E~\), haproxy \(<< \Q$next\E~\)/,
      "Depends: the branch of the system's HAProxy ($branch)");
 like($control, qr/(?:^|, )\Q$liblua\E(?:,|$| )/,
      "and the Lua library it runs ($liblua: Lua $lua)");
-like($control, qr/libsodium23/, 'and the libraries it links: libsodium');
-like($control, qr/libjansson4/, 'jansson');
-like($control, qr/libpq5/, 'libpq');
-like($control, qr/libpcre2-8-0/, 'pcre2');
+like($control, qr/\b\Q$lib{sodium}\E\b/,
+     "and the libraries it links: libsodium ($lib{sodium})");
+like($control, qr/\b\Q$lib{jansson}\E\b/, "jansson ($lib{jansson})");
+like($control, qr/\b\Q$lib{pq}\E\b/, "libpq ($lib{pq})");
+like($control, qr/\b\Q$lib{'pcre2-8'}\E\b/, "pcre2 ($lib{'pcre2-8'})");
 
 $out = `DEBIAN_FRONTEND=noninteractive apt-get install -y -q $deb $bdeb 2>&1`;
 is($?, 0, 'apt-get install ./...deb ./...deb') or diag $out;
