@@ -17,9 +17,11 @@ MAKEFLAGS += --no-print-directory
 #   make bridge     the HAProxy bridge: build/*/haproxy/{cluster.lua,
 #                   cluster_bridge.so}
 #   make bench      throughput and latency against plain round robin
-#   make deb        libnginx-mod-http-cluster_VERSION_ARCH.deb, by Debian's
-#                   tools (dpkg-buildpackage, debhelper, dh_nginx), into
-#                   build/deb/
+#   make deb        the Debian packages, for the release it runs on, by
+#                   Debian's tools (dpkg-buildpackage, debhelper, dh_nginx),
+#                   into build/deb/: libnginx-mod-http-cluster (the module)
+#                   and haproxy-cluster-bridge (the bridge, for the Lua of
+#                   the system's HAProxy)
 #   make reliability  reloads, a node and a worker killed, a node hanging,
 #                   1,000 nodes: failed requests against plain round robin
 #   make install    the module, its load_module line and the HAProxy bridge
@@ -186,9 +188,10 @@ reliability: setup
 	CLUSTER_MODULE=$(CURDIR)/$(MODULE) CLUSTER_SIM=$(CURDIR)/$(SIM) \
 	NGINX_BIN=$(NGINX_BIN) bash tests/reliability.sh
 
-# as a Debian package places them, under PREFIX: the module and a file with
-# its load_module line (include it, or link it into modules-enabled/), and
-# the HAProxy bridge's two files (install-bridge: those alone)
+# as the Debian packages place them, under PREFIX: the module and a file
+# with its load_module line (include it, or link it into modules-enabled/),
+# and the HAProxy bridge's two files (install-bridge: those alone; make deb
+# installs the bridge's package with it, PREFIX=/usr)
 install: module install-bridge
 	install -d $(DESTDIR)$(PREFIX)/lib/nginx/modules \
 	    $(DESTDIR)$(PREFIX)/share/nginx/modules-available
