@@ -1,5 +1,6 @@
 -- ngx_cluster_module's HAProxy bridge: the same cluster, judged by the same
--- core, for HAProxy 2.6 (Lua 5.3).  Loaded with "lua-load"; the C module
+-- core, for HAProxy 2.6 to 3.4 (Lua 5.3 or 5.4).  Loaded with "lua-load";
+-- the C module
 -- cluster_bridge.so (the project's core) sits beside this file.  All the
 -- judgement is the core's; this file only moves what HAProxy sees into it
 -- and what it decides back into HAProxy's own server states.
@@ -15,6 +16,39 @@
 
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 package.cpath = here .. "?.so;" .. package.cpath
+
+-- An HAProxy too old, or a C module built for another Lua, is refused in
+-- one line that says what to do.  The module's own check (in require)
+-- would only say "version mismatch", and HAProxy would go on to say that
+-- each of the bridge's names is unknown: they are registered, empty, first.
+local function refuse(why)
+    core.register_service("cluster_status", "http", function() end)
+    core.register_action("cluster_response", { "http-res" }, function() end)
+    error("cluster: " .. why, 0)
+end
+
+local haproxy = core.get_info().Version or "?"
+local major, minor = haproxy:match("^(%d+)%.(%d+)")
+major, minor = tonumber(major) or 0, tonumber(minor) or 0
+if major < 2 or (major == 2 and minor < 6) then
+    refuse("HAProxy " .. haproxy .. " is older than 2.6, the oldest the "
+           .. "bridge runs in: upgrade HAProxy")
+end
+
+local so = package.searchpath("cluster_bridge", package.cpath)
+if not so then
+    refuse("no cluster_bridge.so beside " .. here .. "cluster.lua: build "
+           .. "it with \"make bridge\"")
+end
+
+local lua = _VERSION:match("%d+%.%d+")
+local built_for = package.loadlib(so, "cluster_bridge_lua")
+built_for = built_for and built_for() or "an unknown Lua"
+if built_for ~= _VERSION then
+    refuse(so .. " was built for " .. built_for .. ", and HAProxy "
+           .. haproxy .. " runs " .. _VERSION .. ": rebuild it with \"make "
+           .. "bridge LUA=" .. lua .. "\" (liblua" .. lua .. "-dev)")
+end
 
 local bridge = require("cluster_bridge")
 

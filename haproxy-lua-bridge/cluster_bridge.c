@@ -2691,6 +2691,23 @@ static const luaL_Reg  bridge_functions[] = {
 
 
 int luaopen_cluster_bridge(lua_State *L);
+int cluster_bridge_lua(lua_State *L);
+
+
+/*
+ * The Lua this module was built for ("Lua 5.3"), for cluster.lua to
+ * compare with the Lua that HAProxy runs before it requires the module:
+ * luaopen's own check only says "version mismatch".  Called through
+ * package.loadlib, it touches nothing but lua_pushstring, the same in 5.3
+ * and 5.4, so it runs in either.
+ */
+
+int
+cluster_bridge_lua(lua_State *L)
+{
+    lua_pushstring(L, LUA_VERSION);
+    return 1;
+}
 
 
 int
