@@ -219,17 +219,49 @@ core.register_task(function()
 end)
 
 
+-- A node's port tried by the bridge's own non-blocking connect, by the
+-- deadline: "connected", or why not; nil for a host that is not an
+-- address.  HAProxy's sockets take 3 s to say "refused" since 2.9 (they
+-- retry, waiting a second each time: cluster_bridge_probe.c), so a check
+-- asks this first, and the messenger check is this alone.
+local function probe(host, port, deadline)
+    local p, why = bridge.probe(host, port)
+    if not p then
+        return why
+    end
+
+    local wait = 1
+    while true do
+        local state = p:state()
+        if state ~= "pending" then
+            return state
+        end
+        if now_ms() >= deadline then
+            p:close()
+            return "timed out"
+        end
+        core.msleep(wait)
+        wait = math.min(wait * 2, 50)
+    end
+end
+
 -- one check: the answer's bytes on HAProxy's own socket, bounded in size
 -- and in time (a socket's timeout restarts with each byte a node drips: a
 -- task of its own closes it at the deadline)
 local function fetch(host, port, request, timeout, ssl)
-    local sock = core.tcp()
-    sock:settimeout(timeout / 1000)
-
     local deadline = now_ms() + timeout
+
+    local reached = probe(host, port, deadline)
+    if reached and reached ~= "connected" then
+        return nil, reached
+    end
+
+    local sock = core.tcp()
+    sock:settimeout(math.max(1, deadline - now_ms()) / 1000)
+
     local done = false
     core.register_task(function()
-        core.msleep(timeout)
+        core.msleep(math.max(1, deadline - now_ms()))
         if not done then
             sock:close()
         end
@@ -285,6 +317,11 @@ local function fetch(host, port, request, timeout, ssl)
 end
 
 local function messenger(host, port, timeout)
+    local reached = probe(host, port, now_ms() + timeout)
+    if reached then
+        return reached == "connected"
+    end
+
     local sock = core.tcp()
     sock:settimeout(timeout / 1000)
     local okc = sock:connect(host, port)

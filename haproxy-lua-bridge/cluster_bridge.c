@@ -2686,6 +2686,7 @@ static const luaL_Reg  bridge_functions[] = {
     { "admin", bridge_admin },
     { "save", bridge_save },
     { "settings", bridge_settings },
+    { "probe", bridge_probe },
     { NULL, NULL }
 };
 
@@ -2713,6 +2714,7 @@ cluster_bridge_lua(lua_State *L)
 int
 luaopen_cluster_bridge(lua_State *L)
 {
+    bridge_probe_register(L);
     luaL_newlib(L, bridge_functions);
 
     lua_pushstring(L, CLUSTER_VERSION);
