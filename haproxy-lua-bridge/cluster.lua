@@ -41,9 +41,16 @@ if not so then
            .. "it with \"make bridge\"")
 end
 
+-- the Lua the module was built for, as its bytes say (it may not even
+-- load in another)
 local lua = _VERSION:match("%d+%.%d+")
-local built_for = package.loadlib(so, "cluster_bridge_lua")
-built_for = built_for and built_for() or "an unknown Lua"
+local f = io.open(so, "rb")
+local built_for = f and f:read("a"):match("\ncluster_bridge%.so built for "
+                                         .. "(Lua %d+%.%d+)\n")
+                  or "an unknown Lua"
+if f then
+    f:close()
+end
 if built_for ~= _VERSION then
     refuse(so .. " was built for " .. built_for .. ", and HAProxy "
            .. haproxy .. " runs " .. _VERSION .. ": rebuild it with \"make "

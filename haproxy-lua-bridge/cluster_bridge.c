@@ -2692,23 +2692,17 @@ static const luaL_Reg  bridge_functions[] = {
 
 
 int luaopen_cluster_bridge(lua_State *L);
-int cluster_bridge_lua(lua_State *L);
 
 
 /*
- * The Lua this module was built for ("Lua 5.3"), for cluster.lua to
- * compare with the Lua that HAProxy runs before it requires the module:
- * luaopen's own check only says "version mismatch".  Called through
- * package.loadlib, it touches nothing but lua_pushstring, the same in 5.3
- * and 5.4, so it runs in either.
+ * The Lua this module was built for, in its bytes, for cluster.lua to
+ * read before it requires the module: a module built for another Lua may
+ * not even load (5.4's lua_newuserdatauv is not in 5.3), and luaopen's
+ * own check would only say "version mismatch".
  */
-
-int
-cluster_bridge_lua(lua_State *L)
-{
-    lua_pushstring(L, LUA_VERSION);
-    return 1;
-}
+__attribute__((used))
+const char  cluster_bridge_built_for[] =
+    "\ncluster_bridge.so built for " LUA_VERSION "\n";
 
 
 int
