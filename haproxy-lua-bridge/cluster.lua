@@ -122,7 +122,12 @@ local classes = { "hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx",
 local function haproxy_states(c)
     local states = {}
     for i, s in ipairs(c.servers) do
-        local st = s.srv:get_stats()
+        -- a server deleted at run time has no stats: the operator's
+        -- removal
+        local got, st = pcall(s.srv.get_stats, s.srv)
+        if not got or type(st) ~= "table" then
+            st = { status = "MAINT (deleted)" }
+        end
         local status = st.status or ""
         local eresp = tonumber(st.eresp) or 0
         local answers = tonumber(st.hrsp_other) or 0
@@ -141,7 +146,7 @@ local function haproxy_states(c)
 
         -- the operator's drain by HAProxy's own flag: the status text says
         -- DOWN, not DRAIN, once the bridge forced the server down
-        local draining = s.srv:is_draining()
+        local draining = got and s.srv:is_draining()
         draining = draining == true
                    or (type(draining) == "number" and draining ~= 0)
 
@@ -169,11 +174,10 @@ local function apply(c, verdicts)
             if (a == nil or a.rotation ~= v.rotation)
                and v.rotation == (pass == 1)
             then
-                if v.rotation then
-                    c.servers[i].srv:check_force_up()
-                else
-                    c.servers[i].srv:check_force_down()
-                end
+                -- pcall: a server deleted at run time refuses them
+                local srv = c.servers[i].srv
+                pcall(v.rotation and srv.check_force_up
+                      or srv.check_force_down, srv)
             end
         end
     end
@@ -192,7 +196,7 @@ local function apply(c, verdicts)
         if s.weight > 0
            and ((a == nil and w ~= s.weight) or (a ~= nil and a.weight ~= w))
         then
-            s.srv:set_weight(tostring(w))
+            pcall(s.srv.set_weight, s.srv, tostring(w))
         end
 
         c.applied[i] = { rotation = v.rotation, weight = w }
@@ -201,17 +205,61 @@ end
 
 local said_at = 0
 
+-- one pass over a cluster: HAProxy's states into the core, its verdicts
+-- back into HAProxy
+local function pass(name, c)
+    local ok, why = pcall(function()
+        local verdicts, lines = bridge.tick(name, haproxy_states(c))
+        log(lines)
+        apply(c, verdicts)
+    end)
+    if not ok then
+        core.Warning("cluster \"" .. name .. "\": " .. tostring(why))
+    end
+end
+
+-- HAProxy 2.8 and later tell a server's admin or state change as it
+-- happens: an operator's MAINT or DRAIN is the node's at once, not at the
+-- next pass (the passes, five a second, read the counters: all there is
+-- on 2.6).  The bridge's own verdicts come back as changes too, and their
+-- pass finds nothing more to do.
+if core.event_sub then
+    core.event_sub({ "SERVER_ADMIN", "SERVER_STATE" }, function(_, data)
+        local name = data and data.proxy_name
+        local c = name and clusters[name]
+        if c then
+            pass(name, c)
+        end
+    end)
+end
+
+-- Servers added or deleted at run time ("add server", "del server" on the
+-- CLI): the nodes are the backend's servers at the start, and a server
+-- added is not judged until a reload; the log says so, once.  A node whose
+-- server is deleted is an operator's removal (haproxy_states).  HAProxy
+-- 2.6's Lua is told of neither.
+if core.event_sub then
+    core.event_sub({ "SERVER_ADD", "SERVER_DEL" }, function(event, data)
+        local name = data and data.proxy_name
+        if not (name and clusters[name]) then
+            return
+        end
+        if event == "SERVER_ADD" then
+            core.Warning("cluster \"" .. name .. "\": server \""
+                         .. tostring(data.name) .. "\" added at run time: "
+                         .. "not a node of the cluster until a reload")
+        else
+            core.Warning("cluster \"" .. name .. "\": server \""
+                         .. tostring(data.name) .. "\" deleted at run time: "
+                         .. "its node is removed until a reload")
+        end
+    end)
+end
+
 core.register_task(function()
     while true do
         for name, c in pairs(clusters) do
-            local ok, why = pcall(function()
-                local verdicts, lines = bridge.tick(name, haproxy_states(c))
-                log(lines)
-                apply(c, verdicts)
-            end)
-            if not ok then
-                core.Warning("cluster \"" .. name .. "\": " .. tostring(why))
-            end
+            pass(name, c)
         end
 
         -- a state file that cannot be written is said once a minute
