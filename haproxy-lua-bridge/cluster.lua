@@ -1,9 +1,9 @@
 -- ngx_cluster_module's HAProxy bridge: the same cluster, judged by the same
 -- core, for HAProxy 2.6 to 3.4 (Lua 5.3 or 5.4).  Loaded with "lua-load";
--- the C module
--- cluster_bridge.so (the project's core) sits beside this file.  All the
--- judgement is the core's; this file only moves what HAProxy sees into it
--- and what it decides back into HAProxy's own server states.
+-- the C module cluster_bridge.so (the project's core) sits beside this
+-- file.  All the judgement is the core's; this file only moves what
+-- HAProxy sees into it and what it decides back into HAProxy's own server
+-- states.
 --
 --   global
 --       setenv CLUSTER_CONF /etc/haproxy/cluster.conf
