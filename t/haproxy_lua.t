@@ -4,6 +4,7 @@
 # another one is refused at the start in one line that says what to
 # rebuild (not Lua's "version mismatch", nor an unknown service after it);
 # make bridge says what it lacks: an HAProxy that tells its Lua, lua.h.
+# The README's global section starts HAProxy 3.2 and later with no warning.
 
 use strict;
 use warnings;
@@ -36,6 +37,9 @@ $t->write_haproxy($sections, "backend proget {\n}\n");
 my ($rc, $out) = $t->test_haproxy;
 is($rc, 0, "the bridge of make test loads in HAProxy's Lua $runs")
     or diag $out;
+unlike($out, qr/WARNING/,
+       'with no warning (3.2 and later: tune.lua.bool-sample-conversion, '
+       . 'set as the README says)');
 
 # make's own messages, into a folder of the test's
 my $make = "make -s bridge SANITIZE=0 BUILD=$dir/build";
