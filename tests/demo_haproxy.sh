@@ -124,6 +124,7 @@ frontend web
     default_backend proget
 
 backend proget
+    balance roundrobin
     http-request set-var(txn.cluster_cookie) req.fhdr(cookie)
     http-response lua.cluster_response
     server web1 127.0.0.11:$node_port
