@@ -15,7 +15,7 @@ MAKEFLAGS += --no-print-directory
 #   make demo-ha    two nginx sharing one PostgreSQL in front of three nodes
 #   make demo-haproxy  make demo's scenario behind HAProxy, with the bridge
 #   make bridge     the HAProxy bridge: build/*/haproxy/{cluster.lua,
-#                   cluster_bridge.so}
+#                   cluster_bridge.so}, for the Lua that HAPROXY_BIN runs
 #   make bench      throughput and latency against plain round robin
 #   make deb        the Debian packages, for the release it runs on, by
 #                   Debian's tools (dpkg-buildpackage, debhelper, dh_nginx),
@@ -32,12 +32,18 @@ MAKEFLAGS += --no-print-directory
 #
 # NGINX_SRC=/path/to/nginx-1.x.y builds against another nginx source tree;
 # NGINX_CONFIGURE="..." adds to its configure flags.
+#
+# HAPROXY_BIN=/path/to/haproxy: the HAProxy the bridge is built for, tested
+# and demonstrated with (/usr/sbin/haproxy); its Lua is read from its -vv
+# ("Built with Lua version : Lua 5.4.7"), or given: LUA=5.4, or LUA_CFLAGS
+# with the flags of lua.h's folder.
 
 NGINX_SRC ?= /usr/share/nginx/src
 PREFIX ?= /usr/local
 DESTDIR ?=
 NGINX_CONFIGURE ?=
 NGINX_BIN ?= /usr/sbin/nginx
+HAPROXY_BIN ?= /usr/sbin/haproxy
 SANITIZE ?= 0
 
 CC ?= cc
@@ -67,7 +73,7 @@ UNIT_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
 .PHONY: all module setup sim unit check test static prove demo demo-ha \
-	demo-haproxy \
+	demo-haproxy FORCE \
 	bench fuzz bridge deb install install-bridge reliability \
 	clean
 
@@ -97,20 +103,42 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
 
 sim: $(SIM)
 
-# the HAProxy bridge: the core as a Lua 5.3 module, beside cluster.lua
+# the HAProxy bridge: the core as a Lua module, for the Lua that HAProxy
+# runs (read once, and only when the bridge is built)
 bridge: $(BRIDGE)
+
+LUA_OF_HAPROXY = $(eval LUA_OF_HAPROXY := $(shell $(HAPROXY_BIN) -vv \
+	2>/dev/null | sed -n \
+	's/^Built with Lua version : Lua \([0-9]*\.[0-9]*\).*/\1/p'))$(LUA_OF_HAPROXY)
+LUA ?= $(LUA_OF_HAPROXY)
+LUA_CFLAGS ?= -I/usr/include/lua$(LUA)
 
 BRIDGE_SRCS := $(wildcard haproxy-lua-bridge/*.c haproxy-lua-bridge/*.h)
 
+# the flags of the last build: another Lua builds the bridge again
+$(BUILD)/haproxy/lua.flags: FORCE
+	@if [ -z '$(LUA)' ] && [ '$(origin LUA_CFLAGS)' = file ]; then \
+	    echo "make bridge: $(HAPROXY_BIN) says no Lua version" \
+	         "(HAProxy not installed, or built without Lua):" \
+	         "set HAPROXY_BIN, or LUA=5.3 or LUA=5.4" >&2; \
+	    exit 1; \
+	fi
+	@mkdir -p $(@D)
+	@echo '$(LUA_CFLAGS)' | cmp -s - $@ || echo '$(LUA_CFLAGS)' > $@
+
 $(BRIDGE): $(BRIDGE_SRCS) haproxy-lua-bridge/cluster.lua $(CORE_SRCS) \
-		$(CORE_HDRS)
-	@mkdir -p $(BUILD)/haproxy
+		$(CORE_HDRS) $(BUILD)/haproxy/lua.flags
+	@echo '#include <lua.h>' | $(CC) -E $(LUA_CFLAGS) -x c - >/dev/null \
+	    2>&1 || { echo "make bridge: no lua.h for Lua $(or $(LUA),?) with" \
+	        "LUA_CFLAGS=$(LUA_CFLAGS): install liblua$(LUA)-dev" >&2; exit 1; }
 	$(CC) $(CFLAGS_OWN) -Wno-format-truncation -D_DEFAULT_SOURCE -fPIC -shared \
-	    $(SAN_FLAGS) -Isrc -I/usr/include/lua5.3 -I/usr/include/postgresql \
+	    $(SAN_FLAGS) -Isrc $(LUA_CFLAGS) -I/usr/include/postgresql \
 	    -o $@.new $(filter %.c,$(BRIDGE_SRCS)) $(CORE_SRCS) \
 	    -lsodium -ljansson -lpcre2-8 -lpq -lpthread
 	mv -f $@.new $@
 	cp haproxy-lua-bridge/cluster.lua $(BUILD)/haproxy/cluster.lua
+
+FORCE:
 
 $(SIM): tests/sim/cluster_sim.c src/cluster_cookie.c src/cluster_cookie.h
 	@mkdir -p $(BUILD)
@@ -128,6 +156,7 @@ prove: $(MODULE) $(SIM) $(BRIDGE)
 	CLUSTER_MODULE=$(CURDIR)/$(MODULE) CLUSTER_SIM=$(CURDIR)/$(SIM) \
 	CLUSTER_BRIDGE=$(CURDIR)/$(BUILD)/haproxy/cluster.lua \
 	CLUSTER_SANITIZE=$(SANITIZE) NGINX_BIN=$(NGINX_BIN) \
+	HAPROXY_BIN=$(HAPROXY_BIN) \
 	CLUSTER_ARTIFACTS=$(CURDIR)/$(BUILD)/artifacts \
 	prove -I t/lib $(or $(T),t/)
 
@@ -158,7 +187,8 @@ demo-ha: setup
 demo-haproxy: setup
 	$(MAKE) bridge sim
 	CLUSTER_BRIDGE=$(CURDIR)/$(BUILD)/haproxy/cluster.lua \
-	CLUSTER_SIM=$(CURDIR)/$(SIM) bash tests/demo_haproxy.sh
+	CLUSTER_SIM=$(CURDIR)/$(SIM) HAPROXY_BIN=$(HAPROXY_BIN) \
+	CLUSTER_SANITIZE=$(SANITIZE) bash tests/demo_haproxy.sh
 
 bench: setup
 	$(MAKE) module sim bridge
@@ -176,7 +206,7 @@ bench: setup
 	NGINX_BIN=$(NGINX_BIN) bash tests/bench_db.sh
 	CLUSTER_BRIDGE=$(CURDIR)/$(BUILD)/haproxy/cluster.lua \
 	CLUSTER_SIM=$(CURDIR)/$(SIM) NGINX_BIN=$(NGINX_BIN) \
-	bash tests/bench_haproxy.sh
+	HAPROXY_BIN=$(HAPROXY_BIN) bash tests/bench_haproxy.sh
 
 deb: setup
 	bash tests/deb.sh

@@ -1,12 +1,13 @@
 -- ngx_cluster_module's HAProxy bridge: the same cluster, judged by the same
--- core, for HAProxy 2.6 (Lua 5.3).  Loaded with "lua-load"; the C module
--- cluster_bridge.so (the project's core) sits beside this file.  All the
--- judgement is the core's; this file only moves what HAProxy sees into it
--- and what it decides back into HAProxy's own server states.
+-- core, for HAProxy 2.6 to 3.4 (Lua 5.3 or 5.4).  Loaded with "lua-load";
+-- the C module cluster_bridge.so (the project's core) sits beside this
+-- file.  All the judgement is the core's; this file only moves what
+-- HAProxy sees into it and what it decides back into HAProxy's own server
+-- states.
 --
 --   global
 --       setenv CLUSTER_CONF /etc/haproxy/cluster.conf
---       lua-load /usr/local/lib/haproxy-cluster/cluster.lua
+--       lua-load /usr/lib/haproxy-cluster/cluster.lua (make install-bridge: PREFIX/lib/...)
 --   backend proget                       # with cluster_cookie only:
 --       http-request set-var(txn.cluster_cookie) req.fhdr(cookie)
 --       http-response lua.cluster_response
@@ -15,6 +16,46 @@
 
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 package.cpath = here .. "?.so;" .. package.cpath
+
+-- An HAProxy too old, or a C module built for another Lua, is refused in
+-- one line that says what to do.  The module's own check (in require)
+-- would only say "version mismatch", and HAProxy would go on to say that
+-- each of the bridge's names is unknown: they are registered, empty, first.
+local function refuse(why)
+    core.register_service("cluster_status", "http", function() end)
+    core.register_action("cluster_response", { "http-res" }, function() end)
+    error("cluster: " .. why, 0)
+end
+
+local haproxy = core.get_info().Version or "?"
+local major, minor = haproxy:match("^(%d+)%.(%d+)")
+major, minor = tonumber(major) or 0, tonumber(minor) or 0
+if major < 2 or (major == 2 and minor < 6) then
+    refuse("HAProxy " .. haproxy .. " is older than 2.6, the oldest the "
+           .. "bridge runs in: upgrade HAProxy")
+end
+
+local so = package.searchpath("cluster_bridge", package.cpath)
+if not so then
+    refuse("no cluster_bridge.so beside " .. here .. "cluster.lua: build "
+           .. "it with \"make bridge\"")
+end
+
+-- the Lua the module was built for, as its bytes say (it may not even
+-- load in another)
+local lua = _VERSION:match("%d+%.%d+")
+local f = io.open(so, "rb")
+local built_for = f and f:read("a"):match("\ncluster_bridge%.so built for "
+                                         .. "(Lua %d+%.%d+)\n")
+                  or "an unknown Lua"
+if f then
+    f:close()
+end
+if built_for ~= _VERSION then
+    refuse(so .. " was built for " .. built_for .. ", and HAProxy "
+           .. haproxy .. " runs " .. _VERSION .. ": rebuild it with \"make "
+           .. "bridge LUA=" .. lua .. "\" (liblua" .. lua .. "-dev)")
+end
 
 local bridge = require("cluster_bridge")
 
@@ -81,7 +122,12 @@ local classes = { "hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx",
 local function haproxy_states(c)
     local states = {}
     for i, s in ipairs(c.servers) do
-        local st = s.srv:get_stats()
+        -- a server deleted at run time has no stats: the operator's
+        -- removal
+        local got, st = pcall(s.srv.get_stats, s.srv)
+        if not got or type(st) ~= "table" then
+            st = { status = "MAINT (deleted)" }
+        end
         local status = st.status or ""
         local eresp = tonumber(st.eresp) or 0
         local answers = tonumber(st.hrsp_other) or 0
@@ -100,7 +146,7 @@ local function haproxy_states(c)
 
         -- the operator's drain by HAProxy's own flag: the status text says
         -- DOWN, not DRAIN, once the bridge forced the server down
-        local draining = s.srv:is_draining()
+        local draining = got and s.srv:is_draining()
         draining = draining == true
                    or (type(draining) == "number" and draining ~= 0)
 
@@ -128,11 +174,10 @@ local function apply(c, verdicts)
             if (a == nil or a.rotation ~= v.rotation)
                and v.rotation == (pass == 1)
             then
-                if v.rotation then
-                    c.servers[i].srv:check_force_up()
-                else
-                    c.servers[i].srv:check_force_down()
-                end
+                -- pcall: a server deleted at run time refuses them
+                local srv = c.servers[i].srv
+                pcall(v.rotation and srv.check_force_up
+                      or srv.check_force_down, srv)
             end
         end
     end
@@ -151,7 +196,7 @@ local function apply(c, verdicts)
         if s.weight > 0
            and ((a == nil and w ~= s.weight) or (a ~= nil and a.weight ~= w))
         then
-            s.srv:set_weight(tostring(w))
+            pcall(s.srv.set_weight, s.srv, tostring(w))
         end
 
         c.applied[i] = { rotation = v.rotation, weight = w }
@@ -160,17 +205,61 @@ end
 
 local said_at = 0
 
+-- one pass over a cluster: HAProxy's states into the core, its verdicts
+-- back into HAProxy
+local function pass(name, c)
+    local ok, why = pcall(function()
+        local verdicts, lines = bridge.tick(name, haproxy_states(c))
+        log(lines)
+        apply(c, verdicts)
+    end)
+    if not ok then
+        core.Warning("cluster \"" .. name .. "\": " .. tostring(why))
+    end
+end
+
+-- HAProxy 2.8 and later tell a server's admin or state change as it
+-- happens: an operator's MAINT or DRAIN is the node's at once, not at the
+-- next pass (the passes, five a second, read the counters: all there is
+-- on 2.6).  The bridge's own verdicts come back as changes too, and their
+-- pass finds nothing more to do.
+if core.event_sub then
+    core.event_sub({ "SERVER_ADMIN", "SERVER_STATE" }, function(_, data)
+        local name = data and data.proxy_name
+        local c = name and clusters[name]
+        if c then
+            pass(name, c)
+        end
+    end)
+end
+
+-- Servers added or deleted at run time ("add server", "del server" on the
+-- CLI): the nodes are the backend's servers at the start, and a server
+-- added is not judged until a reload; the log says so, once.  A node whose
+-- server is deleted is an operator's removal (haproxy_states).  HAProxy
+-- 2.6's Lua is told of neither.
+if core.event_sub then
+    core.event_sub({ "SERVER_ADD", "SERVER_DEL" }, function(event, data)
+        local name = data and data.proxy_name
+        if not (name and clusters[name]) then
+            return
+        end
+        if event == "SERVER_ADD" then
+            core.Warning("cluster \"" .. name .. "\": server \""
+                         .. tostring(data.name) .. "\" added at run time: "
+                         .. "not a node of the cluster until a reload")
+        else
+            core.Warning("cluster \"" .. name .. "\": server \""
+                         .. tostring(data.name) .. "\" deleted at run time: "
+                         .. "its node is removed until a reload")
+        end
+    end)
+end
+
 core.register_task(function()
     while true do
         for name, c in pairs(clusters) do
-            local ok, why = pcall(function()
-                local verdicts, lines = bridge.tick(name, haproxy_states(c))
-                log(lines)
-                apply(c, verdicts)
-            end)
-            if not ok then
-                core.Warning("cluster \"" .. name .. "\": " .. tostring(why))
-            end
+            pass(name, c)
         end
 
         -- a state file that cannot be written is said once a minute
@@ -185,17 +274,49 @@ core.register_task(function()
 end)
 
 
+-- A node's port tried by the bridge's own non-blocking connect, by the
+-- deadline: "connected", or why not; nil for a host that is not an
+-- address.  HAProxy's sockets take 3 s to say "refused" since 2.9 (they
+-- retry, waiting a second each time: cluster_bridge_probe.c), so a check
+-- asks this first, and the messenger check is this alone.
+local function probe(host, port, deadline)
+    local p, why = bridge.probe(host, port)
+    if not p then
+        return why
+    end
+
+    local wait = 1
+    while true do
+        local state = p:state()
+        if state ~= "pending" then
+            return state
+        end
+        if now_ms() >= deadline then
+            p:close()
+            return "timed out"
+        end
+        core.msleep(wait)
+        wait = math.min(wait * 2, 50)
+    end
+end
+
 -- one check: the answer's bytes on HAProxy's own socket, bounded in size
 -- and in time (a socket's timeout restarts with each byte a node drips: a
 -- task of its own closes it at the deadline)
 local function fetch(host, port, request, timeout, ssl)
-    local sock = core.tcp()
-    sock:settimeout(timeout / 1000)
-
     local deadline = now_ms() + timeout
+
+    local reached = probe(host, port, deadline)
+    if reached and reached ~= "connected" then
+        return nil, reached
+    end
+
+    local sock = core.tcp()
+    sock:settimeout(math.max(1, deadline - now_ms()) / 1000)
+
     local done = false
     core.register_task(function()
-        core.msleep(timeout)
+        core.msleep(math.max(1, deadline - now_ms()))
         if not done then
             sock:close()
         end
@@ -251,6 +372,11 @@ local function fetch(host, port, request, timeout, ssl)
 end
 
 local function messenger(host, port, timeout)
+    local reached = probe(host, port, now_ms() + timeout)
+    if reached then
+        return reached == "connected"
+    end
+
     local sock = core.tcp()
     sock:settimeout(timeout / 1000)
     local okc = sock:connect(host, port)

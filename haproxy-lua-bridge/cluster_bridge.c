@@ -2686,6 +2686,7 @@ static const luaL_Reg  bridge_functions[] = {
     { "admin", bridge_admin },
     { "save", bridge_save },
     { "settings", bridge_settings },
+    { "probe", bridge_probe },
     { NULL, NULL }
 };
 
@@ -2693,9 +2694,21 @@ static const luaL_Reg  bridge_functions[] = {
 int luaopen_cluster_bridge(lua_State *L);
 
 
+/*
+ * The Lua this module was built for, in its bytes, for cluster.lua to
+ * read before it requires the module: a module built for another Lua may
+ * not even load (5.4's lua_newuserdatauv is not in 5.3), and luaopen's
+ * own check would only say "version mismatch".
+ */
+__attribute__((used))
+const char  cluster_bridge_built_for[] =
+    "\ncluster_bridge.so built for " LUA_VERSION "\n";
+
+
 int
 luaopen_cluster_bridge(lua_State *L)
 {
+    bridge_probe_register(L);
     luaL_newlib(L, bridge_functions);
 
     lua_pushstring(L, CLUSTER_VERSION);

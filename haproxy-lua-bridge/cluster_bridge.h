@@ -130,6 +130,11 @@ char *bridge_copy(const cluster_word_t *w, char *buf, size_t size);
 int bridge_event_text(const bridge_backend_t *b, const cluster_event_t *e,
     char *text, size_t size);
 
+/* probe(host, port) and its metatable: a node's port tried by connect() */
+struct lua_State;
+int bridge_probe(struct lua_State *L);
+void bridge_probe_register(struct lua_State *L);
+
 /* cluster_database: its directive, its thread, its queue, its view */
 int bridge_db_directive(bridge_t *br, const cluster_word_t *w, size_t n,
     char *err);

@@ -17,6 +17,26 @@ my $t = ClusterHAProxy->new;
 my $port = $t->port('demo');
 my $node = $t->port('demo_node');
 
+# a demo whose HAProxy cannot start (here: a cluster.lua with no C module
+# beside it) says what HAProxy said, and leaves nothing behind: no node, no
+# HAProxy, no folder with the admin token and the keys
+my $broken = $t->dir . '/broken';
+my $tmp = $t->dir . '/tmp';
+mkdir $_ for $broken, $tmp;
+system('cp', $ENV{CLUSTER_BRIDGE}, "$broken/cluster.lua") == 0
+    or die "cp: $?";
+
+my $failed = `TMPDIR=$tmp CLUSTER_BRIDGE=$broken/cluster.lua DEMO_SECONDS=1 DEMO_PORT=$port DEMO_NODE_PORT=$node bash tests/demo_haproxy.sh 2>&1`;
+isnt($?, 0, 'a demo whose HAProxy cannot start fails');
+like($failed, qr/demo: HAProxy did not start; HAProxy \(\S+\) said:\n.*ALERT.*no cluster_bridge\.so beside/,
+     '  saying what HAProxy said');
+like($failed, qr/stopped HAProxy and the simulated nodes/, '  stops');
+my @left = glob "$tmp/*";
+is("@left", '', '  and leaves no folder');
+ok(!grep({ $t->wait_port("127.0.0.$_:$node", 0.2) } 11 .. 15),
+   '  nor a node running');
+ok(!$t->wait_port($port, 0.2), '  nor HAProxy');
+
 # the demo preloads the sanitizers' runtime into HAProxy itself, with
 # CLUSTER_SANITIZE: its curl and its nodes are left as they are
 my $out = `DEMO_SECONDS=1 DEMO_PORT=$port DEMO_NODE_PORT=$node bash tests/demo_haproxy.sh 2>&1`;

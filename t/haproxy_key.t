@@ -33,6 +33,8 @@ frontend web
     default_backend proget
 
 backend proget
+    # round and round, as the test counts (3.4's default is random)
+    balance roundrobin
     http-request set-var(txn.cluster_cookie) req.fhdr(cookie)
     http-response lua.cluster_response
     http-response set-header X-Key-Check %[var(txn.cluster_key_check)]

@@ -13,7 +13,8 @@
 #  3. detection and recovery: a node stopped and started again, timed by
 #     HAProxy's own stats, with the same interval, rise and fall.
 #
-# BENCH_ROUNDS (7), BENCH_SECONDS (5), BENCH_CONNECTIONS (50) tune the run.
+# BENCH_ROUNDS (7), BENCH_SECONDS (5), BENCH_CONNECTIONS (50) tune the run;
+# HAPROXY_BIN (/usr/sbin/haproxy) is the HAProxy measured.
 
 set -euo pipefail
 
@@ -22,6 +23,7 @@ set -euo pipefail
 rounds=${BENCH_ROUNDS:-7}
 seconds=${BENCH_SECONDS:-5}
 connections=${BENCH_CONNECTIONS:-50}
+haproxy=${HAPROXY_BIN:-/usr/sbin/haproxy}
 
 . "$(dirname "$0")/bench_lib.sh" bench-haproxy
 
@@ -46,7 +48,7 @@ done
 [ -n "${cookie:-}" ] || { echo "bench-haproxy: no cookie minted" >&2; exit 1; }
 
 haproxy_start() {    # NAME: its haproxy.cfg is $dir/NAME.cfg
-    haproxy -D -f "$dir/$1.cfg" -p "$dir/$1.haproxy"
+    "$haproxy" -D -f "$dir/$1.cfg" -p "$dir/$1.haproxy"
 }
 
 haproxy_stop_all() {
@@ -150,7 +152,7 @@ sleep 1
 header=(-H "Cookie: theme=dark; $cookie; lang=en")
 
 echo "bench-haproxy: $rounds rounds of ${seconds}s, $connections connections;" \
-     "HAProxy $(haproxy -v | sed -n 's/^HAProxy version \([^ ]*\).*/\1/p')," \
+     "HAProxy $("$haproxy" -v | sed -n 's/^HAProxy version \([^ ]*\).*/\1/p')," \
      "one thread on core 0, wrk on core 1"
 
 variants=("plain:$p_plain" "bridge:$p_bridge" "key:$p_key" "noop:$p_noop")

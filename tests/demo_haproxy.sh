@@ -8,11 +8,16 @@
 # DEMO_PORT (8080) is HAProxy's port; the nodes listen on 127.0.0.11 to
 # 127.0.0.15, port DEMO_NODE_PORT (18601), with their service messenger on
 # the next port; DEMO_SECONDS, when set, ends the demo after that long.
+# HAPROXY_BIN (/usr/sbin/haproxy) is the HAProxy it runs.
+#
+# Whatever happens, it stops all it started and removes its folder (the
+# admin token and the keys); when HAProxy fails, it says what HAProxy said.
 
 set -euo pipefail
 
 : "${CLUSTER_BRIDGE:?run it with make demo-haproxy}"
 : "${CLUSTER_SIM:?run it with make demo-haproxy}"
+haproxy=${HAPROXY_BIN:-/usr/sbin/haproxy}
 port=${DEMO_PORT:-8080}
 node_port=${DEMO_NODE_PORT:-18601}
 
@@ -20,17 +25,27 @@ dir=$(mktemp -d -t cluster-demo-haproxy-XXXXXX)
 chmod 755 "$dir"
 
 pids=()
+haproxy_pid=
 
+# never stopped half-way by set -e: a process already gone is no error
 stop() {
+    set +e
     trap - EXIT INT TERM
-    [ -f "$dir/haproxy.pid" ] && kill "$(cat "$dir/haproxy.pid")" 2>/dev/null
+    [ -n "$haproxy_pid" ] && kill "$haproxy_pid" 2>/dev/null
     for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
+        kill "$pid" 2>/dev/null
     done
-    wait 2>/dev/null || true
+    wait 2>/dev/null
     rm -rf "$dir"
     echo
     echo "demo: stopped HAProxy and the simulated nodes"
+}
+
+# what HAProxy said of its failure: its alerts, else the end of its log
+haproxy_said() {
+    echo "demo: $1; HAProxy ($haproxy) said:" >&2
+    { grep -E '\[ALERT\]|Lua|error' "$dir/haproxy.log" \
+          || tail -n 20 "$dir/haproxy.log"; } | sed -e 's/^/  /' >&2
 }
 
 trap stop EXIT
@@ -41,6 +56,11 @@ in_use() {
 }
 
 messenger=$((node_port + 1))
+
+if [ ! -x "$haproxy" ]; then
+    echo "demo: no HAProxy at $haproxy: set HAPROXY_BIN" >&2
+    exit 1
+fi
 
 if in_use "$port"; then
     echo "demo: port $port is in use; set DEMO_PORT" >&2
@@ -83,6 +103,9 @@ chmod 600 "$dir/admin.token"
 # the README's haproxy.cfg and cluster.conf, with the demo's addresses
 cat > "$dir/haproxy.cfg" <<CFG
 global
+.if version_atleast(3.2)
+    tune.lua.bool-sample-conversion normal
+.endif
     setenv CLUSTER_CONF $dir/cluster.conf
     lua-load $CLUSTER_BRIDGE
     stats socket $dir/haproxy.sock level admin
@@ -101,6 +124,7 @@ frontend web
     default_backend proget
 
 backend proget
+    balance roundrobin
     http-request set-var(txn.cluster_cookie) req.fhdr(cookie)
     http-response lua.cluster_response
     server web1 127.0.0.11:$node_port
@@ -129,13 +153,23 @@ if [ "${CLUSTER_SANITIZE:-0}" = 1 ]; then
              ASAN_OPTIONS=detect_leaks=0)
 fi
 
-"${preload[@]}" haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
-echo "$!" > "$dir/haproxy.pid"
+"${preload[@]}" "$haproxy" -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" \
+    2>&1 &
+haproxy_pid=$!
 
 for _ in $(seq 50); do
     in_use "$port" && break
+    if ! kill -0 "$haproxy_pid" 2>/dev/null; then
+        haproxy_said "HAProxy did not start"
+        exit 1
+    fi
     sleep 0.1
 done
+
+if ! in_use "$port"; then
+    haproxy_said "HAProxy does not listen on port $port after 5 s"
+    exit 1
+fi
 
 . "$(dirname "$0")/demo_lib.sh"
 
@@ -158,7 +192,7 @@ echo "demo: EncryptionKey differs: users who sign in there are sent to sign in"
 echo "demo: elsewhere"
 sleep 3
 traffic 20
-summary
+summary || { haproxy_said "the status did not answer"; exit 1; }
 haproxy_view
 
 echo
@@ -166,7 +200,7 @@ echo "demo: stopping web4; the checks take it out of rotation"
 kill "$(cat "$dir/web4.pid")"
 sleep 3
 traffic 5
-summary
+summary || { haproxy_said "the status did not answer"; exit 1; }
 haproxy_view
 
 echo

@@ -1,9 +1,10 @@
 package ClusterHAProxy;
 
 # The harness of the HAProxy bridge's tests: ClusterTest's folder, ports,
-# simulated nodes and HTTP, with Debian's haproxy in nginx's place, the
-# bridge (cluster.lua and its C module) loaded with lua-load, and its file
-# of cluster directives beside haproxy.cfg.
+# simulated nodes and HTTP, with HAProxy in nginx's place (HAPROXY_BIN,
+# Debian's /usr/sbin/haproxy by default), the bridge (cluster.lua and its
+# C module) loaded with lua-load, and its file of cluster directives beside
+# haproxy.cfg.
 
 use strict;
 use warnings;
@@ -15,17 +16,44 @@ use POSIX qw(:sys_wait_h);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
+# a test stopped by a signal (prove's timeout, Ctrl-C) still runs its END:
+# HAProxy, the simulated nodes and the folder with their keys go with it
+for my $sig (qw(INT TERM HUP)) {
+    $SIG{$sig} = sub { diag("stopped by SIG$sig"); exit 1 };
+}
+
 sub new {
     my ($class, %opts) = @_;
 
     plan(skip_all => 'CLUSTER_BRIDGE is not set: run the tests with '
                      . "'make test'") unless $ENV{CLUSTER_BRIDGE};
-    plan(skip_all => 'no haproxy') unless -x '/usr/sbin/haproxy';
+    my $bin = $ENV{HAPROXY_BIN} || '/usr/sbin/haproxy';
+    plan(skip_all => "no haproxy at $bin") unless -x $bin;
 
     my $self = $class->SUPER::new(%opts);
     $self->{haproxy} = undef;
+    $self->{haproxy_bin} = $bin;
 
     return $self;
+}
+
+# HAProxy's version, as (major, minor) numbers and its text
+sub haproxy_version {
+    my ($self) = @_;
+
+    my ($v) = `$self->{haproxy_bin} -v 2>&1` =~ /version (\S+)/;
+    my ($major, $minor) = ($v // '0.0') =~ /^(\d+)\.(\d+)/;
+
+    return ($major // 0, $minor // 0, $v // 'unknown');
+}
+
+# whether HAProxy is at least major.minor
+sub haproxy_atleast {
+    my ($self, $major, $minor) = @_;
+
+    my ($ma, $mi) = $self->haproxy_version;
+
+    return $ma > $major || ($ma == $major && $mi >= $minor);
 }
 
 # Writes haproxy.cfg around the test's sections and cluster.conf with the
@@ -43,8 +71,13 @@ sub write_haproxy {
     my $threads = $opts{threads} // 2;
     my $load = $opts{per_thread} ? 'lua-load-per-thread' : 'lua-load';
 
+    # the README's: HAProxy 3.2 asks how samples' booleans reach Lua (the
+    # bridge reads none)
     my $cfg = join "\n",
         "global",
+        ".if version_atleast(3.2)",
+        "    tune.lua.bool-sample-conversion normal",
+        ".endif",
         "    setenv CLUSTER_CONF $dir/cluster.conf",
         "    $load $ENV{CLUSTER_BRIDGE}",
         "    nbthread $threads",
@@ -79,7 +112,7 @@ sub test_haproxy {
     local @ENV{keys %env} = values %env;
 
     my $dir = $self->dir;
-    my $out = `/usr/sbin/haproxy -c -f $dir/haproxy.cfg 2>&1`;
+    my $out = `$self->{haproxy_bin} -c -f $dir/haproxy.cfg 2>&1`;
 
     return ($? >> 8, $out);
 }
@@ -99,9 +132,12 @@ sub run_haproxy {
         @ENV{keys %env} = values %env;
         open STDOUT, '>>', "$dir/haproxy.log";
         open STDERR, '>>', "$dir/haproxy.log";
-        exec '/usr/sbin/haproxy', '-db', '-f', "$dir/haproxy.cfg",
+        no warnings 'exec';
+        exec $self->{haproxy_bin}, '-db', '-f', "$dir/haproxy.cfg",
              ($old ? ('-sf', $old) : ());
-        die "exec: $!";
+        # not die: the child would run the test's END, and stop its servers
+        print STDERR "exec $self->{haproxy_bin}: $!\n";
+        POSIX::_exit(127);
     }
 
     $self->{haproxy} = $pid;
