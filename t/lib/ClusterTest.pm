@@ -288,6 +288,110 @@ sub stop {
     waitpid($pid, 0);
 }
 
+# nginx's version as a number, 1031004 for 1.31.4
+sub nginx_version {
+    my $v = `$ENV{NGINX_BIN} -v 2>&1`;
+    my ($a, $b, $c) = $v =~ m{nginx/(\d+)\.(\d+)\.(\d+)} or return 0;
+    return $a * 1000000 + $b * 1000 + $c;
+}
+
+# skips the whole test when nginx is older than $version ("1.29.6")
+sub need_nginx {
+    my ($self, $version, $what) = @_;
+
+    my ($a, $b, $c) = split /\./, $version;
+    plan(skip_all => "$what needs nginx $version or later")
+        if nginx_version() < $a * 1000000 + $b * 1000 + $c;
+}
+
+# A DNS server on loopback, for "server ... resolve": answers A queries
+# for the names of $self->dns_set() with their addresses (time to live
+# 1 s), every other question with no answer; a child process, stopped
+# with the test.  Returns its UDP port.
+sub dns {
+    my ($self) = @_;
+
+    my $port = $self->port('dns');
+    my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                     LocalPort => $port, Proto => 'udp')
+        or die "dns: $!";
+    my $file = "$self->{dir}/dns.txt";
+
+    $self->dns_set();
+
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        # the child never runs the test's END: it only answers
+        eval { _dns_serve($sock, $file) };
+        POSIX::_exit(0);
+    }
+
+    $self->{dns} = $pid;
+
+    return $port;
+}
+
+sub _dns_serve {
+    my ($sock, $file) = @_;
+
+    {
+        while (1) {
+            my $from = $sock->recv(my $q, 512) // next;
+            next if length($q) < 17;
+
+            # the question: its name in labels, its type and class
+            my ($id) = unpack('n', $q);
+            my ($pos, @labels) = (12);
+            while ((my $len = ord(substr($q, $pos, 1))) && $pos < length $q) {
+                push @labels, substr($q, $pos + 1, $len);
+                $pos += $len + 1;
+            }
+            my $question = substr($q, 12, $pos + 5 - 12);
+            my ($type) = unpack('n', substr($q, $pos + 1, 2));
+            my $name = lc join('.', @labels);
+
+            my %table;
+            if (open my $fh, '<', $file) {
+                while (<$fh>) {
+                    my ($n, @a) = split;
+                    $table{$n} = \@a if defined $n;
+                }
+            }
+
+            my @addrs = $type == 1 ? @{$table{$name} // []} : ();
+            my $answers = join '', map {
+                pack('n n n N n', 0xc00c, 1, 1, 1, 4)
+                . pack('C4', split /\./, $_)
+            } @addrs;
+
+            $sock->send(pack('n n n n n n', $id, 0x8180, 1, scalar @addrs,
+                             0, 0) . $question . $answers, 0, $from);
+        }
+    }
+}
+
+# what the DNS server answers: ("name" => ["127.0.0.2", ...], ...)
+sub dns_set {
+    my ($self, %names) = @_;
+
+    my $file = "$self->{dir}/dns.txt";
+
+    open my $fh, '>', "$file.new" or die "dns: $!";
+    print $fh join(' ', $_, @{$names{$_}}), "\n" for sort keys %names;
+    close $fh;
+    rename "$file.new", $file or die "dns: $!";
+}
+
+sub stop_dns {
+    my ($self) = @_;
+
+    my $pid = delete $self->{dns} or return;
+
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+}
+
 # Starts a simulated node; options as cluster-sim's, without the dashes.
 sub sim {
     my ($self, $name, %opts) = @_;
@@ -526,12 +630,14 @@ sub check_logs {
 sub DESTROY {
     my ($self) = @_;
     $self->stop;
+    $self->stop_dns;
     $self->stop_sim($_) for keys %{$self->{sims}};
 }
 
 END {
     for my $t (@instances) {
         $t->stop;
+        $t->stop_dns;
         $t->stop_sim($_) for keys %{$t->{sims}};
     }
 }
