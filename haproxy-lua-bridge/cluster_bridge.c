@@ -1289,8 +1289,8 @@ bridge_add(lua_State *L)
 
     bn = &b->bnodes[found];
     add.take = bn->take + 1;
+    add.vacant = 1;
     *bn = add;
-    bn->vacant = 1;
 
     now = bridge_now();
 
