@@ -67,7 +67,11 @@ if not ok then
     error("cluster: " .. err, 0)
 end
 
-local clusters = {}        -- backend name -> { servers = {..}, applied = {..} }
+-- backend name -> { servers = { [i] = { name, addr, rid, srv, weight,
+-- take, gone } }, count = the highest i, applied = {..}, seen = {..} }: a
+-- node's index is its record's in the C module, which servers added at
+-- run time share with every Lua state
+local clusters = {}
 
 local function log(lines)
     if lines then
@@ -96,7 +100,9 @@ core.register_init(function()
             local st = srv:get_stats()
             list[#list + 1] = { name = sname, addr = srv:get_addr(),
                                 sid = tonumber(st.sid) or 0, srv = srv,
-                                weight = tonumber(st.weight) or 1 }
+                                rid = srv.get_rid and srv:get_rid() or 0,
+                                weight = tonumber(st.weight) or 1,
+                                take = 1 }
         end
         table.sort(list, function(a, b) return a.sid < b.sid end)
 
@@ -105,8 +111,8 @@ core.register_init(function()
             error("cluster: " .. cookies, 0)
         end
 
-        clusters[name] = { servers = list, applied = {}, seen = {},
-                           cookies = cookies }
+        clusters[name] = { servers = list, count = #list, applied = {},
+                           seen = {}, cookies = cookies }
     end
 
     log(bridge.restore())
@@ -119,45 +125,59 @@ end)
 local classes = { "hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx",
                   "hrsp_5xx" }
 
+local function haproxy_state(c, i, s)
+    -- a server deleted at run time has no stats: the operator's
+    -- removal (HAProxy 2.6, which tells the Lua of no deletion)
+    local got, st = pcall(s.srv.get_stats, s.srv)
+    if not got or type(st) ~= "table" then
+        st = { status = "MAINT (deleted)" }
+    end
+    local status = st.status or ""
+    local eresp = tonumber(st.eresp) or 0
+    local answers = tonumber(st.hrsp_other) or 0
+    local seen = c.seen[i] or {}
+    local most, class = -1, 0
+
+    for k, name in ipairs(classes) do
+        local v = tonumber(st[name]) or 0
+        answers = answers + v
+        if v - (seen[k] or 0) > most then
+            most, class = v - (seen[k] or 0), k
+        end
+        seen[k] = v
+    end
+    c.seen[i] = seen
+
+    -- the operator's drain by HAProxy's own flag: the status text says
+    -- DOWN, not DRAIN, once the bridge forced the server down
+    local draining = got and s.srv:is_draining()
+    draining = draining == true
+               or (type(draining) == "number" and draining ~= 0)
+
+    return {
+        admin = status:match("^MAINT") and "MAINT"
+                or draining and "DRAIN" or "",
+        answers = math.max(0, answers - eresp),
+        status = class * 100,
+        rtime = tonumber(st.rtime) or 0,
+        failures = (tonumber(st.econ) or 0) + eresp
+    }
+end
+
+-- a server this Lua state was not told of yet (another state's event, in
+-- lua-load-per-thread), or one deleted, is left out and alone
+local function ours(c, i)
+    local s = c.servers[i]
+    return s and not s.gone and s
+end
+
 local function haproxy_states(c)
     local states = {}
-    for i, s in ipairs(c.servers) do
-        -- a server deleted at run time has no stats: the operator's
-        -- removal
-        local got, st = pcall(s.srv.get_stats, s.srv)
-        if not got or type(st) ~= "table" then
-            st = { status = "MAINT (deleted)" }
+    for i = 1, c.count do
+        local s = ours(c, i)
+        if s then
+            states[i] = haproxy_state(c, i, s)
         end
-        local status = st.status or ""
-        local eresp = tonumber(st.eresp) or 0
-        local answers = tonumber(st.hrsp_other) or 0
-        local seen = c.seen[i] or {}
-        local most, class = -1, 0
-
-        for k, name in ipairs(classes) do
-            local v = tonumber(st[name]) or 0
-            answers = answers + v
-            if v - (seen[k] or 0) > most then
-                most, class = v - (seen[k] or 0), k
-            end
-            seen[k] = v
-        end
-        c.seen[i] = seen
-
-        -- the operator's drain by HAProxy's own flag: the status text says
-        -- DOWN, not DRAIN, once the bridge forced the server down
-        local draining = got and s.srv:is_draining()
-        draining = draining == true
-                   or (type(draining) == "number" and draining ~= 0)
-
-        states[i] = {
-            admin = status:match("^MAINT") and "MAINT"
-                    or draining and "DRAIN" or "",
-            answers = math.max(0, answers - eresp),
-            status = class * 100,
-            rtime = tonumber(st.rtime) or 0,
-            failures = (tonumber(st.econ) or 0) + eresp
-        }
     end
     return states
 end
@@ -171,7 +191,7 @@ local function apply(c, verdicts)
     for pass = 1, 2 do
         for i, v in ipairs(verdicts) do
             local a = c.applied[i]
-            if (a == nil or a.rotation ~= v.rotation)
+            if ours(c, i) and (a == nil or a.rotation ~= v.rotation)
                and v.rotation == (pass == 1)
             then
                 -- pcall: a server deleted at run time refuses them
@@ -183,23 +203,26 @@ local function apply(c, verdicts)
     end
 
     for i, v in ipairs(verdicts) do
-        local s = c.servers[i]
+        local s = ours(c, i)
         local a = c.applied[i]
 
-        local w = s.weight
-        if v.share < 1000 and s.weight > 0 then
-            -- never 0: HAProxy shows a weight of 0 as DRAIN
-            w = math.max(1, (s.weight * v.share) // 1000)
-        end
+        if s then
+            local w = s.weight
+            if v.share < 1000 and s.weight > 0 then
+                -- never 0: HAProxy shows a weight of 0 as DRAIN
+                w = math.max(1, (s.weight * v.share) // 1000)
+            end
 
-        -- a server of weight 0 is the operator's: its weight is never set
-        if s.weight > 0
-           and ((a == nil and w ~= s.weight) or (a ~= nil and a.weight ~= w))
-        then
-            pcall(s.srv.set_weight, s.srv, tostring(w))
-        end
+            -- a server of weight 0 is the operator's: never set
+            if s.weight > 0
+               and ((a == nil and w ~= s.weight)
+                    or (a ~= nil and a.weight ~= w))
+            then
+                pcall(s.srv.set_weight, s.srv, tostring(w))
+            end
 
-        c.applied[i] = { rotation = v.rotation, weight = w }
+            c.applied[i] = { rotation = v.rotation, weight = w }
+        end
     end
 end
 
@@ -234,24 +257,80 @@ if core.event_sub then
 end
 
 -- Servers added or deleted at run time ("add server", "del server" on the
--- CLI): the nodes are the backend's servers at the start, and a server
--- added is not judged until a reload; the log says so, once.  A node whose
--- server is deleted is an operator's removal (haproxy_states).  HAProxy
--- 2.6's Lua is told of neither.
+-- CLI), told by HAProxy 2.8 and later: a server added takes a spare
+-- record of the C module (cluster_spare_nodes), and is a node like the
+-- others from its first pass: checked, its heartbeats from its counters,
+-- shown, forced down and up; none left, it is said once and HAProxy routes
+-- it unjudged.  A server deleted is removed and its record hidden, for
+-- the next one added.  With lua-load-per-thread each Lua state is told,
+-- and all find the same record: a server is its name and HAProxy's
+-- revision of it (rid).  HAProxy 2.6's Lua is told of neither: a node
+-- whose server is deleted is an operator's removal (haproxy_state).
+local start_checks
+
+local function server_added(name, c, data)
+    local be = core.backends[name]
+    local srv = data.reference or (be and be.servers[data.name])
+    if not srv then
+        return
+    end
+
+    local st = srv:get_stats()
+    local s = { name = data.name, addr = srv:get_addr(), srv = srv,
+                rid = tonumber(data.rid) or 0,
+                weight = tonumber(st.weight) or 1 }
+
+    local i, take = bridge.add(name, s)
+    if not i then
+        if take then
+            core.Warning(take)
+        end
+        return
+    end
+
+    s.take = take
+    c.servers[i] = s
+    c.seen[i] = nil
+    c.applied[i] = nil
+    c.count = math.max(c.count, i)
+
+    core.log(5, "cluster \"" .. name .. "\": server \"" .. s.name
+                .. "\" added at run time: a node of the cluster, "
+                .. s.addr)
+    start_checks(name, i, take)
+end
+
+local function server_deleted(name, c, data)
+    local rid = tonumber(data.rid) or 0
+    local i, lines = bridge.remove(name, data.name, rid)
+
+    for k = 1, c.count do
+        local s = c.servers[k]
+        if s and s.name == data.name and (s.rid or 0) == rid then
+            s.gone = true
+        end
+    end
+
+    if i then
+        log(lines)
+        core.log(5, "cluster \"" .. name .. "\": server \""
+                    .. tostring(data.name) .. "\" deleted at run time: "
+                    .. "its node is removed")
+    end
+end
+
 if core.event_sub then
     core.event_sub({ "SERVER_ADD", "SERVER_DEL" }, function(event, data)
         local name = data and data.proxy_name
-        if not (name and clusters[name]) then
+        local c = name and clusters[name]
+        if not c then
             return
         end
-        if event == "SERVER_ADD" then
-            core.Warning("cluster \"" .. name .. "\": server \""
-                         .. tostring(data.name) .. "\" added at run time: "
-                         .. "not a node of the cluster until a reload")
-        else
-            core.Warning("cluster \"" .. name .. "\": server \""
-                         .. tostring(data.name) .. "\" deleted at run time: "
-                         .. "its node is removed until a reload")
+
+        local ok, why = pcall(event == "SERVER_ADD" and server_added
+                              or server_deleted, name, c, data)
+        if not ok then
+            core.Warning("cluster \"" .. name .. "\": " .. tostring(why))
         end
     end)
 end
@@ -395,39 +474,51 @@ local function check(name, i, c)
     end
 
     local what, more = bridge.check_done(name, i, c.claimed, answer, failure,
-                                         m, now_ms() - t0)
+                                         m, now_ms() - t0, c.take)
     if what == "again" then
         answer, failure = fetch(c.host, c.port, more, c.timeout, c.ssl)
         what, more = bridge.check_done(name, i, c.claimed, answer, failure,
-                                       m, now_ms() - t0)
+                                       m, now_ms() - t0, c.take)
     end
 
     log(more)
 end
 
 -- a task per node of a checked backend: it looks for its check each
--- check_every ms, and only one caller of all claims it
+-- check_every ms, and only one caller of all claims it; it ends when the
+-- node's server is deleted (its record's take is another, or none)
+start_checks = function(name, i, take)
+    local every = bridge.check_every(name)
+    if every <= 0 then
+        return
+    end
+
+    core.register_task(function()
+        while true do
+            local claim = bridge.check_claim(name, i, take)
+            if claim == false then
+                return
+            end
+            if claim then
+                -- an error is one check's, never the node's last: the
+                -- task goes on
+                local ok, why = pcall(check, name, i, claim)
+                if not ok then
+                    core.Warning("cluster \"" .. name .. "\": a check "
+                                 .. "failed: " .. tostring(why))
+                end
+            end
+            core.msleep(every)
+        end
+    end)
+end
+
 core.register_task(function()
     for name, c in pairs(clusters) do
-        if bridge.check_every(name) > 0 then
-            for i = 1, #c.servers do
-                core.register_task(function()
-                    local every = bridge.check_every(name)
-                    while true do
-                        local claim = bridge.check_claim(name, i)
-                        if claim then
-                            -- an error is one check's, never the node's
-                            -- last: the task goes on
-                            local ok, why = pcall(check, name, i, claim)
-                            if not ok then
-                                core.Warning("cluster \"" .. name .. "\": "
-                                             .. "a check failed: "
-                                             .. tostring(why))
-                            end
-                        end
-                        core.msleep(every)
-                    end
-                end)
+        for i = 1, c.count do
+            local s = c.servers[i]
+            if s then
+                start_checks(name, i, s.take)
             end
         end
     end

@@ -55,6 +55,8 @@ static int bridge_cookie(bridge_backend_t *b, const cluster_word_t *w,
 static int bridge_status_directive(bridge_t *br, const cluster_word_t *w,
     size_t n, char *err);
 static bridge_backend_t *bridge_backend(lua_State *L, int arg);
+static int bridge_node_fill(lua_State *L, bridge_backend_t *b,
+    bridge_node_t *bn, char *err, size_t size);
 static long bridge_node_index(bridge_backend_t *b, const char *name,
     size_t len);
 static void bridge_lock(void *data);
@@ -64,7 +66,7 @@ static void bridge_events(lua_State *L, bridge_backend_t *b,
 static void bridge_log(lua_State *L, int table, int level, const char *text);
 static int bridge_admin_values(lua_State *L, int table, const char *name,
     cluster_admin_value_t *values, size_t *n);
-static void bridge_snapshot(bridge_backend_t *b, int64_t now,
+static void bridge_snapshot(bridge_backend_t *b, size_t n, int64_t now,
     cluster_status_cluster_t *c, cluster_status_node_t *sn,
     cluster_events_t *ev);
 static int bridge_state_node(void *ctx, const char *cluster, const char *id,
@@ -266,6 +268,7 @@ bridge_parse(bridge_t *br, char *err, size_t size)
 
             memcpy(b->name, w[1].data, w[1].len);
             b->line = f.line;
+            b->spare = BRIDGE_SPARE_NODES;
             cluster_conf_init(&b->conf);
             br->backends[br->nbackends++] = b;
             continue;
@@ -335,6 +338,8 @@ static int
 bridge_backend_directive(bridge_t *br, bridge_backend_t *b,
     const cluster_word_t *w, size_t n, char *err)
 {
+    const char     *p;
+    unsigned long   spare;
     bridge_name_t  *nm;
 
     if (cluster_word_is(&w[0], "cluster_heartbeat")) {
@@ -424,6 +429,40 @@ bridge_backend_directive(bridge_t *br, bridge_backend_t *b,
         return bridge_cookie(b, w + 1, n - 1, err);
     }
 
+    if (cluster_word_is(&w[0], "cluster_spare_nodes")) {
+        if (b->spare_set) {
+            goto duplicate;
+        }
+
+        b->spare_set = 1;
+
+        if (n != 2) {
+            goto arguments;
+        }
+
+        spare = 0;
+
+        for (p = w[1].data; p < w[1].data + w[1].len; p++) {
+            if (*p < '0' || *p > '9' || spare > BRIDGE_SPARE_MAX) {
+                spare = BRIDGE_SPARE_MAX + 1;
+                break;
+            }
+
+            spare = spare * 10 + (unsigned long) (*p - '0');
+        }
+
+        if (w[1].len == 0 || spare > BRIDGE_SPARE_MAX) {
+            snprintf(err, CLUSTER_CONF_ERROR, "invalid value \"%.*s\", "
+                     "expected the records kept for servers added at run "
+                     "time, a number from 0 to %d", (int) w[1].len,
+                     w[1].data, BRIDGE_SPARE_MAX);
+            return -1;
+        }
+
+        b->spare = (unsigned) spare;
+        return 0;
+    }
+
     if (cluster_word_is(&w[0], "cluster_node_name")) {
         if (n != 3) {
             goto arguments;
@@ -449,8 +488,9 @@ bridge_backend_directive(bridge_t *br, bridge_backend_t *b,
 
     snprintf(err, CLUSTER_CONF_ERROR, "unknown directive \"%.*s\", expected "
              "\"cluster_heartbeat\", \"cluster_check\", \"cluster_key\", "
-             "\"cluster_cookie\", \"cluster_eject\", \"cluster_slow_start\" "
-             "or \"cluster_node_name\"", (int) w[0].len, w[0].data);
+             "\"cluster_cookie\", \"cluster_eject\", \"cluster_slow_start\", "
+             "\"cluster_node_name\" or \"cluster_spare_nodes\"",
+             (int) w[0].len, w[0].data);
     return -1;
 
 duplicate:
@@ -877,22 +917,120 @@ bridge_backends(lua_State *L)
 
 
 /*
- * attach(backend, servers): the backend's servers, { name=, addr= } in
- * HAProxy's order, become the cluster's nodes; once per process.  The
- * state file is read once every backend is attached.  Returns the number
- * of nodes and whether the answers' cookies are read, or nil and what is
- * wrong.
+ * A server, { name=, addr=, rid= } at the top of the stack, into a record
+ * of its own: its address for the checks, the name it is shown by
+ * (cluster_node_name) and its check's two requests.  Returns 0, or -1
+ * with what is wrong.
+ */
+static int
+bridge_node_fill(lua_State *L, bridge_backend_t *b, bridge_node_t *bn,
+    char *err, size_t size)
+{
+    int          k;
+    char         host[256];
+    size_t       j, len;
+    const char  *s, *colon;
+
+    memset(bn, 0, sizeof(bridge_node_t));
+
+    lua_getfield(L, -1, "name");
+    s = (lua_type(L, -1) == LUA_TSTRING) ? lua_tolstring(L, -1, &len) : NULL;
+
+    if (s == NULL || len == 0 || len >= sizeof(bn->name)) {
+        lua_pop(L, 1);
+        snprintf(err, size, "backend \"%s\": a server without a name",
+                 b->name);
+        return -1;
+    }
+
+    memcpy(bn->name, s, len);
+    lua_pop(L, 1);
+
+    lua_getfield(L, -1, "rid");
+    bn->rid = (uint64_t) lua_tointeger(L, -1);
+    lua_pop(L, 1);
+
+    lua_getfield(L, -1, "addr");
+    s = (lua_type(L, -1) == LUA_TSTRING) ? lua_tolstring(L, -1, &len) : NULL;
+    colon = s ? strrchr(s, ':') : NULL;
+
+    if (s == NULL || colon == NULL || len >= sizeof(bn->id)
+        || (size_t) (colon - s) >= sizeof(bn->host) || colon == s)
+    {
+        lua_pop(L, 1);
+        snprintf(err, size, "backend \"%s\": server \"%s\" has no address "
+                 "such as 10.0.0.11:8624", b->name, bn->name);
+        return -1;
+    }
+
+    memcpy(bn->id, s, len);
+    memcpy(bn->host, s, (size_t) (colon - s));
+    bn->port = (unsigned) strtoul(colon + 1, NULL, 10);
+    lua_pop(L, 1);
+
+    if (bn->port == 0 || bn->port > 65535) {
+        snprintf(err, size, "backend \"%s\": server \"%s\" has no port",
+                 b->name, bn->name);
+        return -1;
+    }
+
+    /* cluster_node_name, by the server's address or HAProxy's name */
+    strcpy(bn->shown, bn->name);
+
+    for (j = 0; j < bridge.nnames; j++) {
+        bridge_name_t  *nm = &bridge.names[j];
+
+        if (cluster_word_is(&nm->backend, b->name)
+            && (cluster_word_is(&nm->server, bn->id)
+                || cluster_word_is(&nm->server, bn->name)))
+        {
+            bridge_copy(&nm->name, bn->shown, sizeof(bn->shown));
+        }
+    }
+
+    /* host=: the site's name, as an IIS binding wants it */
+    bridge_copy(&b->conf.host, host, sizeof(host));
+
+    for (j = 0; j < 2; j++) {
+        k = snprintf(bn->request[j], sizeof(bn->request[j]),
+                     "GET %.*s HTTP/1.0\r\nHost: %s\r\n"
+                     "User-Agent: haproxy-cluster-check/" CLUSTER_VERSION
+                     "\r\nAccept: application/json, text/plain\r\n"
+                     "Connection: close\r\n\r\n",
+                     j ? (int) sizeof(CLUSTER_CHECK_FALLBACK) - 1
+                       : (int) b->conf.uri.len,
+                     j ? CLUSTER_CHECK_FALLBACK : b->conf.uri.data,
+                     b->conf.host.len ? host : bn->id);
+
+        if (k < 0 || (size_t) k >= sizeof(bn->request[j])) {
+            snprintf(err, size, "backend \"%s\": the check's \"uri=\" is too "
+                     "long for the bridge, expected at most 300 bytes",
+                     b->name);
+            return -1;
+        }
+    }
+
+    bn->take = 1;
+
+    return 0;
+}
+
+
+/*
+ * attach(backend, servers): the backend's servers, { name=, addr=, rid= }
+ * in HAProxy's order, become the cluster's nodes, with the spare records
+ * for servers added at run time; once per process.  The state file is
+ * read once every backend is attached.  Returns the number of nodes and
+ * whether the answers' cookies are read, or nil and what is wrong.
  */
 static int
 bridge_attach(lua_State *L)
 {
-    int                  k;
-    char                 err[256], host[256];
-    size_t               i, j, n, len;
+    char                 err[256];
+    size_t               i, j, n, cap;
     int64_t              now;
-    const char          *s, *colon;
     cluster_t           *c;
-    bridge_node_t       *bn, *bnodes;
+    bridge_node_t       *bnodes;
     bridge_backend_t    *b;
     cluster_settings_t  *st;
 
@@ -908,90 +1046,23 @@ bridge_attach(lua_State *L)
         goto refused;
     }
 
-    bnodes = calloc(n, sizeof(bridge_node_t));
+    cap = n + b->spare;
+
+    bnodes = calloc(cap, sizeof(bridge_node_t));
     if (bnodes == NULL) {
         snprintf(err, sizeof(err), "out of memory");
         goto refused;
     }
 
     for (i = 0; i < n; i++) {
-        bn = &bnodes[i];
-
         lua_rawgeti(L, 2, (lua_Integer) i + 1);
-        lua_getfield(L, -1, "name");
-        s = (lua_type(L, -1) == LUA_TSTRING) ? lua_tolstring(L, -1, &len)
-                                             : NULL;
 
-        if (s == NULL || len == 0 || len >= sizeof(bn->name)) {
-            lua_pop(L, 2);
-            snprintf(err, sizeof(err), "backend \"%s\": a server without a "
-                     "name", b->name);
+        if (bridge_node_fill(L, b, &bnodes[i], err, sizeof(err)) != 0) {
+            lua_pop(L, 1);
             goto failed;
         }
 
-        memcpy(bn->name, s, len);
         lua_pop(L, 1);
-
-        lua_getfield(L, -1, "addr");
-        s = (lua_type(L, -1) == LUA_TSTRING) ? lua_tolstring(L, -1, &len)
-                                             : NULL;
-        colon = s ? strrchr(s, ':') : NULL;
-
-        if (s == NULL || colon == NULL || len >= sizeof(bn->id)
-            || (size_t) (colon - s) >= sizeof(bn->host) || colon == s)
-        {
-            lua_pop(L, 2);
-            snprintf(err, sizeof(err), "backend \"%s\": server \"%s\" has "
-                     "no address such as 10.0.0.11:8624", b->name, bn->name);
-            goto failed;
-        }
-
-        memcpy(bn->id, s, len);
-        memcpy(bn->host, s, (size_t) (colon - s));
-        bn->port = (unsigned) strtoul(colon + 1, NULL, 10);
-        lua_pop(L, 2);
-
-        if (bn->port == 0 || bn->port > 65535) {
-            snprintf(err, sizeof(err), "backend \"%s\": server \"%s\" has "
-                     "no port", b->name, bn->name);
-            goto failed;
-        }
-
-        /* cluster_node_name, by the server's address or HAProxy's name */
-        strcpy(bn->shown, bn->name);
-
-        for (j = 0; j < bridge.nnames; j++) {
-            bridge_name_t  *nm = &bridge.names[j];
-
-            if (cluster_word_is(&nm->backend, b->name)
-                && (cluster_word_is(&nm->server, bn->id)
-                    || cluster_word_is(&nm->server, bn->name)))
-            {
-                bridge_copy(&nm->name, bn->shown, sizeof(bn->shown));
-            }
-        }
-
-        /* host=: the site's name, as an IIS binding wants it */
-        bridge_copy(&b->conf.host, host, sizeof(host));
-
-        for (j = 0; j < 2; j++) {
-            k = snprintf(bn->request[j], sizeof(bn->request[j]),
-                         "GET %.*s HTTP/1.0\r\nHost: %s\r\n"
-                         "User-Agent: haproxy-cluster-check/" CLUSTER_VERSION
-                         "\r\nAccept: application/json, text/plain\r\n"
-                         "Connection: close\r\n\r\n",
-                         j ? (int) sizeof(CLUSTER_CHECK_FALLBACK) - 1
-                           : (int) b->conf.uri.len,
-                         j ? CLUSTER_CHECK_FALLBACK : b->conf.uri.data,
-                         b->conf.host.len ? host : bn->id);
-
-            if (k < 0 || (size_t) k >= sizeof(bn->request[j])) {
-                snprintf(err, sizeof(err), "backend \"%s\": the check's "
-                         "\"uri=\" is too long for the bridge, expected at "
-                         "most 300 bytes", b->name);
-                goto failed;
-            }
-        }
     }
 
     /* a cluster_node_name for no server of the backend is a mistake */
@@ -1025,16 +1096,16 @@ bridge_attach(lua_State *L)
         /* another thread's Lua state was first */
         pthread_mutex_unlock(&bridge_mutex);
         free(bnodes);
-        lua_pushinteger(L, (lua_Integer) b->n);
+        lua_pushinteger(L, (lua_Integer) n);
         lua_pushboolean(L, b->cookie_name && b->has_key);
         return 2;
     }
 
     b->bnodes = bnodes;
-    b->facts = calloc(n, sizeof(cluster_node_t));
-    b->nodes = calloc(n, sizeof(cluster_node_t *));
-    b->names = calloc(n, sizeof(char *));
-    b->ids = calloc(n, sizeof(char *));
+    b->facts = calloc(cap, sizeof(cluster_node_t));
+    b->nodes = calloc(cap, sizeof(cluster_node_t *));
+    b->names = calloc(cap, sizeof(char *));
+    b->ids = calloc(cap, sizeof(char *));
 
     c = &b->cluster;
 
@@ -1063,11 +1134,14 @@ bridge_attach(lua_State *L)
 
     now = bridge_now();
 
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < cap; i++) {
         cluster_node_init(&b->facts[i], now);
-        b->nodes[i] = &b->facts[i];
         b->names[i] = bnodes[i].shown;
         b->ids[i] = bnodes[i].id;
+    }
+
+    for (i = 0; i < n; i++) {
+        b->nodes[i] = &b->facts[i];
     }
 
     pthread_mutex_init(&b->mutex, NULL);
@@ -1090,7 +1164,8 @@ bridge_attach(lua_State *L)
         cluster_sessions_init(c->sessions, b->sessions, NULL);
     }
 
-    b->n = n;
+    b->cap = cap;
+    __atomic_store_n(&b->n, n, __ATOMIC_RELEASE);
 
     (void) cluster_attach(c, b->has_key ? b->fingerprint : "");
     cluster_go_live(c);
@@ -1112,6 +1187,225 @@ refused:
     lua_pushnil(L);
     lua_pushstring(L, err);
     return 2;
+}
+
+
+/*
+ * add(backend, server): a server added at run time ("add server"), {
+ * name=, addr=, rid=, weight= }, becomes a node: a vacant record of the
+ * same name, or a spare, or another vacant one, made new.  Each Lua state
+ * is told (lua-load-per-thread), and all get the one record: a server is
+ * its name and HAProxy's revision of it.  Returns its index and the
+ * record's take, or nil and a line to log (once: no record is left).
+ */
+static int
+bridge_add(lua_State *L)
+{
+    char               err[384];
+    size_t             i, n, found;
+    int64_t            now;
+    cluster_t         *c;
+    bridge_node_t      add, *bn;
+    bridge_backend_t  *b;
+
+    b = bridge_backend(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+
+    if (!b->attached) {
+        return luaL_error(L, "the backend \"%s\" is not attached", b->name);
+    }
+
+    lua_pushvalue(L, 2);
+
+    if (bridge_node_fill(L, b, &add, err, sizeof(err)) != 0) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+
+    lua_pop(L, 1);
+
+    c = &b->cluster;
+
+    pthread_mutex_lock(&bridge_mutex);
+
+    n = b->n;
+    found = (size_t) -1;
+
+    for (i = 0; i < n; i++) {
+        bn = &b->bnodes[i];
+
+        if (!bn->vacant && bn->rid == add.rid
+            && strcmp(bn->name, add.name) == 0)
+        {
+            /* another Lua state was first */
+            pthread_mutex_unlock(&bridge_mutex);
+            lua_pushinteger(L, (lua_Integer) i + 1);
+            lua_pushinteger(L, bn->take);
+            return 2;
+        }
+
+        if (bn->vacant && strcmp(bn->name, add.name) == 0) {
+            found = i;
+        }
+    }
+
+    if (found == (size_t) -1 && n < b->cap) {
+        found = n;
+    }
+
+    for (i = 0; i < n && found == (size_t) -1; i++) {
+        if (b->bnodes[i].vacant) {
+            found = i;
+        }
+    }
+
+    if (found == (size_t) -1) {
+        err[0] = '\0';
+
+        if (!b->said_full) {
+            b->said_full = 1;
+            snprintf(err, sizeof(err), "cluster \"%s\": server \"%s\" added "
+                     "at run time, and no spare record is left "
+                     "(cluster_spare_nodes %u): HAProxy routes it, the "
+                     "cluster does not judge it until a reload; said once",
+                     b->name, add.name, b->spare);
+        }
+
+        pthread_mutex_unlock(&bridge_mutex);
+        lua_pushnil(L);
+
+        if (err[0]) {
+            lua_pushstring(L, err);
+        } else {
+            lua_pushnil(L);
+        }
+
+        return 2;
+    }
+
+    /* the record is hidden (vacant, or past n) while it is made new */
+
+    bn = &b->bnodes[found];
+    add.take = bn->take + 1;
+    add.vacant = 1;
+    *bn = add;
+
+    now = bridge_now();
+
+    pthread_mutex_lock(&b->mutex);
+
+    cluster_node_init(&b->facts[found], now);
+    b->nodes[found] = &b->facts[found];
+
+    if (found == n) {
+        __atomic_store_n(&c->n, n + 1, __ATOMIC_RELEASE);
+    }
+
+    pthread_mutex_unlock(&b->mutex);
+
+    __atomic_store_n(&bn->vacant, 0, __ATOMIC_RELEASE);
+
+    if (found == n) {
+        __atomic_store_n(&b->n, n + 1, __ATOMIC_RELEASE);
+    }
+
+    pthread_mutex_unlock(&bridge_mutex);
+
+    /* its place in the key check's table, if one is left */
+    (void) cluster_attach(c, b->has_key ? b->fingerprint : "");
+
+    lua_pushinteger(L, (lua_Integer) found + 1);
+    lua_pushinteger(L, add.take);
+    return 2;
+}
+
+
+/*
+ * remove(backend, name, rid): the server was deleted at run time ("del
+ * server"): its node is removed, as an operator's removal, and its record
+ * vacant, hidden from the status, for the next server added.  Returns its
+ * index and log lines, or nil when no record in use is this server's
+ * (another Lua state was first).
+ */
+static int
+bridge_remove(lua_State *L)
+{
+    int                logs;
+    size_t             i, n, len;
+    uint64_t           rid;
+    const char        *name;
+    cluster_act_t      act;
+    bridge_node_t     *bn;
+    bridge_backend_t  *b;
+    cluster_events_t   ev;
+
+    b = bridge_backend(L, 1);
+    name = luaL_checklstring(L, 2, &len);
+    rid = (uint64_t) luaL_optinteger(L, 3, 0);
+
+    if (!b->attached) {
+        lua_pushnil(L);
+        return 1;
+    }
+
+    lua_newtable(L);
+    logs = lua_gettop(L);
+
+    ev.n = 0;
+    ev.more = 0;
+
+    pthread_mutex_lock(&bridge_mutex);
+
+    n = b->n;
+
+    for (i = 0; i < n; i++) {
+        bn = &b->bnodes[i];
+
+        if (!bn->vacant && bn->rid == rid && strcmp(bn->name, name) == 0) {
+            break;
+        }
+    }
+
+    if (i == n) {
+        pthread_mutex_unlock(&bridge_mutex);
+        lua_pushnil(L);
+        return 1;
+    }
+
+    act.node = i;
+    act.admin = CLUSTER_ADMIN_REMOVE;
+    act.name = bn->shown;
+    act.name_len = strlen(bn->shown);
+    act.by = "HAProxy (del server)";
+
+    cluster_act(&b->cluster, &act, bridge_now(), &ev);
+    bn->haproxy_admin = CLUSTER_ADMIN_REMOVE;
+
+    __atomic_store_n(&bn->vacant, 1, __ATOMIC_RELEASE);
+
+    pthread_mutex_unlock(&bridge_mutex);
+
+    bridge_events(L, b, &ev, logs);
+
+    lua_pushinteger(L, (lua_Integer) i + 1);
+    lua_pushvalue(L, logs);
+    return 2;
+}
+
+
+size_t
+bridge_count(const bridge_backend_t *b)
+{
+    return __atomic_load_n(&b->n, __ATOMIC_ACQUIRE);
+}
+
+
+int
+bridge_vacant(const bridge_backend_t *b, size_t i)
+{
+    return __atomic_load_n(&b->bnodes[i].vacant, __ATOMIC_ACQUIRE);
 }
 
 
@@ -1137,10 +1431,13 @@ bridge_backend(lua_State *L, int arg)
 static long
 bridge_node_index(bridge_backend_t *b, const char *name, size_t len)
 {
-    size_t  i;
+    size_t  i, n;
 
-    for (i = 0; i < b->n; i++) {
-        if (strncmp(b->bnodes[i].name, name, len) == 0
+    n = bridge_count(b);
+
+    for (i = 0; i < n; i++) {
+        if (!bridge_vacant(b, i)
+            && strncmp(b->bnodes[i].name, name, len) == 0
             && b->bnodes[i].name[len] == '\0')
         {
             return (long) i;
@@ -1237,14 +1534,16 @@ bridge_log(lua_State *L, int table, int level, const char *text)
 }
 
 
+/* the first n records, as bridge_count() had them */
 static void
-bridge_snapshot(bridge_backend_t *b, int64_t now, cluster_status_cluster_t *c,
-    cluster_status_node_t *sn, cluster_events_t *ev)
+bridge_snapshot(bridge_backend_t *b, size_t n, int64_t now,
+    cluster_status_cluster_t *c, cluster_status_node_t *sn,
+    cluster_events_t *ev)
 {
     size_t  i;
 
     memset(c, 0, sizeof(cluster_status_cluster_t));
-    memset(sn, 0, b->n * sizeof(cluster_status_node_t));
+    memset(sn, 0, n * sizeof(cluster_status_node_t));
 
     c->name = b->name;
     c->name_len = strlen(b->name);
@@ -1252,9 +1551,9 @@ bridge_snapshot(bridge_backend_t *b, int64_t now, cluster_status_cluster_t *c,
     c->messenger_port = b->conf.check ? b->conf.messenger : 0;
     c->key_fingerprint = b->has_key ? b->fingerprint : NULL;
     c->nodes = sn;
-    c->n = b->n;
+    c->n = n;
 
-    for (i = 0; i < b->n; i++) {
+    for (i = 0; i < n; i++) {
         sn[i].id = b->bnodes[i].id;
         sn[i].id_len = strlen(b->bnodes[i].id);
         sn[i].name = b->bnodes[i].shown;
@@ -1297,7 +1596,7 @@ static int
 bridge_tick(lua_State *L)
 {
     int                        logs;
-    size_t                     i;
+    size_t                     i, n;
     int64_t                    now;
     int                        levels[16];
     char                       lines[16][256];
@@ -1329,12 +1628,14 @@ bridge_tick(lua_State *L)
 
     /* HAProxy's states, read first: Lua is not called under the mutex */
 
-    seen = calloc(b->n, sizeof(bridge_seen_t));
+    n = bridge_count(b);
+
+    seen = calloc(n + 1, sizeof(bridge_seen_t));
     if (seen == NULL) {
         return luaL_error(L, "out of memory");
     }
 
-    for (i = 0; i < b->n; i++) {
+    for (i = 0; i < n; i++) {
         lua_rawgeti(L, 2, (lua_Integer) i + 1);
 
         if (!lua_istable(L, -1)) {
@@ -1363,10 +1664,11 @@ bridge_tick(lua_State *L)
     /* what was seen of them before, one thread at a time */
     pthread_mutex_lock(&bridge_mutex);
 
-    for (i = 0; i < b->n; i++) {
+    for (i = 0; i < n; i++) {
         bn = &b->bnodes[i];
 
-        if (!seen[i].present) {
+        if (!seen[i].present || bn->vacant) {
+            /* a server deleted is removed once (bridge_remove) */
             continue;
         }
 
@@ -1426,17 +1728,17 @@ bridge_tick(lua_State *L)
         bridge_log(L, logs, levels[i], lines[i]);
     }
 
-    sn = malloc(b->n * sizeof(cluster_status_node_t));
+    sn = malloc((n + 1) * sizeof(cluster_status_node_t));
     if (sn == NULL) {
         return luaL_error(L, "out of memory");
     }
 
-    bridge_snapshot(b, now, &c, sn, &ev);
+    bridge_snapshot(b, n, now, &c, sn, &ev);
     bridge_events(L, b, &ev, logs);
 
-    lua_createtable(L, (int) b->n, 0);
+    lua_createtable(L, (int) n, 0);
 
-    for (i = 0; i < b->n; i++) {
+    for (i = 0; i < n; i++) {
         lua_createtable(L, 0, 2);
         lua_pushboolean(L, cluster_status_node_in_rotation(&c, &sn[i]));
         lua_setfield(L, -2, "rotation");
@@ -1458,23 +1760,33 @@ bridge_tick(lua_State *L)
 
 
 /*
- * check_claim(backend, i): whether node i is checked now, by this caller:
- * nil, or { host=, port=, request=, timeout= (ms), messenger= (port or
- * nil), claimed= }.
+ * check_claim(backend, i, take): whether node i is checked now, by this
+ * caller: nil, or { host=, port=, request=, timeout= (ms), messenger=
+ * (port or nil), claimed=, take= }; false when the record is no longer
+ * of the server its task was started for (deleted): the task ends.
  */
 static int
 bridge_check_claim(lua_State *L)
 {
     long               i;
     int64_t            claimed;
+    uint32_t           take;
     bridge_node_t     *bn;
     bridge_backend_t  *b;
 
     b = bridge_backend(L, 1);
     i = (long) luaL_checkinteger(L, 2) - 1;
+    take = (uint32_t) luaL_optinteger(L, 3, 1);
 
-    if (!b->attached || !b->conf.check || i < 0 || (size_t) i >= b->n) {
+    if (!b->attached || !b->conf.check || i < 0
+        || (size_t) i >= bridge_count(b))
+    {
         lua_pushnil(L);
+        return 1;
+    }
+
+    if (bridge_vacant(b, (size_t) i) || b->bnodes[i].take != take) {
+        lua_pushboolean(L, 0);
         return 1;
     }
 
@@ -1499,6 +1811,8 @@ bridge_check_claim(lua_State *L)
     lua_setfield(L, -2, "timeout");
     lua_pushinteger(L, (lua_Integer) claimed);
     lua_setfield(L, -2, "claimed");
+    lua_pushinteger(L, take);
+    lua_setfield(L, -2, "take");
     lua_pushboolean(L, b->conf.ssl);
     lua_setfield(L, -2, "ssl");
 
@@ -1526,11 +1840,11 @@ bridge_check_every(lua_State *L)
 
 
 /*
- * check_done(backend, i, claimed, answer, failure, messenger, ms): the
- * bytes of the answer (up to the connection's end), or the failure
+ * check_done(backend, i, claimed, answer, failure, messenger, ms, take):
+ * the bytes of the answer (up to the connection's end), or the failure
  * ("timed out", "connection refused"); the messenger port's outcome (true,
- * false, nil: not checked).  Returns "again" with the request for the
- * older /health when the product is older, or log lines.
+ * false, nil: not checked); the claim's take.  Returns "again" with the
+ * request for the older /health when the product is older, or log lines.
  */
 static int
 bridge_check_done(lua_State *L)
@@ -1556,11 +1870,20 @@ bridge_check_done(lua_State *L)
     answer = luaL_optlstring(L, 4, "", &len);
     failure = luaL_optstring(L, 5, NULL);
 
-    if (!b->attached || i < 0 || (size_t) i >= b->n) {
+    if (!b->attached || i < 0 || (size_t) i >= bridge_count(b)) {
         return luaL_error(L, "no such node");
     }
 
     bn = &b->bnodes[i];
+
+    if (bridge_vacant(b, (size_t) i)
+        || bn->take != (uint32_t) luaL_optinteger(L, 8, 1))
+    {
+        /* the server was deleted while it was checked */
+        lua_pushstring(L, "done");
+        lua_newtable(L);
+        return 2;
+    }
 
     memset(&check, 0, sizeof(cluster_check_t));
     memset(&health, 0, sizeof(cluster_health_t));
@@ -1881,14 +2204,17 @@ typedef struct {
 static int
 bridge_view(lua_State *L, bridge_view_t *v, int64_t now, int logs)
 {
-    size_t             i, nodes;
-    cluster_events_t   ev;
-    bridge_backend_t  *b;
+    size_t                     i, j, k, nodes;
+    cluster_events_t           ev;
+    bridge_backend_t          *b;
+    cluster_status_node_t     *sn;
+    cluster_status_cluster_t  *cl;
 
     nodes = 0;
 
+    /* by the records' room: more may be in use by the time they are read */
     for (i = 0; i < bridge.nbackends; i++) {
-        nodes += bridge.backends[i]->n;
+        nodes += bridge.backends[i]->cap;
     }
 
     v->clusters = calloc(bridge.nbackends + 1,
@@ -1914,10 +2240,21 @@ bridge_view(lua_State *L, bridge_view_t *v, int64_t now, int logs)
         ev.n = 0;
         ev.more = 0;
 
-        bridge_snapshot(b, now, &v->clusters[v->n], &v->nodes[nodes], &ev);
+        cl = &v->clusters[v->n];
+        sn = &v->nodes[nodes];
+
+        bridge_snapshot(b, bridge_count(b), now, cl, sn, &ev);
         bridge_events(L, b, &ev, logs);
 
-        nodes += b->n;
+        /* the records of servers deleted are not shown */
+        for (j = 0, k = 0; j < cl->n; j++) {
+            if (!bridge_vacant(b, j)) {
+                sn[k++] = sn[j];
+            }
+        }
+
+        cl->n = k;
+        nodes += k;
         v->n++;
     }
 
@@ -2101,7 +2438,7 @@ bridge_admin(lua_State *L)
 {
     int                  logs, by_name, rc;
     char                 who[96], text[512], cluster[128], body[160];
-    size_t               plen, qlen, i, j, found, len, hlen, idlen;
+    size_t               plen, qlen, i, j, n, found, len, hlen, idlen;
     size_t               nsite, norigin, nhost;
     cluster_admin_value_t  site[BRIDGE_ADMIN_VALUES];
     cluster_admin_value_t  origin[BRIDGE_ADMIN_VALUES];
@@ -2247,20 +2584,23 @@ bridge_admin(lua_State *L)
                 continue;
             }
 
-            nodes = calloc(b->n, sizeof(cluster_admin_node_t));
+            n = bridge_count(b);
+
+            nodes = calloc(n, sizeof(cluster_admin_node_t));
             if (nodes == NULL) {
                 return luaL_error(L, "out of memory");
             }
 
-            for (j = 0; j < b->n; j++) {
+            for (j = 0; j < n; j++) {
                 nodes[j].id = b->bnodes[j].id;
                 nodes[j].id_len = strlen(b->bnodes[j].id);
                 nodes[j].name = b->bnodes[j].shown;
                 nodes[j].name_len = strlen(b->bnodes[j].shown);
-                nodes[j].tracked = 1;
+                /* a server deleted is no node to act on */
+                nodes[j].tracked = !bridge_vacant(b, j);
             }
 
-            rc = (int) cluster_admin_find(nodes, b->n, path, idlen, by_name);
+            rc = (int) cluster_admin_find(nodes, n, path, idlen, by_name);
             free(nodes);
 
             if (rc == CLUSTER_ADMIN_AMBIGUOUS) {
@@ -2351,7 +2691,7 @@ bridge_state_node(void *ctx, const char *cluster, const char *id,
             continue;
         }
 
-        for (j = 0; j < b->n; j++) {
+        for (j = 0; j < bridge_count(b); j++) {
             if (strcmp(b->bnodes[j].id, id) == 0) {
                 pthread_mutex_lock(&b->mutex);
                 cluster_state_restore(b->nodes[j], saved,
@@ -2504,7 +2844,7 @@ bridge_save(lua_State *L)
 {
     int                      fd, dirty, error;
     char                    *buf, tmp[4200], line[4400];
-    size_t                   i, j, n, m, base, k, size, need;
+    size_t                   i, j, n, m, base, k, size, need, count;
     int64_t                  now;
     cluster_node_t          *facts;
     bridge_backend_t        *b;
@@ -2525,7 +2865,7 @@ bridge_save(lua_State *L)
         b = bridge.backends[i];
 
         if (b->attached) {
-            n += b->n;
+            n += b->cap;
             pthread_mutex_lock(&b->mutex);
             dirty |= b->shared.dirty;
             pthread_mutex_unlock(&b->mutex);
@@ -2559,9 +2899,15 @@ bridge_save(lua_State *L)
             continue;
         }
 
+        /* the core copies its count of records, cap at most */
+        count = bridge_count(b);
         k = cluster_save_copy(&b->cluster, &facts[base], &acts[m]);
 
-        for (j = 0; j < b->n; j++) {
+        for (j = 0; j < count; j++) {
+            if (bridge_vacant(b, j)) {
+                continue;
+            }
+
             entries[n].cluster = b->name;
             entries[n].cluster_len = strlen(b->name);
             entries[n].id = b->bnodes[j].id;
@@ -2571,7 +2917,7 @@ bridge_save(lua_State *L)
             n++;
         }
 
-        base += b->n;
+        base += b->cap;
 
         for (j = 0; j < k; j++) {
             actions[m].cluster = b->name;
@@ -2676,6 +3022,8 @@ static const luaL_Reg  bridge_functions[] = {
     { "load", bridge_load },
     { "backends", bridge_backends },
     { "attach", bridge_attach },
+    { "add", bridge_add },
+    { "remove", bridge_remove },
     { "restore", bridge_restore },
     { "tick", bridge_tick },
     { "check_every", bridge_check_every },

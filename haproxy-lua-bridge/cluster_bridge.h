@@ -33,6 +33,8 @@
 #define BRIDGE_SECRET_MAX   65536
 #define BRIDGE_CHECK_BODY   65536
 #define BRIDGE_ADMIN_VALUES 8        /* of one header, at most */
+#define BRIDGE_SPARE_NODES  8        /* cluster_spare_nodes, by default */
+#define BRIDGE_SPARE_MAX    1024
 
 /* HAProxy's log levels, as core.log() takes them */
 #define BRIDGE_LOG_ALERT    1
@@ -59,6 +61,9 @@ typedef struct {
     uint64_t                failures;         /* HAProxy's econ + eresp */
     uint64_t                answers;          /* its hrsp_*, less eresp */
     uint8_t                 fallback;         /* the older /health */
+    uint8_t                 vacant;           /* its server deleted */
+    uint64_t                rid;              /* HAProxy's revision of it */
+    uint32_t                take;             /* the record's use, from 1 */
 } bridge_node_t;
 
 
@@ -71,6 +76,8 @@ typedef struct {
     unsigned                slow_start_set:1;
     unsigned                has_key:1;
     unsigned                attached:1;
+    unsigned                spare_set:1;
+    unsigned                said_full:1;
 
     uint8_t                 seal_key[CLUSTER_KEY_SEAL];
     char                    fingerprint[9];
@@ -88,7 +95,17 @@ typedef struct {
     const char            **names;
     const char            **ids;
     bridge_node_t          *bnodes;
+    /*
+     * The records: the servers of haproxy.cfg, then "spare" of them for
+     * servers added at run time.  Every array is sized "cap" at the start
+     * and never moves; "n", the records in use, only grows, each record
+     * filled before n counts it (bridge_count() reads it).  A record
+     * whose server was deleted is vacant: hidden, removed, and taken
+     * again by the next server added.
+     */
     size_t                  n;
+    size_t                  cap;
+    unsigned                spare;
     pthread_mutex_t         mutex;
 } bridge_backend_t;
 
@@ -122,6 +139,10 @@ extern pthread_mutex_t  bridge_mutex;
 
 
 int64_t bridge_now(void);
+
+/* the records in use, and whether record i's server was deleted */
+size_t bridge_count(const bridge_backend_t *b);
+int bridge_vacant(const bridge_backend_t *b, size_t i);
 int bridge_read_secret(const char *path, const char *what, char *text,
     size_t *len, char *err);
 char *bridge_copy(const cluster_word_t *w, char *buf, size_t size);

@@ -1003,10 +1003,10 @@ bridge_db_apply(bridge_db_t *db, const cluster_db_action_t *a)
             continue;
         }
 
-        for (j = 0; j < b->n; j++) {
+        for (j = 0; j < bridge_count(b); j++) {
             bn = &b->bnodes[j];
 
-            if (strcmp(bn->id, a->node) != 0) {
+            if (bridge_vacant(b, j) || strcmp(bn->id, a->node) != 0) {
                 continue;
             }
 
@@ -1038,6 +1038,7 @@ bridge_db_observe(bridge_db_t *db, int64_t now)
 {
     char                       at[24], *json;
     size_t                     i, j, k, n, base, size, hsize, len, lost;
+    size_t                     count;
     PGresult                  *res;
     const char                *values[4];
     bridge_backend_t          *b;
@@ -1049,7 +1050,8 @@ bridge_db_observe(bridge_db_t *db, int64_t now)
     n = 0;
 
     for (i = 0; i < bridge.nbackends; i++) {
-        n += bridge.backends[i]->attached ? bridge.backends[i]->n : 0;
+        /* by the records' room: more may be in use when they are copied */
+        n += bridge.backends[i]->attached ? bridge.backends[i]->cap : 0;
     }
 
     obs = calloc(n + 1, sizeof(cluster_db_observation_t));
@@ -1081,9 +1083,14 @@ bridge_db_observe(bridge_db_t *db, int64_t now)
             continue;
         }
 
+        count = bridge_count(b);
         cluster_copy(&b->cluster, &facts[base]);
 
-        for (j = 0; j < b->n; j++) {
+        for (j = 0; j < count; j++) {
+            if (bridge_vacant(b, j)) {
+                continue;
+            }
+
             obs[k].cluster = b->name;
             obs[k].cluster_len = strlen(b->name);
             obs[k].node = b->bnodes[j].id;
@@ -1093,7 +1100,7 @@ bridge_db_observe(bridge_db_t *db, int64_t now)
             k++;
         }
 
-        base += b->n;
+        base += b->cap;
 
         hist[i].n = cluster_history_take(&b->cluster,
                                          &entries[i * CLUSTER_HISTORY_MAX],
@@ -1200,8 +1207,10 @@ bridge_db_peers(bridge_db_t *db, PGresult *res, int64_t now)
                 continue;
             }
 
-            for (j = 0; j < b->n; j++) {
-                if (strcmp(b->bnodes[j].id, p->node) != 0) {
+            for (j = 0; j < bridge_count(b); j++) {
+                if (bridge_vacant(b, j)
+                    || strcmp(b->bnodes[j].id, p->node) != 0)
+                {
                     continue;
                 }
 

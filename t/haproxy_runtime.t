@@ -1,11 +1,14 @@
 #!/usr/bin/perl
 
 # Servers added and deleted at run time on HAProxy's CLI ("add server",
-# "del server"): a server added is not a node until a reload (the bridge's
-# nodes are the backend's servers at the start), and HAProxy 2.8 and later
-# tell the bridge, which says so once in the log; a node whose server is
-# deleted is an operator's removal, and costs the bridge no error.  HAProxy
-# 2.6 has "add server", but tells its Lua of no server added or deleted.
+# "del server").  HAProxy 2.8 and later tell the bridge: a server added
+# takes one of the backend's spare records (cluster_spare_nodes) and is a
+# node like the others: shown, checked, taken out of rotation in HAProxy
+# when it stops; one added with no spare left is said once and routed by
+# HAProxy unjudged; a server deleted leaves the status, and its record is
+# taken by the next one added.  HAProxy 2.6 has "add server", but tells
+# its Lua of no server added or deleted: a server added is no node until a
+# reload, and a node whose server is deleted is shown removed.
 
 use strict;
 use warnings;
@@ -18,8 +21,11 @@ use ClusterHAProxy;
 my $t = ClusterHAProxy->new;
 
 my (undef, undef, $version) = $t->haproxy_version;
+my $told = $t->haproxy_atleast(2, 8);
+my $why = "HAProxy $version: its Lua is told of no server added or deleted "
+          . '(core.event_sub, from 2.8)';
 
-$t->sim($_) for qw(web1 web2 web3);
+$t->sim($_) for qw(web1 web2 web3 web4);
 
 $t->write_haproxy(<<'EOF', <<'EOF');
 frontend web
@@ -28,12 +34,14 @@ frontend web
     default_backend proget
 
 backend proget
+    balance roundrobin
     server web1 127.0.0.1:%%PORT_web1%%
     server web2 127.0.0.1:%%PORT_web2%%
 EOF
 backend proget {
     cluster_heartbeat interval=500ms stale=1m;
     cluster_check timeout=1s rise=2 fall=2;
+    cluster_spare_nodes 1;
 }
 EOF
 
@@ -41,62 +49,130 @@ $t->run_haproxy;
 
 ok($t->all_up('proget', 5), 'the two nodes up');
 
-my $answer = $t->cli('add server proget/web3 127.0.0.1:' . $t->port('web3'));
-like($answer, qr/New server registered|added/i, "HAProxy $version adds web3")
-    or diag $answer;
-$t->cli('enable server proget/web3');
+sub id { '127.0.0.1:' . $t->port($_[0]) }
+sub names { join ' ', sort map { $_->{name} } @{$t->cluster('proget')->{nodes}} }
+
+# "del server" wants the server in maintenance, and without connections
+sub delete_server {
+    my ($name) = @_;
+
+    $t->cli("disable server proget/$name");
+    $t->cli("shutdown sessions server proget/$name");
+
+    my $answer = '';
+    $t->wait_for(sub {
+        $answer = $t->cli("del server proget/$name");
+        $answer =~ /Server deleted/i;
+    }, 5);
+
+    return $answer;
+}
+
+sub add_server {
+    my ($name) = @_;
+
+    my $answer = $t->cli("add server proget/$name " . id($name));
+    $t->cli("enable server proget/$name");
+    return $answer;
+}
+
+like(add_server('web3'), qr/New server registered|added/i,
+     "HAProxy $version adds web3");
 
 SKIP: {
-    skip "HAProxy $version: its Lua sees no server added at run time "
-         . '(core.event_sub exists from 2.8)', 1
-        unless $t->haproxy_atleast(2, 8);
+    skip $why, 12 unless $told;
 
     ok($t->wait_for(sub {
-           $t->count_log(qr/server "web3" added at run time/, 'haproxy.log') }, 3),
+           $t->count_log(qr/server "web3" added at run time: a node/,
+                         'haproxy.log') }, 3),
        'the server added is said in the log');
+
+    ok($t->wait_for(sub { $t->node('proget', id('web3')) }, 3),
+       'web3 on the status, from a spare record');
+    ok($t->wait_for(sub {
+           my $n = $t->node('proget', id('web3'));
+           $n && $n->{state} eq 'up' && $n->{in_rotation} }, 6),
+       'web3 up by the bridge\'s checks, in rotation');
+    ok($t->wait_for(sub { $t->spread(12)->{web3} }, 3), 'web3 served');
+
+    # the one spare is taken: web4 is HAProxy's alone
+    like(add_server('web4'), qr/New server registered/i, 'web4 added');
+    ok($t->wait_for(sub {
+           $t->count_log(qr/"web4" added at run time, and no spare record/,
+                         'haproxy.log') }, 3),
+       'no spare left: said in the log');
+    ok($t->wait_for(sub { $t->spread(12)->{web4} }, 3),
+       'web4 routed by HAProxy');
+    is(names(), 'web1 web2 web3', 'web4 is no node of the cluster');
+
+    # web3 stops: out of rotation, forced down in HAProxy
+    $t->stop_sim('web3');
+    ok($t->wait_for(sub {
+           my $n = $t->node('proget', id('web3'));
+           $n->{state} eq 'down' && !$n->{in_rotation} }, 5),
+       'web3 stopped: down, out of rotation');
+    ok($t->wait_for(sub {
+           ($t->haproxy_stat('proget', 'web3', 'status') // '') =~ /^DOWN/ },
+           1), 'HAProxy\'s own stats: web3 forced down')
+        or diag $t->haproxy_stat('proget', 'web3', 'status');
+    my $spread = $t->spread(12);
+    ok(!$spread->{web3} && !grep(/status/, keys %$spread),
+       'no request to web3, none failed')
+        or diag explain $spread;
+
+    # web3 deleted: gone from the status, its record free again
+    like(delete_server('web3'), qr/Server deleted/i, 'web3 deleted');
 }
-
-sleep 1;
-my @nodes = map { $_->{name} } @{$t->cluster('proget')->{nodes}};
-is("@nodes", 'web1 web2', 'not a node until a reload');
-
-# web3 deleted again (HAProxy wants it in maintenance first)
-$t->cli('disable server proget/web3');
-$answer = $t->cli('del server proget/web3');
-like($answer, qr/Server deleted/i, 'web3 deleted') or diag $answer;
 
 SKIP: {
-    skip "HAProxy $version: its Lua is told of no server deleted", 1
-        unless $t->haproxy_atleast(2, 8);
+    skip $why, 6 unless $told;
 
-    ok($t->wait_for(sub {
-           $t->count_log(qr/server "web3" deleted at run time/, 'haproxy.log') }, 3),
+    ok($t->wait_for(sub { !$t->node('proget', id('web3')) }, 3),
+       'web3 gone from the status');
+    ok($t->count_log(qr/server "web3" deleted at run time/, 'haproxy.log'),
        'said in the log');
+
+    # web4, deleted and added again, takes the record web3 left
+    like(delete_server('web4'), qr/Server deleted/i, 'web4 deleted');
+    like(add_server('web4'), qr/New server registered/i, 'web4 added again');
+    ok($t->wait_for(sub {
+           my $n = $t->node('proget', id('web4'));
+           $n && $n->{state} eq 'up' && $n->{in_rotation} }, 6),
+       'web4 a node now, up');
+    is(names(), 'web1 web2 web4', 'in web3\'s record: nothing else grew');
 }
 
-# web2, a node, deleted, where HAProxy lets it be: an operator's removal
-$t->cli('disable server proget/web2');
-$answer = $t->cli('del server proget/web2');
+unless ($told) {
+    sleep 1;
+    is(names(), 'web1 web2', 'HAProxy 2.6: web3 no node until a reload');
+    like(delete_server('web3'), qr/Server deleted/i, 'web3 deleted');
+}
+
+# web2, a server of haproxy.cfg, deleted where HAProxy lets it be
+my $answer = delete_server('web2');
 note("del server proget/web2: $answer");
 
 SKIP: {
     skip "HAProxy $version keeps web2: $answer", 1
         unless $answer =~ /Server deleted/i;
 
-    ok($t->wait_for(sub {
-           $t->node('proget', '127.0.0.1:' . $t->port('web2'))->{state}
-               eq 'removed' }, 3),
-       'the node of a server deleted is removed');
+    if ($told) {
+        ok($t->wait_for(sub { !$t->node('proget', id('web2')) }, 3),
+           'a node of haproxy.cfg deleted: gone from the status');
+    } else {
+        ok($t->wait_for(sub { $t->node('proget', id('web2'))->{state}
+                                  eq 'removed' }, 3),
+           'the node of a server deleted is removed');
+    }
 }
 
-ok($t->wait_for(sub {
-       $t->node('proget', '127.0.0.1:' . $t->port('web1'))->{in_rotation} },
-   2), 'web1 judged as before');
+ok($t->wait_for(sub { $t->node('proget', id('web1'))->{in_rotation} }, 2),
+   'web1 judged as before');
 is($t->get('/')->{status}, 200, 'traffic flows');
 
 $t->stop;
 $t->check_logs;
-my @lua = grep { /Lua|cluster "proget": / && !/added at run time/ }
+my @lua = grep { /Lua|cluster "proget": / && !/at run time/ }
           split /\n/, $t->read_file('haproxy.log');
 is(scalar(grep { /error|attempt|nil/ } @lua), 0, 'no Lua error')
     or diag join "\n", @lua;
