@@ -9,6 +9,15 @@ MAKEFLAGS += --no-print-directory
 #                   under AddressSanitizer and UndefinedBehaviorSanitizer;
 #                   then make static
 #   make check      the tests once, for one build: SANITIZE=0 or 1
+#   make matrix     the tests on each supported platform: this Debian 12
+#                   (make check's record of this tree, else make check
+#                   twice), Debian 13 and unstable in roots made by
+#                   debootstrap under build/matrix/ (cached in
+#                   /var/cache/ngx-cluster-matrix/), HAProxy from
+#                   experimental, nginx mainline from NGINX_UPSTREAM=
+#                   (a .tar.gz of its source); then README.md's
+#                   "Supported platforms" table checked against the run
+#   make matrix-readme  that table, from the last make matrix, into README.md
 #   make static     nginx's source from Debian's archive, built with the
 #                   module linked in, and the tests a static build could fail
 #   make demo       five simulated nodes behind nginx, with the status page
@@ -28,8 +37,10 @@ MAKEFLAGS += --no-print-directory
 #                   cookie opener and scanner, the key readers and the state
 #                   file's reader (FUZZ_SECONDS each, 600 by default)
 #
-# NGINX_SRC=/path/to/nginx-1.x.y builds against another nginx source tree;
-# NGINX_CONFIGURE="..." adds to its configure flags.
+# NGINX_SRC=/path/to/nginx-1.x.y builds against another nginx source tree
+# (a release's, with ./configure, or a tree of nginx's repository, with
+# auto/configure); NGINX_CONFIGURE="..." adds to its configure flags.
+# HAPROXY_BIN= runs the HAProxy tests with another haproxy.
 
 NGINX_SRC ?= /usr/share/nginx/src
 PREFIX ?= /usr/local
@@ -65,7 +76,7 @@ UNIT_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
 .PHONY: all module setup sim unit check test static prove demo demo-ha \
-	demo-haproxy \
+	demo-haproxy matrix matrix-readme \
 	bench fuzz bridge deb install install-bridge reliability \
 	clean
 
@@ -83,7 +94,8 @@ $(BUILD)/nginx/objs/Makefile: config
 	cd $(BUILD)/nginx && flags=() \
 	    && if [ -f conf_flags ]; then . ./conf_flags; flags=("$${NGX_CONF_FLAGS[@]}"); \
 	       else flags=(--with-compat); fi \
-	    && ./configure "$${flags[@]}" $(NGINX_CONFIGURE) \
+	    && configure=./configure && if [ ! -f configure ]; then configure=./auto/configure; fi \
+	    && $$configure "$${flags[@]}" $(NGINX_CONFIGURE) \
 	        $(if $(SAN_FLAGS),--with-cc-opt="$(SAN_FLAGS)" --with-ld-opt="$(SAN_FLAGS)") \
 	        --add-dynamic-module=$(CURDIR) > configure.log 2>&1 \
 	    || { tail -20 configure.log; exit 1; }
@@ -129,14 +141,28 @@ prove: $(MODULE) $(SIM) $(BRIDGE)
 	CLUSTER_ARTIFACTS=$(CURDIR)/$(BUILD)/artifacts \
 	prove -I t/lib $(or $(T),t/)
 
+# the whole suite's counts are recorded for this tree (build/matrix/records/)
+# for make matrix, which then does not run them again
 check:
-	$(MAKE) unit
-	$(MAKE) prove
+	@mkdir -p $(BUILD)
+	@start=$$(date +%s); set -o pipefail; \
+	{ $(MAKE) unit && $(MAKE) prove; } 2>&1 | tee $(BUILD)/check.log; rc=$$?; \
+	T='$(T)' NGINX_BIN='$(NGINX_BIN)' NGINX_SRC='$(NGINX_SRC)' \
+	bash tests/matrix.sh record $(SANITIZE) $$rc $(BUILD)/check.log \
+	    $$(( $$(date +%s) - start )); exit $$rc
 
 test: setup
 	$(MAKE) check SANITIZE=0
 	$(MAKE) check SANITIZE=1
 	$(MAKE) static
+
+# the tests on each platform (tests/matrix.sh); NGINX_UPSTREAM= nginx
+# mainline's source; MATRIX_LEGS= some legs only
+matrix:
+	NGINX_UPSTREAM='$(NGINX_UPSTREAM)' bash tests/matrix.sh
+
+matrix-readme:
+	bash tests/matrix.sh readme
 
 # nginx built from source with the module linked in (--add-module)
 static:
@@ -241,5 +267,7 @@ fuzz:
 	build/fuzz/fuzz_state -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	    -print_final_stats=1 build/fuzz/state-corpus tests/fuzz/seeds
 
+# the matrix's roots are unmounted first; rm never crosses into a mount
 clean:
-	rm -rf build
+	bash tests/matrix.sh unmount
+	rm -rf --one-file-system build
