@@ -211,8 +211,9 @@ make_root() {
                 && dpkg-deb -f haproxy_*.deb Depends > /opt/haproxy-3.4/DEPENDS \
                 && rm haproxy_*.deb' >> "$root.log" 2>&1 \
             || { tail -5 "$root.log"; return 1; }
+        # its libraries (the rest is for its maintainer scripts)
         deps=$(sed 's/([^)]*)//g; s/|[^,]*//g; s/,/ /g' \
-                   "$root/opt/haproxy-3.4/DEPENDS")
+                   "$root/opt/haproxy-3.4/DEPENDS" | tr ' ' '\n' | grep '^lib')
         in_root "$root" apt-get install -y -q --no-install-recommends $deps \
             >> "$root.log" 2>&1 || { tail -5 "$root.log"; return 1; }
         in_root "$root" /opt/haproxy-3.4/usr/sbin/haproxy -v >> "$root.log" 2>&1 \
@@ -481,8 +482,16 @@ leg_nginx131() {
     copy_tree "$root$src"
     mkdir -p "$root/matrix/$name"
     tar -C "$root/matrix/$name" --strip-components=1 -xzf "$upstream"
-    # Debian's configure flags (nginx-dev's conf_flags), as for its nginx
-    cp "$root/usr/share/nginx/src/conf_flags" "$root/matrix/$name/"
+    # Debian's configure flags (nginx-dev's conf_flags), as for its nginx,
+    # but for the --override-* of Debian's own patch to configure
+    cat > "$root/matrix/$name/conf_flags" <<'FLAGS'
+. /usr/share/nginx/src/conf_flags
+debian_flags=("${NGX_CONF_FLAGS[@]}")
+NGX_CONF_FLAGS=()
+for f in "${debian_flags[@]}"; do
+    case $f in --override-*) ;; *) NGX_CONF_FLAGS+=("$f") ;; esac
+done
+FLAGS
     ngx=$src/build/release/nginx/objs/nginx
     files=$(cd "$top" && ls t/*.t | grep -v -e '^t/haproxy' -e '^t/demo_haproxy.t' \
                                        -e '^t/deb.t' | tr '\n' ' ')
@@ -490,7 +499,7 @@ leg_nginx131() {
     {
         in_root "$root" make -C "$src" module sim SANITIZE=0 \
             NGINX_SRC=/matrix/$name \
-            NGINX_CONFIGURE="--with-stream --with-stream_ssl_module --with-http_v3_module" \
+            NGINX_CONFIGURE="--with-stream --with-stream_ssl_module" \
             && in_root "$root" make -s -C "$src/build/release/nginx" -f objs/Makefile \
                    -j"$(nproc)" binary \
             && suite_in_root "$root" "$src" SANITIZE=0 NGINX_BIN=$ngx \
