@@ -169,12 +169,15 @@ unmount_all() {
     fi
 }
 
-# Runs $2... in root $1 with a clean environment.
+# Runs $2... in root $1 with a clean environment; in the background, so
+# that a TERM or INT to the matrix is acted on at once (the EXIT trap then
+# stops what runs in the root and unmounts it).
 in_root() {
     local root=$1
     shift
     chroot "$root" /usr/bin/env -i PATH=$path HOME=/root LANG=C.UTF-8 \
-        TERM=dumb "$@"
+        TERM=dumb "$@" &
+    wait $!
 }
 
 # --- the roots ---------------------------------------------------------------
