@@ -37,10 +37,8 @@ MAKEFLAGS += --no-print-directory
 #                   cookie opener and scanner, the key readers and the state
 #                   file's reader (FUZZ_SECONDS each, 600 by default)
 #
-# NGINX_SRC=/path/to/nginx-1.x.y builds against another nginx source tree
-# (a release's, with ./configure, or a tree of nginx's repository, with
-# auto/configure); NGINX_CONFIGURE="..." adds to its configure flags.
-# HAPROXY_BIN= runs the HAProxy tests with another haproxy.
+# NGINX_SRC=/path/to/nginx-1.x.y builds against another nginx source tree;
+# NGINX_CONFIGURE="..." adds to its configure flags.
 
 NGINX_SRC ?= /usr/share/nginx/src
 PREFIX ?= /usr/local
@@ -76,7 +74,7 @@ UNIT_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
 .PHONY: all module setup sim unit check test static prove demo demo-ha \
-	demo-haproxy matrix matrix-readme \
+	demo-haproxy \
 	bench fuzz bridge deb install install-bridge reliability \
 	clean
 
@@ -87,6 +85,8 @@ setup:
 
 module: $(MODULE)
 
+# a release's tree has ./configure, a tree of nginx's repository (nginx
+# mainline in make matrix) auto/configure only
 $(BUILD)/nginx/objs/Makefile: config
 	@mkdir -p $(BUILD)
 	rm -rf $(BUILD)/nginx
@@ -158,6 +158,8 @@ test: setup
 
 # the tests on each platform (tests/matrix.sh); NGINX_UPSTREAM= nginx
 # mainline's source; MATRIX_LEGS= some legs only
+.PHONY: matrix matrix-readme
+
 matrix:
 	NGINX_UPSTREAM='$(NGINX_UPSTREAM)' bash tests/matrix.sh
 

@@ -437,6 +437,12 @@ leg_haproxy34() {
             "run with the unstable leg"
         return
     fi
+    if ! grep -q HAPROXY_BIN "$root/matrix/src/t/lib/ClusterHAProxy.pm"; then
+        result haproxy34 "Debian unstable, HAProxy from experimental" \
+            "the HAProxy files" "fail: this tree's tests run Debian's haproxy only" \
+            "t/lib/ClusterHAProxy.pm takes no HAPROXY_BIN"
+        return
+    fi
     versions /usr/sbin/nginx "$bin" in_root "$root"
     say "haproxy34: the HAProxy files with HAPROXY_BIN=$bin"
     suite_in_root "$root" /matrix/src SANITIZE=0 HAPROXY_BIN=$bin \
