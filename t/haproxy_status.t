@@ -85,7 +85,7 @@ my $dir = $t->dir;
 my $out = do {
     my %env = $t->_env('haproxy');
     local @ENV{keys %env} = values %env;
-    `timeout 10 $ENV{HAPROXY_BIN} -db -f $dir/haproxy.cfg 2>&1`;
+    `timeout 10 /usr/sbin/haproxy -db -f $dir/haproxy.cfg 2>&1`;
 };
 my $rc = $? >> 8;
 ok($rc != 0 && $rc != 124, 'a backend haproxy.cfg does not have: no start');
@@ -98,7 +98,7 @@ $t->write_haproxy($sections, "backend proget {\n    cluster_node_name "
 $out = do {
     my %env = $t->_env('haproxy');
     local @ENV{keys %env} = values %env;
-    `timeout 10 $ENV{HAPROXY_BIN} -db -f $dir/haproxy.cfg 2>&1`;
+    `timeout 10 /usr/sbin/haproxy -db -f $dir/haproxy.cfg 2>&1`;
 };
 $rc = $? >> 8;
 ok($rc != 0 && $rc != 124, 'a cluster_node_name of no server: no start');

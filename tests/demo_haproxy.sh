@@ -129,7 +129,7 @@ if [ "${CLUSTER_SANITIZE:-0}" = 1 ]; then
              ASAN_OPTIONS=detect_leaks=0)
 fi
 
-"${preload[@]}" "${HAPROXY_BIN:-haproxy}" -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
+"${preload[@]}" haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
 echo "$!" > "$dir/haproxy.pid"
 
 for _ in $(seq 50); do
