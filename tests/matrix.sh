@@ -281,6 +281,7 @@ versions() {
     v_nginx=$("$@" "$nginx" -v 2>&1 | sed -n 's|.*nginx/\([^ ]*\).*|\1|p')
     v_haproxy=$("$@" "$haproxy" -v 2>&1 \
                 | sed -n 's/^HAProxy version \([^ ]*\).*/\1/p')
+    v_haproxy=${v_haproxy%%-*}    # not Debian's revision (-1+deb12u4)
     v_lua=$("$@" "$haproxy" -vv 2>&1 \
             | sed -n 's/^Built with Lua version : Lua \([^ ]*\).*/\1/p')
     v_openssl=$("$@" openssl version 2>&1 | awk '{ print $2 }')
@@ -371,7 +372,7 @@ leg_debian12() {
         log=$out/records/debian12-$san.log
         if [ -f "$out/records/debian12-$san" ] \
            && grep -qx "tree=$hash" "$out/records/debian12-$san"; then
-            how="$how make check SANITIZE=$san of this tree reused;"
+            how="$how make check SANITIZE=$san of this tree reused"
         else
             say "debian12: make check SANITIZE=$san"
             rm -f "$out/records/debian12-$san"
@@ -393,7 +394,7 @@ leg_debian12() {
         "the whole suite, release and ASan/UBSan builds" \
         "$( [ $ok = 1 ] && echo pass || echo "fail: $(for san in 0 1; do
               eval "$(counts "$out/records/debian12-$san.log")"; echo -n "$failed_files "; done)")" \
-        "$detail;${how:+ $how}"
+        "$detail${how:+;$how}"
 }
 
 # The whole suite, release build, in a root of release $2 (leg $1).
