@@ -341,7 +341,7 @@ show_failure() {
         tail -25 "$log" | sed 's/^/    /'
         return
     fi
-    perl -ne 'print "    $_" if /^#/ && !/^#\s*$/ && $n++ < 80' "$log"
+    perl -ne 'print "    $_" if /^#/ && !/^#\s*$/ && !$seen{$_}++ && $n++ < 80' "$log"
     perl -ne 'print "    $_" if /^Test Summary Report/ .. eof' "$log"
 }
 
