@@ -9,6 +9,15 @@ MAKEFLAGS += --no-print-directory
 #                   under AddressSanitizer and UndefinedBehaviorSanitizer;
 #                   then make static
 #   make check      the tests once, for one build: SANITIZE=0 or 1
+#   make matrix     the tests on each supported platform: this Debian 12
+#                   (make check's record of this tree, else make check
+#                   twice), Debian 13 and unstable in roots made by
+#                   debootstrap under build/matrix/ (cached in
+#                   /var/cache/ngx-cluster-matrix/), HAProxy from
+#                   experimental, nginx mainline from NGINX_UPSTREAM=
+#                   (a .tar.gz of its source); then README.md's
+#                   "Supported platforms" table checked against the run
+#   make matrix-readme  that table, from the last make matrix, into README.md
 #   make static     nginx's source from Debian's archive, built with the
 #                   module linked in, and the tests a static build could fail
 #   make demo       five simulated nodes behind nginx, with the status page
@@ -84,6 +93,8 @@ setup:
 
 module: $(MODULE)
 
+# a release's tree has ./configure, a tree of nginx's repository (nginx
+# mainline in make matrix) auto/configure only
 $(BUILD)/nginx/objs/Makefile: config
 	@mkdir -p $(BUILD)
 	rm -rf $(BUILD)/nginx
@@ -91,7 +102,8 @@ $(BUILD)/nginx/objs/Makefile: config
 	cd $(BUILD)/nginx && flags=() \
 	    && if [ -f conf_flags ]; then . ./conf_flags; flags=("$${NGX_CONF_FLAGS[@]}"); \
 	       else flags=(--with-compat); fi \
-	    && ./configure "$${flags[@]}" $(NGINX_CONFIGURE) \
+	    && configure=./configure && if [ ! -f configure ]; then configure=./auto/configure; fi \
+	    && $$configure "$${flags[@]}" $(NGINX_CONFIGURE) \
 	        $(if $(SAN_FLAGS),--with-cc-opt="$(SAN_FLAGS)" --with-ld-opt="$(SAN_FLAGS)") \
 	        --add-dynamic-module=$(CURDIR) > configure.log 2>&1 \
 	    || { tail -20 configure.log; exit 1; }
@@ -160,14 +172,30 @@ prove: $(MODULE) $(SIM) $(BRIDGE)
 	CLUSTER_ARTIFACTS=$(CURDIR)/$(BUILD)/artifacts \
 	prove -I t/lib $(or $(T),t/)
 
+# the whole suite's counts are recorded for this tree (build/matrix/records/)
+# for make matrix, which then does not run them again
 check:
-	$(MAKE) unit
-	$(MAKE) prove
+	@mkdir -p $(BUILD)
+	@start=$$(date +%s); set -o pipefail; \
+	{ $(MAKE) unit && $(MAKE) prove; } 2>&1 | tee $(BUILD)/check.log; rc=$$?; \
+	T='$(T)' NGINX_BIN='$(NGINX_BIN)' NGINX_SRC='$(NGINX_SRC)' \
+	bash tests/matrix.sh record $(SANITIZE) $$rc $(BUILD)/check.log \
+	    $$(( $$(date +%s) - start )); exit $$rc
 
 test: setup
 	$(MAKE) check SANITIZE=0
 	$(MAKE) check SANITIZE=1
 	$(MAKE) static
+
+# the tests on each platform (tests/matrix.sh); NGINX_UPSTREAM= nginx
+# mainline's source; MATRIX_LEGS= some legs only
+.PHONY: matrix matrix-readme
+
+matrix:
+	NGINX_UPSTREAM='$(NGINX_UPSTREAM)' bash tests/matrix.sh
+
+matrix-readme:
+	bash tests/matrix.sh readme
 
 # nginx built from source with the module linked in (--add-module)
 static:
@@ -274,5 +302,7 @@ fuzz:
 	build/fuzz/fuzz_state -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	    -print_final_stats=1 build/fuzz/state-corpus tests/fuzz/seeds
 
+# the matrix's roots are unmounted first; rm never crosses into a mount
 clean:
-	rm -rf build
+	bash tests/matrix.sh unmount
+	rm -rf --one-file-system build

@@ -23,9 +23,41 @@ sub openssl {
     die "openssl $args: $out" if $?;
 }
 
-# a CA of the test's, and three certificates: good, expired, another name
+# a CA of the test's, and three certificates: good, expired, another name.
+# The expired one is signed by "openssl ca" with dates in the past: x509
+# -days -1 made it until OpenSSL 3.5, which refuses an end before the start.
 openssl('req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem '
         . '-days 2 -subj /CN=cluster-test-ca');
+{
+    open my $fh, '>', "$dir/ca.cnf" or die "ca.cnf: $!";
+    print $fh <<'CNF';
+[ ca ]
+default_ca = test_ca
+[ test_ca ]
+database = index.txt
+new_certs_dir = .
+certificate = ca.pem
+private_key = ca.key
+serial = ca.serial
+default_md = sha256
+policy = any
+[ any ]
+commonName = supplied
+CNF
+    close $fh;
+    open $fh, '>', "$dir/index.txt" or die "index.txt: $!";
+    close $fh;
+    open $fh, '>', "$dir/ca.serial" or die "ca.serial: $!";
+    print $fh "1000\n";
+    close $fh;
+}
+
+sub asn1_time {
+    my @t = gmtime(shift);
+    return sprintf '%04d%02d%02d%02d%02d%02dZ',
+        $t[5] + 1900, $t[4] + 1, @t[3, 2, 1, 0];
+}
+
 for my $c ([ 'good', 'node.test', 2 ], [ 'expired', 'node.test', -1 ],
            [ 'other', 'other.test', 2 ])
 {
@@ -35,6 +67,14 @@ for my $c ([ 'good', 'node.test', 2 ], [ 'expired', 'node.test', -1 ],
     close $fh;
     openssl("req -newkey rsa:2048 -nodes -keyout $name.key -out $name.csr "
             . "-subj /CN=$cn");
+    if ($days < 0) {
+        # valid from two days ago to yesterday
+        openssl("ca -batch -config ca.cnf -notext -in $name.csr "
+                . "-out $name.pem -extfile $name.ext "
+                . '-startdate ' . asn1_time(time - 2 * 86400)
+                . ' -enddate ' . asn1_time(time - 86400));
+        next;
+    }
     openssl("x509 -req -in $name.csr -CA ca.pem -CAkey ca.key "
             . "-CAcreateserial -out $name.pem -days $days -extfile $name.ext");
 }
