@@ -32,7 +32,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static cluster_sessions_t  *t;
 
     if (t == NULL) {
-        static const uint8_t  key[CLUSTER_SESSION_KEY] = "fuzz fingerprint";
+        static const uint8_t  key[CLUSTER_SESSION_KEY] = {
+            'f', 'u', 'z', 'z', ' ', 'f', 'i', 'n',
+            'g', 'e', 'r', 'p', 'r', 'i', 'n', 't'
+        };
 
         if (cluster_cookie_init() != 0) {
             return 0;

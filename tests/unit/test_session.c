@@ -14,7 +14,10 @@
 #define STALE  300000
 
 
-static const uint8_t  secret[CLUSTER_SESSION_KEY] = "0123456789abcdef";
+static const uint8_t  secret[CLUSTER_SESSION_KEY] = {
+    '0', '1', '2', '3', '4', '5', '6', '7',
+    '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'
+};
 
 
 static cluster_sessions_t *
