@@ -413,11 +413,13 @@ ngx_http_cluster_member_of(ngx_http_cluster_srv_conf_t *cscf,
         id = &peer->host->name;
         service = &peer->host->service;
 
+        /* an empty service has no data to compare */
         if (id->len == m->resolve->len
             && ngx_memcmp(id->data, m->resolve->data, id->len) == 0
             && service->len == m->service->len
-            && ngx_memcmp(service->data, m->service->data, service->len)
-               == 0)
+            && (service->len == 0
+                || ngx_memcmp(service->data, m->service->data, service->len)
+                   == 0))
         {
             return i;
         }
