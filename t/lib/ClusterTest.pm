@@ -11,6 +11,7 @@ use warnings;
 
 use Exporter qw(import);
 use File::Temp qw(tempdir);
+use IO::Select;
 use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(:sys_wait_h);
@@ -556,8 +557,11 @@ sub http_request {
 
     print $s $req;
 
+    # a server that never answers (a worker that keeps dying, say) fails
+    # the request after 30 s, not the whole run
+    my $sel = IO::Select->new($s);
     my $raw = '';
-    while (1) {
+    while ($sel->can_read(30)) {
         my $n = sysread($s, my $buf, 65536);
         last unless $n;
         $raw .= $buf;
