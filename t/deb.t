@@ -248,7 +248,8 @@ open $fh, '>', "$dir/system.cfg" or die;
 print $fh "global\n",
     "    setenv CLUSTER_CONF $dir/cluster.conf\n",
     "    lua-load $lua_dir/cluster.lua\n\n",
-    $t->read_file('haproxy.cfg') =~ s/^global\n(?:[ \t]+.*\n)*//r;
+    # the harness's global section goes, with its conditional lines
+    $t->read_file('haproxy.cfg') =~ s/^global\n(?:(?:[ \t]+|\.).*\n)*//r;
 close $fh;
 my $system = '/etc/haproxy/haproxy.cfg';
 $out = `/usr/sbin/haproxy -c -f $system -f $dir/system.cfg 2>&1`;
