@@ -17,7 +17,7 @@ use warnings;
 
 use lib 't/lib';
 use Test::More;
-use ClusterTest qw(http_request);
+use ClusterTest;
 
 my $t = ClusterTest->new(workers => 1);
 
@@ -95,10 +95,7 @@ $t->run;
 
 sub act {
     my ($what, $u) = @_;
-    my $id = '127.0.0.1:' . $t->port('b1');
-    return http_request($t->port('http'), 'POST',
-                        "/cluster/nodes/$id/$what?cluster=$u",
-                        '', Authorization => "Bearer $token")->{status};
+    return $t->act($what, '127.0.0.1:' . $t->port('b1'), $u, $token);
 }
 
 # $n requests: ({ backend => count }, the most requests a connection carried,

@@ -14,7 +14,7 @@ use warnings;
 
 use lib 't/lib';
 use Test::More;
-use ClusterTest qw(http_request);
+use ClusterTest;
 
 my $t = ClusterTest->new(workers => 2);
 
@@ -67,9 +67,7 @@ $t->run;
 
 sub act {
     my ($what, $id) = @_;
-    return http_request($t->port('http'), 'POST',
-                        "/cluster/nodes/$id/$what?cluster=proget",
-                        '', Authorization => "Bearer $token")->{status};
+    return $t->act($what, $id, 'proget', $token);
 }
 
 sub node { $t->node('proget', $_[0]) }

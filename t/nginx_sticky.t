@@ -19,7 +19,7 @@ use warnings;
 
 use lib 't/lib';
 use Test::More;
-use ClusterTest qw(http_request);
+use ClusterTest;
 
 my $t = ClusterTest->new(workers => 1);
 
@@ -85,9 +85,7 @@ $t->run;
 
 sub act {
     my ($what, $node, $cluster) = @_;
-    return http_request($t->port('http'), 'POST',
-                        "/cluster/nodes/$addr{$node}/$what?cluster=$cluster",
-                        '', Authorization => "Bearer $token")->{status};
+    return $t->act($what, $addr{$node}, $cluster, $token);
 }
 
 # { node => count } of $n requests, with %headers

@@ -495,6 +495,15 @@ sub node {
     return $n;
 }
 
+# an admin action on a node of a cluster, with a bearer token: the status
+# code of the answer
+sub act {
+    my ($self, $what, $id, $cluster, $token) = @_;
+    return http_request($self->port('http'), 'POST',
+                        "/cluster/nodes/$id/$what?cluster=$cluster",
+                        '', Authorization => "Bearer $token")->{status};
+}
+
 # waits until every node of the cluster is up; false after $timeout (5) s
 sub all_up {
     my ($self, $cluster, $timeout) = @_;
