@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 
 # PostgreSQL frozen (SIGSTOP) for 30 s under load: requests never notice
-# (no failed request, p99 within the noise of the same load before), the
+# (no failed request, no wait: p99 far below the database's deadline), the
 # page says the database is unreachable, an operator's action applies at
 # once and waits; thawed, the load balancer connects again and writes what
 # waited.
@@ -130,8 +130,10 @@ close $load;
 ok($requests, "load while frozen: $requests requests, p99 $p99 ms");
 is($errors, 0, 'no request failed');
 is($non2xx, 0, 'no request was answered with an error');
-cmp_ok($p99, '<', 3 * $before->{p99} + 5,
-       'p99 within the noise of the load before');
+# a request that waited on the frozen database would wait for the
+# statement's deadline (10 s); the machine's noise is tens of ms
+cmp_ok($p99, '<', 3 * $before->{p99} + 500,
+       'p99: no request waited on the database');
 
 sleep 30 - (time - $frozen_at) if time - $frozen_at < 30;
 
