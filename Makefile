@@ -192,6 +192,7 @@ test: setup
 .PHONY: matrix matrix-readme
 
 matrix:
+	@sh tests/setup.sh matrix
 	NGINX_UPSTREAM='$(NGINX_UPSTREAM)' bash tests/matrix.sh
 
 matrix-readme:

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs, from Debian's archive, every package the project builds, tests,
 # benchmarks and demonstrates with ("setup.sh fuzz": also what the fuzzer
-# needs), on Debian 12, 13 and unstable (make matrix runs it in roots of
+# needs; "setup.sh matrix": also debootstrap and zstd for make matrix's
+# roots), on Debian 12, 13 and unstable (make matrix runs it in roots of
 # each).  Idempotent: a package already present is not asked for again,
 # and apt-get is not run at all when nothing is missing.
 set -eu
@@ -30,6 +31,11 @@ packages="
 
 if [ "${1:-}" = fuzz ]; then
     packages="$packages clang"
+fi
+
+# make matrix, on the machine itself: the roots' makers and their cache
+if [ "${1:-}" = matrix ]; then
+    packages="$packages debootstrap zstd"
 fi
 
 # the packages of $* that are not installed
